@@ -1,0 +1,60 @@
+"""Exceptions raised by comptoir.
+
+Every error crossing from the C++ core is translated by one table (bindings/status_translation.cc)
+into one of these classes. Each also derives from the matching built-in exception, so code that
+catches ``ValueError`` or ``KeyError`` keeps working, and ``ComptoirError`` catches them all.
+"""
+
+from __future__ import annotations
+
+
+class ComptoirError(Exception):
+    """Base class of every comptoir error."""
+
+
+class InvalidArgumentError(ComptoirError, ValueError):
+    """Bad input: wrong shape, NaN, unsorted timestamps, an out-of-range parameter..."""
+
+
+class NotFoundError(ComptoirError, KeyError, FileNotFoundError):
+    """An unknown id, or a file that does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFittedError(ComptoirError, ValueError, AttributeError):
+    """The model must be fitted (or loaded) before this call, as in scikit-learn."""
+
+
+class ModelFormatError(ComptoirError, ValueError):
+    """A model file is truncated, corrupted, foreign, of another kind or from a newer version."""
+
+
+class AlreadyExistsError(ComptoirError, ValueError):
+    """Something was added twice."""
+
+
+class ComptoirOSError(ComptoirError, OSError):
+    """A file could not be written or read for a reason outside comptoir."""
+
+
+class NotImplementedComptoirError(ComptoirError, NotImplementedError):
+    """The combination of options is not supported."""
+
+
+class ResourceExhaustedError(ComptoirError, MemoryError):
+    """The request would need more memory than allowed."""
+
+
+__all__ = [
+    "ComptoirError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "NotFittedError",
+    "ModelFormatError",
+    "AlreadyExistsError",
+    "ComptoirOSError",
+    "NotImplementedComptoirError",
+    "ResourceExhaustedError",
+]

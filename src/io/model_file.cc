@@ -1,0 +1,260 @@
+#include "comptoir/io/model_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <utility>
+
+#include "comptoir/status.h"
+#include "comptoir/version.h"
+#include "comptoir/v1/model_file.pb.h"
+#include "internal/crc32c.h"
+#include "internal/strings.h"
+
+namespace comptoir::io {
+namespace {
+
+constexpr std::string_view kFileMagic = "CMPTOIR\n";
+constexpr std::string_view kEndMarker = "CMPTEND\n";
+constexpr std::string_view kHeaderMagic = "comptoir-model";
+// A header is small (config + blob table); anything larger is corruption, not a model.
+constexpr std::uint32_t kMaxHeaderBytes = 64u << 20;
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "model files are little-endian");
+
+void PutU32(std::string& out, std::uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
+
+std::uint32_t GetU32(std::string_view bytes, std::size_t offset) {
+  std::uint32_t v;
+  std::memcpy(&v, bytes.data() + offset, 4);
+  return v;
+}
+
+absl::Status Truncated(std::string_view what, std::size_t offset, std::size_t need,
+                       std::size_t have) {
+  return absl::DataLossError(absl::StrCat("model file is truncated: ", internal::Sv(what), " needs ", need,
+                                          " bytes at offset ", offset, " but only ", have,
+                                          " remain"));
+}
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+}  // namespace
+
+absl::Status ModelFile::AddBlob(std::string name, std::string bytes) {
+  for (const ModelBlob& blob : blobs_) {
+    if (blob.name == name) {
+      return absl::AlreadyExistsError(absl::StrCat("model blob '", name, "' added twice"));
+    }
+  }
+  blobs_.push_back({std::move(name), std::move(bytes)});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string_view> ModelFile::Blob(std::string_view name) const {
+  for (const ModelBlob& blob : blobs_) {
+    if (blob.name == name) return std::string_view(blob.bytes);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("model file of kind '", model_kind_, "' has no blob named '", internal::Sv(name), "'"));
+}
+
+absl::Status ModelFile::ExpectKind(std::string_view model_kind) const {
+  if (model_kind_ == model_kind) return absl::OkStatus();
+  return MarkModelFormatError(absl::FailedPreconditionError(absl::StrCat("model file holds a '", model_kind_,
+                                                    "' model, not a '", internal::Sv(model_kind), "' model")));
+}
+
+absl::StatusOr<std::string> SerializeModelFile(const ModelFile& model) {
+  if (model.model_kind().empty()) {
+    return absl::InvalidArgumentError("model file needs a model kind");
+  }
+  v1::ModelFileHeader header;
+  header.set_magic(std::string(kHeaderMagic));
+  header.set_format_version(kModelFormatVersion);
+  header.set_library_version(kVersion);
+  header.set_model_kind(model.model_kind());
+  header.set_config(model.config());
+  header.set_created_unix_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  std::size_t total = kFileMagic.size() + 8 + kEndMarker.size();
+  for (const ModelBlob& blob : model.blobs()) {
+    v1::BlobEntry* entry = header.add_blobs();
+    entry->set_name(blob.name);
+    entry->set_size(blob.bytes.size());
+    entry->set_crc32c(internal::Crc32c(blob.bytes));
+    total += blob.bytes.size() + 4;
+  }
+  std::string header_bytes;
+  if (!header.SerializeToString(&header_bytes) || header_bytes.size() > kMaxHeaderBytes) {
+    return absl::InternalError("model file header could not be serialised");
+  }
+  std::string out;
+  out.reserve(total + header_bytes.size());
+  out.append(kFileMagic);
+  PutU32(out, static_cast<std::uint32_t>(header_bytes.size()));
+  PutU32(out, internal::Crc32c(header_bytes));
+  out.append(header_bytes);
+  for (const ModelBlob& blob : model.blobs()) {
+    out.append(blob.bytes);
+    PutU32(out, internal::Crc32c(blob.bytes));
+  }
+  out.append(kEndMarker);
+  return out;
+}
+
+namespace {
+
+struct ParsedModel {
+  std::string model_kind;
+  std::uint32_t format_version = 0;
+  std::string library_version;
+  std::string config;
+  std::vector<ModelBlob> blobs;
+};
+
+absl::StatusOr<ParsedModel> ParseModelBytes(std::string_view bytes) {
+  if (bytes.size() < kFileMagic.size() ||
+      bytes.substr(0, kFileMagic.size()) != kFileMagic) {
+    if (kFileMagic.substr(0, bytes.size()) == bytes) {
+      return Truncated("the file magic", 0, kFileMagic.size(), bytes.size());
+    }
+    return absl::DataLossError("not a comptoir model file (bad magic bytes)");
+  }
+  std::size_t offset = kFileMagic.size();
+  if (bytes.size() - offset < 8) return Truncated("the header length", offset, 8, bytes.size() - offset);
+  const std::uint32_t header_size = GetU32(bytes, offset);
+  const std::uint32_t header_crc = GetU32(bytes, offset + 4);
+  offset += 8;
+  if (header_size > kMaxHeaderBytes) {
+    return absl::DataLossError(absl::StrCat("model file header claims ", header_size,
+                                            " bytes: the file is corrupted"));
+  }
+  if (bytes.size() - offset < header_size) {
+    return Truncated("the header", offset, header_size, bytes.size() - offset);
+  }
+  const std::string_view header_bytes = bytes.substr(offset, header_size);
+  if (internal::Crc32c(header_bytes) != header_crc) {
+    return absl::DataLossError("model file header checksum mismatch: the file is corrupted");
+  }
+  offset += header_size;
+  v1::ModelFileHeader header;
+  if (!header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size())) ||
+      header.magic() != kHeaderMagic) {
+    return absl::DataLossError("model file header is not a comptoir header");
+  }
+  if (header.format_version() == 0) {
+    return absl::DataLossError("model file header has no format version");
+  }
+  if (header.format_version() > kModelFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model file has format version ", header.format_version(), " (written by comptoir ",
+        header.library_version(), "); this comptoir ", kVersion, " reads versions up to ",
+        kModelFormatVersion, ": upgrade comptoir"));
+  }
+  ParsedModel model{header.model_kind(), header.format_version(), header.library_version(),
+                    header.config(), {}};
+  model.blobs.reserve(static_cast<std::size_t>(header.blobs_size()));
+  for (const v1::BlobEntry& entry : header.blobs()) {
+    const std::size_t remaining = bytes.size() - offset;
+    if (entry.size() > remaining || remaining - entry.size() < 4) {
+      return Truncated(absl::StrCat("blob '", entry.name(), "'"), offset,
+                       entry.size() + 4, remaining);
+    }
+    const std::string_view blob = bytes.substr(offset, entry.size());
+    offset += entry.size();
+    const std::uint32_t stored_crc = GetU32(bytes, offset);
+    offset += 4;
+    const std::uint32_t actual_crc = internal::Crc32c(blob);
+    if (stored_crc != entry.crc32c() || actual_crc != entry.crc32c()) {
+      return absl::DataLossError(
+          absl::StrCat("model blob '", entry.name(), "' checksum mismatch: the file is corrupted"));
+    }
+    for (const ModelBlob& seen : model.blobs) {
+      if (seen.name == entry.name()) {
+        return absl::DataLossError(absl::StrCat("model blob '", entry.name(), "' appears twice"));
+      }
+    }
+    model.blobs.push_back({entry.name(), std::string(blob)});
+  }
+  if (bytes.size() - offset < kEndMarker.size()) {
+    return Truncated("the end marker", offset, kEndMarker.size(), bytes.size() - offset);
+  }
+  if (bytes.substr(offset, kEndMarker.size()) != kEndMarker) {
+    return absl::DataLossError("model file end marker is missing: the file is corrupted");
+  }
+  offset += kEndMarker.size();
+  if (offset != bytes.size()) {
+    return absl::DataLossError(absl::StrCat("model file has ", bytes.size() - offset,
+                                            " unexpected bytes after its end marker"));
+  }
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelFile> ParseModelFile(std::string_view bytes) {
+  absl::StatusOr<ParsedModel> parsed = ParseModelBytes(bytes);
+  if (!parsed.ok()) return MarkModelFormatError(parsed.status());
+  ModelFile model(std::move(parsed->model_kind));
+  model.format_version_ = parsed->format_version;
+  model.library_version_ = std::move(parsed->library_version);
+  model.config_ = std::move(parsed->config);
+  model.blobs_ = std::move(parsed->blobs);
+  return model;
+}
+
+absl::Status WriteModelFile(const std::string& path, const ModelFile& model) {
+  COMPTOIR_ASSIGN_OR_RETURN(const std::string bytes, SerializeModelFile(model));
+  const std::string tmp_path = absl::StrCat(path, ".tmp.", ::getpid());
+  const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create '", tmp_path, "': ", ErrnoText()));
+  }
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string error = ErrnoText();
+      ::close(fd);
+      ::unlink(tmp_path.c_str());
+      return absl::UnavailableError(absl::StrCat("writing '", tmp_path, "' failed: ", error));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string error = ErrnoText();
+    ::unlink(tmp_path.c_str());
+    return absl::UnavailableError(absl::StrCat("flushing '", tmp_path, "' failed: ", error));
+  }
+  if (std::rename(tmp_path.c_str(), path.c_str()) != 0) {
+    const std::string error = ErrnoText();
+    ::unlink(tmp_path.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("renaming '", tmp_path, "' to '", path, "' failed: ", error));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelFile> ReadModelFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open model file '", path, "'"));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("reading '", path, "' failed"));
+  absl::StatusOr<ModelFile> model = ParseModelFile(bytes);
+  if (!model.ok()) {
+    return MarkModelFormatError(
+        absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message())));
+  }
+  return model;
+}
+
+}  // namespace comptoir::io

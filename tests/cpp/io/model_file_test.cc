@@ -1,0 +1,163 @@
+#include "comptoir/io/model_file.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "comptoir/v1/model_file.pb.h"
+#include "gtest/gtest.h"
+#include "internal/crc32c.h"
+#include "testing/status_matchers.h"
+
+namespace comptoir::io {
+namespace {
+
+using ::comptoir::testing::IsOk;
+using ::comptoir::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+namespace fs = std::filesystem;
+
+const std::string kGoldenPath = std::string(COMPTOIR_SOURCE_DIR) + "/tests/golden/model_file_v1.cmf";
+
+// The content of the committed golden file; changing it requires a new golden, never an edit.
+ModelFile SmallModel() {
+  ModelFile model("golden_test");
+  model.set_config("config-v1");
+  const std::vector<float> weights = {1.5f, -2.25f, 3.0f};
+  const std::vector<std::int64_t> ids = {7, 11, 13};
+  EXPECT_THAT(model.AddArray<float>("weights", weights), IsOk());
+  EXPECT_THAT(model.AddArray<std::int64_t>("ids", ids), IsOk());
+  EXPECT_THAT(model.AddBlob("empty", ""), IsOk());
+  return model;
+}
+
+void ExpectSmallModel(const ModelFile& model) {
+  EXPECT_EQ(model.model_kind(), "golden_test");
+  EXPECT_EQ(model.config(), "config-v1");
+  EXPECT_THAT(model.Array<float>("weights").value(), ElementsAre(1.5f, -2.25f, 3.0f));
+  EXPECT_THAT(model.Array<std::int64_t>("ids").value(), ElementsAre(7, 11, 13));
+  EXPECT_EQ(model.Blob("empty").value(), "");
+}
+
+fs::path TempPath(const std::string& name) {
+  return fs::temp_directory_path() / ("comptoir_" + std::to_string(::getpid()) + "_" + name);
+}
+
+TEST(ModelFile, RoundTripsThroughBytesAndDisk) {
+  const ModelFile model = SmallModel();
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string bytes, SerializeModelFile(model));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const ModelFile parsed, ParseModelFile(bytes));
+  ExpectSmallModel(parsed);
+  EXPECT_EQ(parsed.format_version(), kModelFormatVersion);
+
+  const fs::path path = TempPath("roundtrip.cmf");
+  ASSERT_THAT(WriteModelFile(path.string(), model), IsOk());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const ModelFile loaded, ReadModelFile(path.string()));
+  ExpectSmallModel(loaded);
+  // Only the model itself is left behind: no temporary file.
+  int files_with_prefix = 0;
+  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
+    if (entry.path().filename().string().rfind(path.filename().string(), 0) == 0) ++files_with_prefix;
+  }
+  EXPECT_EQ(files_with_prefix, 1);
+  fs::remove(path);
+}
+
+TEST(ModelFile, EveryTruncationIsDataLoss) {
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string bytes, SerializeModelFile(SmallModel()));
+  for (std::size_t length = 0; length < bytes.size(); ++length) {
+    const absl::StatusOr<ModelFile> parsed = ParseModelFile(std::string_view(bytes).substr(0, length));
+    ASSERT_THAT(parsed, StatusIs(absl::StatusCode::kDataLoss)) << "truncated to " << length;
+    ASSERT_TRUE(IsModelFormatError(parsed.status()));
+  }
+}
+
+TEST(ModelFile, EverySingleBitFlipIsDataLoss) {
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string bytes, SerializeModelFile(SmallModel()));
+  for (std::size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    std::string corrupted = bytes;
+    corrupted[bit / 8] = static_cast<char>(corrupted[bit / 8] ^ (1 << (bit % 8)));
+    ASSERT_THAT(ParseModelFile(corrupted), StatusIs(absl::StatusCode::kDataLoss))
+        << "bit " << bit << " flipped";
+  }
+}
+
+TEST(ModelFile, TrailingBytesAreDataLoss) {
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string bytes, SerializeModelFile(SmallModel()));
+  EXPECT_THAT(ParseModelFile(bytes + "x"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("after its end marker")));
+}
+
+TEST(ModelFile, ForeignFilesAreRejected) {
+  EXPECT_THAT(ParseModelFile("PK\x03\x04 this is a zip file, not a model"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not a comptoir model file")));
+  EXPECT_THAT(ParseModelFile("{\"json\": true}"), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(ParseModelFile(""), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(ReadModelFile("/nonexistent/dir/model.cmf"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// A file whose header is intact but written by a future comptoir with a newer layout.
+TEST(ModelFile, NewerFormatVersionIsFailedPrecondition) {
+  v1::ModelFileHeader header;
+  header.set_magic("comptoir-model");
+  header.set_format_version(kModelFormatVersion + 1);
+  header.set_library_version("99.0.0");
+  header.set_model_kind("session_knn");
+  const std::string header_bytes = header.SerializeAsString();
+  std::string file = "CMPTOIR\n";
+  const auto size = static_cast<std::uint32_t>(header_bytes.size());
+  const std::uint32_t crc = internal::Crc32c(header_bytes);
+  file.append(reinterpret_cast<const char*>(&size), 4);
+  file.append(reinterpret_cast<const char*>(&crc), 4);
+  file += header_bytes;
+  file += "CMPTEND\n";
+  EXPECT_THAT(ParseModelFile(file), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                             HasSubstr("format version 2")));
+  EXPECT_TRUE(IsModelFormatError(ParseModelFile(file).status()));
+}
+
+TEST(ModelFile, KindAndBlobChecksNameTheProblem) {
+  const ModelFile model = SmallModel();
+  EXPECT_THAT(model.ExpectKind("golden_test"), IsOk());
+  EXPECT_THAT(model.ExpectKind("session_knn"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("'golden_test'")));
+  EXPECT_THAT(model.Blob("missing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
+  EXPECT_THAT(model.Array<double>("weights"), StatusIs(absl::StatusCode::kDataLoss));
+  ModelFile twice("x");
+  EXPECT_THAT(twice.AddBlob("a", "1"), IsOk());
+  EXPECT_THAT(twice.AddBlob("a", "2"), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(SerializeModelFile(ModelFile()), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ModelFile, FailedWriteLeavesExistingModelIntact) {
+  const fs::path path = TempPath("keep.cmf");
+  ASSERT_THAT(WriteModelFile(path.string(), SmallModel()), IsOk());
+  // Serialising an invalid model fails before the file is touched.
+  EXPECT_THAT(WriteModelFile(path.string(), ModelFile()), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A write into a directory that does not exist fails without touching anything either.
+  EXPECT_THAT(WriteModelFile((path.parent_path() / "no_such_dir" / "m.cmf").string(), SmallModel()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const ModelFile loaded, ReadModelFile(path.string()));
+  ExpectSmallModel(loaded);
+  fs::remove(path);
+}
+
+// Format v1 files must keep loading in every later version. Regenerate only when adding a new
+// golden for a new format version: COMPTOIR_WRITE_GOLDEN=1.
+TEST(ModelFile, GoldenVersion1KeepsLoading) {
+  if (std::getenv("COMPTOIR_WRITE_GOLDEN") != nullptr) {
+    ASSERT_THAT(WriteModelFile(kGoldenPath, SmallModel()), IsOk());
+  }
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const ModelFile golden, ReadModelFile(kGoldenPath));
+  EXPECT_EQ(golden.format_version(), 1u);
+  EXPECT_EQ(golden.library_version(), "0.1.0");
+  ExpectSmallModel(golden);
+}
+
+}  // namespace
+}  // namespace comptoir::io
