@@ -2,9 +2,12 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "comptoir/logging.h"
 #include "comptoir/options.h"
+#include "comptoir/status.h"
 #include "comptoir/version.h"
 #include "internal/parallel.h"
 #include "internal/rng.h"
@@ -55,6 +58,16 @@ void RegisterCore(py::module_& m) {
       py::arg("n"), py::arg("seed") = 42, py::arg("num_threads") = 0,
       py::arg("on_progress") = py::none(),
       "Sum of n seeded uniform draws; bit-identical for a seed whatever num_threads is.");
+
+  // Lets the Python tests check every row of the Status -> exception table.
+  py::module_ testing = m.def_submodule("_testing", "hooks for comptoir's own tests");
+  testing.def(
+      "raise_status",
+      [](int code, const std::string& message, bool model_format) {
+        absl::Status status(static_cast<absl::StatusCode>(code), message);
+        ThrowIfError(model_format ? MarkModelFormatError(status) : status);
+      },
+      py::arg("code"), py::arg("message"), py::arg("model_format") = false);
 }
 
 }  // namespace comptoir::python
