@@ -45,6 +45,30 @@ void RegisterIo(py::module_& m) {
         return Describe(ValueOrThrow(io::ParseModelFile(view)));
       },
       py::arg("data"));
+  io.def(
+      "write_model_bytes",
+      [](const std::string& path, const py::bytes& data) {
+        std::string_view bytes = data;
+        absl::Status status;
+        {
+          py::gil_scoped_release release;
+          status = io::WriteModelBytes(path, bytes);
+        }
+        ThrowIfError(status);
+      },
+      py::arg("path"), py::arg("data"),
+      "Atomically write serialised model bytes (checked first) to `path`.");
+  io.def(
+      "read_model_bytes",
+      [](const std::string& path) {
+        absl::StatusOr<std::string> bytes;
+        {
+          py::gil_scoped_release release;
+          bytes = io::ReadModelBytes(path);
+        }
+        return py::bytes(ValueOrThrow(std::move(bytes)));
+      },
+      py::arg("path"), "Read and check a model file, returning its bytes.");
 }
 
 }  // namespace comptoir::python

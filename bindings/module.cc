@@ -6,10 +6,12 @@ namespace py = pybind11;
 namespace comptoir::python {
 void RegisterCore(py::module_& m);
 void RegisterIo(py::module_& m);
+void RegisterEmbed(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "comptoir's C++ core; use the `comptoir` package rather than this module.";
   comptoir::python::RegisterCore(m);
   comptoir::python::RegisterIo(m);
+  comptoir::python::RegisterEmbed(m);
 }

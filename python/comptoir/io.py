@@ -17,3 +17,14 @@ def inspect_model_file(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     ``NotFoundError`` (a ``FileNotFoundError``) when it does not exist.
     """
     return _core.io.inspect_model_file(os.fspath(path))
+
+
+
+def write_model_bytes(path: Union[str, os.PathLike], data: bytes) -> None:
+    """Atomically write a serialised model (checked first, then a temporary file and a rename)."""
+    _core.io.write_model_bytes(os.fspath(path), data)
+
+
+def read_model_bytes(path: Union[str, os.PathLike]) -> bytes:
+    """Read and check a model file, returning its bytes."""
+    return _core.io.read_model_bytes(os.fspath(path))

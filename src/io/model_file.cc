@@ -210,8 +210,9 @@ absl::StatusOr<ModelFile> ParseModelFile(std::string_view bytes) {
   return model;
 }
 
-absl::Status WriteModelFile(const std::string& path, const ModelFile& model) {
-  COMPTOIR_ASSIGN_OR_RETURN(const std::string bytes, SerializeModelFile(model));
+namespace {
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
   const std::string tmp_path = absl::StrCat(path, ".tmp.", ::getpid());
   const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -244,17 +245,46 @@ absl::Status WriteModelFile(const std::string& path, const ModelFile& model) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ModelFile> ReadModelFile(const std::string& path) {
+}  // namespace
+
+absl::Status WriteModelFile(const std::string& path, const ModelFile& model) {
+  COMPTOIR_ASSIGN_OR_RETURN(const std::string bytes, SerializeModelFile(model));
+  return WriteFileAtomically(path, bytes);
+}
+
+absl::Status WriteModelBytes(const std::string& path, std::string_view bytes) {
+  COMPTOIR_RETURN_IF_ERROR(ParseModelFile(bytes).status());
+  return WriteFileAtomically(path, bytes);
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open model file '", path, "'"));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return absl::DataLossError(absl::StrCat("reading '", path, "' failed"));
+  return bytes;
+}
+
+absl::Status PrefixPath(const std::string& path, const absl::Status& status) {
+  return MarkModelFormatError(absl::Status(status.code(), absl::StrCat(path, ": ", status.message())));
+}
+
+}  // namespace
+
+absl::StatusOr<ModelFile> ReadModelFile(const std::string& path) {
+  COMPTOIR_ASSIGN_OR_RETURN(const std::string bytes, ReadFileBytes(path));
   absl::StatusOr<ModelFile> model = ParseModelFile(bytes);
-  if (!model.ok()) {
-    return MarkModelFormatError(
-        absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message())));
-  }
+  if (!model.ok()) return PrefixPath(path, model.status());
   return model;
+}
+
+absl::StatusOr<std::string> ReadModelBytes(const std::string& path) {
+  COMPTOIR_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
+  const absl::Status parsed = ParseModelFile(bytes).status();
+  if (!parsed.ok()) return PrefixPath(path, parsed);
+  return bytes;
 }
 
 }  // namespace comptoir::io

@@ -88,6 +88,11 @@ absl::StatusOr<ModelFile> ParseModelFile(std::string_view bytes);
 
 // Atomic write: temporary file in the same directory, fsync, rename over `path`.
 absl::Status WriteModelFile(const std::string& path, const ModelFile& model);
+// The same atomic write for bytes already serialised (pickles, Python's save); they are parsed
+// first so that a damaged buffer never replaces a good model.
+absl::Status WriteModelBytes(const std::string& path, std::string_view bytes);
 absl::StatusOr<ModelFile> ReadModelFile(const std::string& path);
+// The file's bytes after the same checks as ReadModelFile (for pickles and Python's load).
+absl::StatusOr<std::string> ReadModelBytes(const std::string& path);
 
 }  // namespace comptoir::io

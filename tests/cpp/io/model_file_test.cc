@@ -161,3 +161,23 @@ TEST(ModelFile, GoldenVersion1KeepsLoading) {
 
 }  // namespace
 }  // namespace comptoir::io
+
+namespace comptoir::io {
+namespace {
+
+TEST(ModelBytes, WriteChecksFirstAndReadReturnsTheExactBytes) {
+  const auto path = fs::temp_directory_path() / ("comptoir_bytes_" + std::to_string(::getpid()) + ".cmf");
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string bytes, SerializeModelFile(SmallModel()));
+  ASSERT_THAT(WriteModelBytes(path.string(), bytes), IsOk());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string read, ReadModelBytes(path.string()));
+  EXPECT_EQ(read, bytes);
+  // A damaged buffer is refused and the good model stays in place.
+  EXPECT_THAT(WriteModelBytes(path.string(), bytes.substr(0, bytes.size() - 3)),
+              StatusIs(absl::StatusCode::kDataLoss));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string still, ReadModelBytes(path.string()));
+  EXPECT_EQ(still, bytes);
+  fs::remove(path);
+}
+
+}  // namespace
+}  // namespace comptoir::io
