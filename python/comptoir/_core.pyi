@@ -1,4 +1,4 @@
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 class _IoModule:
     MODEL_FORMAT_VERSION: int
@@ -6,6 +6,10 @@ class _IoModule:
     def inspect_model_file(path: str) -> Dict[str, Any]: ...
     @staticmethod
     def inspect_model_bytes(data: bytes) -> Dict[str, Any]: ...
+    @staticmethod
+    def write_model_bytes(path: str, data: bytes) -> None: ...
+    @staticmethod
+    def read_model_bytes(path: str) -> bytes: ...
 
 io: _IoModule
 
@@ -20,3 +24,31 @@ def parallel_uniform_sum(
     num_threads: int = 0,
     on_progress: Optional[Callable[[int, int, str], None]] = None,
 ) -> float: ...
+
+class _VectorIndex:
+    size: int
+    dim: int
+    def search(self, queries: Any, k: int, allowed: Any = None, excluded: Any = None, num_threads: int = 0) -> Tuple[Any, Any]: ...
+    def to_bytes(self) -> bytes: ...
+
+class _RetrievalModule:
+    VectorIndex: type
+    @staticmethod
+    def build_exact(vectors: Any, metric: str = "cosine") -> _VectorIndex: ...
+    @staticmethod
+    def build_ivf(vectors: Any, metric: str = "cosine", num_lists: int = 0, num_probes: int = 16, kmeans_iterations: int = 12,
+                  training_sample: int = 100000, seed: int = 42, num_threads: int = 0,
+                  on_progress: Optional[Callable[[int, int, str], None]] = None) -> _VectorIndex: ...
+    @staticmethod
+    def load_index(data: bytes, num_probes: int = 0) -> _VectorIndex: ...
+
+retrieval: _RetrievalModule
+
+class _EmbedModule:
+    Item2VecConfig: type
+    SessionEncoderConfig: type
+    Item2Vec: type
+    @staticmethod
+    def blend_with_profile(session_vector: Any, profile: Any, profile_weight: float) -> Any: ...
+
+embed: _EmbedModule
