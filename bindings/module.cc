@@ -7,6 +7,7 @@ namespace comptoir::python {
 void RegisterCore(py::module_& m);
 void RegisterIo(py::module_& m);
 void RegisterEmbed(py::module_& m);
+void RegisterFeatures(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterCore(m);
   comptoir::python::RegisterIo(m);
   comptoir::python::RegisterEmbed(m);
+  comptoir::python::RegisterFeatures(m);
 }

@@ -1,0 +1,106 @@
+// Behaviour features and labels from event columns.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "comptoir/features/behaviour.h"
+#include "status_translation.h"
+
+namespace comptoir::python {
+namespace {
+
+template <typename T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+template <typename T>
+std::vector<T> Column(const CArray<T>& array) {
+  return std::vector<T>(array.data(), array.data() + array.size());
+}
+
+// The features need owned columns in the EventColumns shape; event-kind codes are checked there.
+data::EventColumns ToColumns(const CArray<std::int64_t>& session, const CArray<std::int32_t>& user,
+                             const CArray<std::int32_t>& item, const CArray<std::int64_t>& timestamp,
+                             const CArray<std::uint8_t>& kind, const CArray<float>& value,
+                             const std::optional<CArray<float>>& quantity) {
+  data::EventColumns events;
+  events.session = Column(session);
+  events.user = Column(user);
+  events.item = Column(item);
+  events.timestamp = Column(timestamp);
+  events.kind.resize(static_cast<std::size_t>(kind.size()));
+  std::copy_n(reinterpret_cast<const data::EventKind*>(kind.data()), kind.size(), events.kind.begin());
+  events.value = Column(value);
+  if (quantity) events.quantity = Column(*quantity);
+  return events;
+}
+
+CArray<float> MatrixArray(features::FeatureMatrix&& matrix) {
+  auto* owned = new std::vector<float>(std::move(matrix.values));
+  py::capsule release(owned, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+  return CArray<float>({static_cast<py::ssize_t>(matrix.rows), static_cast<py::ssize_t>(matrix.names.size())},
+                       owned->data(), release);
+}
+
+}  // namespace
+
+void RegisterFeatures(py::module_& m) {
+  py::module_ features = m.def_submodule("features", "behaviour features from event logs");
+  features.def(
+      "behaviour_features",
+      [](const CArray<std::int64_t>& session, const CArray<std::int32_t>& user, const CArray<std::int32_t>& item,
+         const CArray<std::int64_t>& timestamp, const CArray<std::uint8_t>& kind, const CArray<float>& value,
+         const std::optional<CArray<float>>& quantity, std::int32_t num_users, std::int64_t snapshot_timestamp,
+         const std::vector<std::int32_t>& window_days, const std::optional<CArray<std::int32_t>>& item_category,
+         const std::optional<CArray<float>>& customer_attributes, int num_threads, const py::object& on_progress) {
+        const data::EventColumns events = ToColumns(session, user, item, timestamp, kind, value, quantity);
+        features::BehaviourFeatureConfig config;
+        config.snapshot_timestamp = snapshot_timestamp;
+        config.window_days = window_days;
+        std::optional<data::Catalogue> catalogue;
+        if (item_category) {
+          catalogue.emplace();
+          catalogue->category = Column(*item_category);
+        }
+        std::optional<data::Customers> customers;
+        if (customer_attributes) {
+          if (customer_attributes->ndim() != 2) throw py::value_error("customer_attributes must be 2-D (users x attributes)");
+          customers.emplace();
+          customers->num_attributes = static_cast<std::int32_t>(customer_attributes->shape(1));
+          customers->attributes = Column(*customer_attributes);
+        }
+        ExecutionOptions options;
+        options.num_threads = num_threads;
+        features::FeatureMatrix matrix = RunReleasingGil(
+            [&](ProgressCallback progress) {
+              options.progress = std::move(progress);
+              return features::BuildBehaviourFeatures(events, num_users, config, catalogue ? &*catalogue : nullptr,
+                                                      customers ? &*customers : nullptr, options);
+            },
+            on_progress);
+        std::vector<std::string> names = matrix.names;
+        return py::make_tuple(MatrixArray(std::move(matrix)), names);
+      },
+      py::arg("session"), py::arg("user"), py::arg("item"), py::arg("timestamp"), py::arg("kind"), py::arg("value"),
+      py::arg("quantity"), py::arg("num_users"), py::arg("snapshot_timestamp"), py::arg("window_days"),
+      py::arg("item_category") = py::none(), py::arg("customer_attributes") = py::none(), py::arg("num_threads") = 0,
+      py::arg("on_progress") = py::none());
+  features.def(
+      "purchase_labels",
+      [](const CArray<std::int64_t>& session, const CArray<std::int32_t>& user, const CArray<std::int32_t>& item,
+         const CArray<std::int64_t>& timestamp, const CArray<std::uint8_t>& kind, const CArray<float>& value,
+         std::int32_t num_users, std::int64_t snapshot_timestamp, std::int32_t horizon_days) {
+        const data::EventColumns events = ToColumns(session, user, item, timestamp, kind, value, std::nullopt);
+        features::PurchaseLabels labels =
+            ValueOrThrow(features::BuildPurchaseLabels(events, num_users, snapshot_timestamp, horizon_days));
+        return py::make_tuple(CArray<std::uint8_t>(static_cast<py::ssize_t>(labels.purchased.size()), labels.purchased.data()),
+                              CArray<float>(static_cast<py::ssize_t>(labels.spend.size()), labels.spend.data()));
+      },
+      py::arg("session"), py::arg("user"), py::arg("item"), py::arg("timestamp"), py::arg("kind"), py::arg("value"),
+      py::arg("num_users"), py::arg("snapshot_timestamp"), py::arg("horizon_days"));
+}
+
+}  // namespace comptoir::python

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from comptoir.features import behaviour_features, event_kind_codes, purchase_labels, to_unix_seconds
+
+DAY = 86_400
+SNAPSHOT = np.datetime64("2024-03-01")
+
+
+def story():
+    t0 = int(to_unix_seconds(SNAPSHOT))
+    return {
+        "session": np.array([0, 0, 1, 2, 3]),
+        "user": np.array([0, 0, 0, 1, 0]),
+        "item": np.array([1, 1, 2, 3, 2]),
+        "timestamp": np.array([t0 - 40 * DAY, t0 - 40 * DAY + 60, t0 - 5 * DAY, t0 - 2 * DAY, t0 + DAY]),
+        "kind": np.array(["view", "purchase", "purchase", "view", "purchase"]),
+        "value": np.array([0.0, 10.0, 20.0, 0.0, 99.0]),
+    }
+
+
+def test_features_and_labels_from_a_story():
+    matrix, names = behaviour_features(story(), SNAPSHOT, window_days=(7, 30), as_frame=False)
+    row = dict(zip(names, matrix[0]))
+    assert matrix.shape == (2, len(names)) and matrix.dtype == np.float32
+    assert row["orders_total"] == 2 and row["revenue_total"] == 30 and row["orders_7d"] == 1
+    assert row["recency_days"] == pytest.approx(5.0)
+    assert np.isnan(dict(zip(names, matrix[1]))["recency_days"])
+    purchased, spend = purchase_labels(story(), SNAPSHOT, horizon_days=7)
+    assert purchased.tolist() == [1, 0] and spend.tolist() == [99.0, 0.0]
+
+
+def test_future_events_never_change_the_features():
+    events = story()
+    past = {k: v[:4] for k, v in events.items()}
+    a, _ = behaviour_features(events, SNAPSHOT, as_frame=False)
+    b, _ = behaviour_features(past, SNAPSHOT, as_frame=False)
+    assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_pandas_frame_in_and_out():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(story())
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s")
+    features = behaviour_features(frame, "2024-03-01")
+    assert list(features.columns[:2]) == ["recency_days", "days_since_last_event"]
+    assert features.loc[0, "orders_total"] == 2
+
+
+def test_bad_input_is_named():
+    events = story()
+    events["kind"] = np.array(["view", "purchase", "refund", "view", "purchase"])
+    with pytest.raises(ValueError, match="refund"):
+        behaviour_features(events, SNAPSHOT)
+    with pytest.raises(ValueError, match="no 'user' column"):
+        behaviour_features({"item": np.array([1])}, SNAPSHOT)
+    with pytest.raises(ValueError, match="event 1 has user 5"):
+        behaviour_features({**story(), "user": np.array([0, 5, 0, 1, 0])}, SNAPSHOT, num_users=2)
+    with pytest.raises(ValueError, match="window_days"):
+        behaviour_features(story(), SNAPSHOT, window_days=(0,))
+    assert event_kind_codes([0, 2]).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="codes"):
+        event_kind_codes([7])
+
+
+def test_online_retail_features(shared_data):
+    pd = pytest.importorskip("pandas")
+    path = shared_data / "online_retail" / "online_retail.csv.gz"
+    if not path.exists():
+        pytest.skip("Online Retail not present")
+    df = pd.read_csv(path, encoding="latin-1", dtype={"InvoiceNo": str, "StockCode": str})
+    df = df[df.CustomerID.notna()]
+    _, user = np.unique(df.CustomerID.to_numpy(), return_inverse=True)
+    _, item = np.unique(df.StockCode.to_numpy().astype(str), return_inverse=True)
+    _, session = np.unique(df.InvoiceNo.to_numpy().astype(str), return_inverse=True)
+    cancelled = df.InvoiceNo.str.startswith("C").to_numpy()
+    events = {
+        "session": session, "user": user, "item": item, "timestamp": pd.to_datetime(df.InvoiceDate).to_numpy(),
+        "kind": np.where(cancelled, 4, 2), "value": (df.Quantity * df.UnitPrice).to_numpy(),
+        "quantity": df.Quantity.to_numpy(),
+    }
+    features = behaviour_features(events, "2011-09-01")
+    assert len(features) == 4372  # customers with an id
+    active = features["orders_total"] > 0
+    # Every customer with an order before September 2011 has a finite recency within the log's span.
+    assert features.loc[active, "recency_days"].between(0, 280).all()
+    assert features["orders_total"].sum() == len(np.unique(session[(~cancelled) & (events["timestamp"] < np.datetime64("2011-09-01"))]))
