@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "comptoir/features/behaviour.h"
+#include "comptoir/features/repurchase.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -101,6 +102,51 @@ void RegisterFeatures(py::module_& m) {
       },
       py::arg("session"), py::arg("user"), py::arg("item"), py::arg("timestamp"), py::arg("kind"), py::arg("value"),
       py::arg("num_users"), py::arg("snapshot_timestamp"), py::arg("horizon_days"));
+  features.def(
+      "repurchase_timing",
+      [](const CArray<std::int64_t>& session, const CArray<std::int32_t>& user, const CArray<std::int32_t>& item,
+         const CArray<std::int64_t>& timestamp, const CArray<std::uint8_t>& kind, std::int64_t snapshot_timestamp,
+         std::int32_t horizon_days, const std::optional<CArray<std::int32_t>>& item_category,
+         double continuation_prior_strength, std::int32_t min_key_gaps, double merge_within_days) {
+        data::EventColumns events = ToColumns(session, user, item, timestamp, kind,
+                                              CArray<float>(static_cast<py::ssize_t>(item.size())), std::nullopt);
+        features::RepurchaseConfig config;
+        config.snapshot_timestamp = snapshot_timestamp;
+        config.horizon_days = horizon_days;
+        config.by_category = item_category.has_value();
+        config.continuation_prior_strength = continuation_prior_strength;
+        config.min_key_gaps = min_key_gaps;
+        config.merge_within_days = merge_within_days;
+        data::Catalogue catalogue;
+        if (item_category) catalogue.category = Column(*item_category);
+        std::vector<features::RepurchaseEstimate> estimates;
+        absl::StatusOr<std::vector<features::RepurchaseEstimate>> result;
+        {
+          py::gil_scoped_release release;
+          result = features::EstimateRepurchase(events, item_category ? &catalogue : nullptr, config);
+        }
+        estimates = ValueOrThrow(std::move(result));
+        const auto n = static_cast<py::ssize_t>(estimates.size());
+        CArray<std::int32_t> users(n), keys(n), purchases(n);
+        CArray<std::int64_t> last(n), due(n);
+        CArray<double> cycle(n), spread(n), continuation(n), probability(n);
+        for (py::ssize_t i = 0; i < n; ++i) {
+          const features::RepurchaseEstimate& e = estimates[static_cast<std::size_t>(i)];
+          users.mutable_at(i) = e.user, keys.mutable_at(i) = e.key, purchases.mutable_at(i) = e.purchases;
+          last.mutable_at(i) = e.last_purchase, due.mutable_at(i) = e.due_timestamp;
+          cycle.mutable_at(i) = e.cycle_days, spread.mutable_at(i) = e.cycle_log_sd;
+          continuation.mutable_at(i) = e.continuation, probability.mutable_at(i) = e.probability_within_horizon;
+        }
+        py::dict out;
+        out["user"] = users, out["key"] = keys, out["purchases"] = purchases;
+        out["last_purchase"] = last, out["due_timestamp"] = due, out["cycle_days"] = cycle;
+        out["cycle_log_sd"] = spread, out["continuation"] = continuation;
+        out["probability_within_horizon"] = probability;
+        return out;
+      },
+      py::arg("session"), py::arg("user"), py::arg("item"), py::arg("timestamp"), py::arg("kind"),
+      py::arg("snapshot_timestamp"), py::arg("horizon_days"), py::arg("item_category") = py::none(),
+      py::arg("continuation_prior_strength") = 2.0, py::arg("min_key_gaps") = 5, py::arg("merge_within_days") = 1.0);
 }
 
 }  // namespace comptoir::python

@@ -118,6 +118,43 @@ def purchase_labels(events: Any, snapshot: TimeLike, horizon_days: int, num_user
     )
 
 
+def repurchase_timing(
+    events: Any,
+    snapshot: TimeLike,
+    horizon_days: int = 14,
+    item_category: Optional[np.ndarray] = None,
+    continuation_prior_strength: float = 2.0,
+    min_key_gaps: int = 5,
+    merge_within_days: float = 1.0,
+    as_frame: Optional[bool] = None,
+) -> Any:
+    """When each customer's next purchase of an item (or, with ``item_category``, of a category)
+    is due, and the probability it happens within ``horizon_days`` of ``snapshot``.
+
+    One row per (user, key) bought before the snapshot: ``cycle_days`` (the customer's typical
+    gap, shrunk toward the key's population by empirical Bayes), ``due_timestamp``,
+    ``continuation`` (probability of ever buying it again) and ``probability_within_horizon``.
+    """
+    session, user, item, timestamp, kind, _ = _event_arrays(events)
+    columns = _core.features.repurchase_timing(
+        session, user, item, timestamp, kind, int(to_unix_seconds(snapshot)), int(horizon_days),
+        None if item_category is None else np.ascontiguousarray(item_category, dtype=np.int32),
+        float(continuation_prior_strength), int(min_key_gaps), float(merge_within_days),
+    )
+    if as_frame is False:
+        return columns
+    try:
+        import pandas as pd
+    except ImportError:
+        if as_frame:
+            raise
+        return columns
+    frame = pd.DataFrame(columns)
+    for name in ("last_purchase", "due_timestamp"):
+        frame[name] = pd.to_datetime(frame[name], unit="s")
+    return frame
+
+
 def _maybe_frame(matrix: np.ndarray, names: Sequence[str], as_frame: Optional[bool]) -> Any:
     if as_frame is False:
         return matrix, list(names)

@@ -85,3 +85,34 @@ def test_online_retail_features(shared_data):
     # Every customer with an order before September 2011 has a finite recency within the log's span.
     assert features.loc[active, "recency_days"].between(0, 280).all()
     assert features["orders_total"].sum() == len(np.unique(session[(~cancelled) & (events["timestamp"] < np.datetime64("2011-09-01"))]))
+
+
+def test_repurchase_timing_finds_who_is_due():
+    from comptoir.features import repurchase_timing
+
+    rng = np.random.default_rng(0)
+    t0 = int(to_unix_seconds(SNAPSHOT)) - 120 * DAY
+    users, times = [], []
+    for user in range(200):
+        cycle = (7, 21)[user % 2]
+        t = t0 + int(rng.uniform(0, cycle) * DAY)
+        while t < t0 + 150 * DAY:
+            users.append(user)
+            times.append(t)
+            t += int((cycle + rng.uniform(-0.5, 0.5)) * DAY)
+    events = {
+        "session": np.arange(len(users)), "user": np.array(users), "item": np.zeros(len(users), dtype=int),
+        "timestamp": np.array(times), "kind": np.full(len(users), 2),
+    }
+    timing = repurchase_timing(events, SNAPSHOT, horizon_days=3, as_frame=False)
+    assert len(timing["user"]) == 200
+    cycles = timing["cycle_days"]
+    assert np.allclose(cycles[timing["user"] % 2 == 0], 7, rtol=0.1)
+    assert np.allclose(cycles[timing["user"] % 2 == 1], 21, rtol=0.1)
+    snapshot = int(to_unix_seconds(SNAPSHOT))
+    next_purchase = {u: min(t for uu, t in zip(users, times) if uu == u and t >= snapshot) for u in range(200)}
+    due = np.array([next_purchase[u] < snapshot + 3 * DAY for u in timing["user"]])
+    p = timing["probability_within_horizon"]
+    assert p[due].mean() > 2 * p[~due].mean()
+    with pytest.raises(ValueError, match="horizon_days"):
+        repurchase_timing(events, SNAPSHOT, horizon_days=0)
