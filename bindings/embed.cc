@@ -188,6 +188,10 @@ void RegisterEmbed(py::module_& m) {
             py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
             return view;
           })
+      .def_property_readonly("seen",
+                             [](const embed::Item2Vec& self) {
+                               return CArray<std::uint8_t>(static_cast<py::ssize_t>(self.seen().size()), self.seen().data());
+                             })
       .def_property_readonly("item_counts",
                              [](const embed::Item2Vec& self) {
                                return CArray<std::int64_t>(static_cast<py::ssize_t>(self.item_counts().size()),

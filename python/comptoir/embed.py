@@ -156,7 +156,8 @@ class Item2Vec:
         filter_items: Optional[Sequence[int]] = None,
         filter_session_items: bool = True,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        """Items closest to the encoded session, blended with the user's long-term history.
+        """Items closest to the encoded session, blended with the user's long-term history; only
+        items seen in training are candidates.
 
         ``user_history`` (the user's earlier items, oldest first) is encoded with a slow decay and
         blended in with ``profile_weight``; ``filter_items`` are never returned.
@@ -168,8 +169,9 @@ class Item2Vec:
         excluded = list(filter_items) if filter_items is not None else []
         if filter_session_items:
             excluded += list(items)
-        ids, scores = self._fitted().index.search(
-            query.reshape(1, -1), int(N), excluded=np.asarray(excluded, dtype=np.int32), num_threads=1
+        model = self._fitted()
+        ids, scores = model.index.search(
+            query.reshape(1, -1), int(N), allowed=model.seen, excluded=np.asarray(excluded, dtype=np.int32), num_threads=1
         )
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]

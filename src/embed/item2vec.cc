@@ -303,7 +303,7 @@ absl::Status Item2Vec::SimilarItems(std::int32_t item, int k, std::vector<retrie
   }
   const std::int32_t excluded[] = {item};
   return index_->Search(vectors().subspan(static_cast<std::size_t>(item) * dim(), dim()), k,
-                        {{}, excluded}, out);
+                        {seen_, excluded}, out);
 }
 
 absl::Status Item2Vec::EncodeSession(absl::Span<const std::int32_t> items,

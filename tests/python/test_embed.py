@@ -117,3 +117,13 @@ def test_concurrent_searches_match_serial(model):
         t.join()
     for got in results.values():
         assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+def test_items_never_seen_in_training_are_never_returned():
+    offsets, items = grouped_sessions(300)
+    model = Item2Vec(dim=8, epochs=2, subsample=0).fit((offsets, items), num_items=GROUPS * PER_GROUP + 5)
+    assert model._fitted().seen[-5:].tolist() == [0] * 5
+    ids, _ = model.recommend_session([1, 2], N=GROUPS * PER_GROUP + 5)
+    assert len(ids) == GROUPS * PER_GROUP - 2 and ids.max() < GROUPS * PER_GROUP
+    neighbours, _ = model.similar_items(0, N=100)
+    assert neighbours.max() < GROUPS * PER_GROUP

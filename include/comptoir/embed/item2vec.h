@@ -68,7 +68,10 @@ class Item2Vec {
   absl::Span<const float> vectors() const { return vectors_; }
   absl::Span<const std::int64_t> item_counts() const { return item_counts_; }
 
-  // Cosine neighbours of `item` (itself excluded).
+  // 1 for items seen in training: only they have embeddings worth returning.
+  absl::Span<const std::uint8_t> seen() const { return seen_; }
+
+  // Cosine neighbours of `item` among the seen items (itself excluded).
   absl::Status SimilarItems(std::int32_t item, int k, std::vector<retrieval::ScoredId>& out) const;
 
   // Writes the weighted mean of the session's item vectors into `out` (dim floats, L2-normalised;
@@ -94,12 +97,16 @@ class Item2Vec {
         num_items_(num_items),
         vectors_(std::move(vectors)),
         item_counts_(std::move(item_counts)),
-        index_(std::move(index)) {}
+        index_(std::move(index)) {
+    seen_.reserve(item_counts_.size());
+    for (std::int64_t count : item_counts_) seen_.push_back(count > 0);
+  }
 
   Item2VecConfig config_;
   std::int32_t num_items_ = 0;
   std::vector<float> vectors_;
   std::vector<std::int64_t> item_counts_;
+  std::vector<std::uint8_t> seen_;
   std::shared_ptr<const retrieval::VectorIndex> index_;
 };
 
