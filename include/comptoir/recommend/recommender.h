@@ -1,0 +1,100 @@
+// The serving contract every recommender meets: a live session (and optionally who the shopper
+// is) in, ranked items with the reason each was chosen out, already filtered by stock and
+// business rules. Calls are thread-safe on a model and allocate little per request.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "comptoir/data/events.h"
+#include "comptoir/options.h"
+
+namespace comptoir::recommend {
+
+struct RecommendFilters {
+  // In-stock or otherwise eligible items: one flag per item (nonzero = may be shown). Empty = all.
+  absl::Span<const std::uint8_t> allowed_items;
+  // Items never to show (already bought, in the cart, ...), any order.
+  absl::Span<const std::int32_t> excluded_items;
+  bool exclude_session_items = false;
+  // Category rules need the catalogue; empty spans mean no rule.
+  const data::Catalogue* catalogue = nullptr;
+  absl::Span<const std::int32_t> allowed_categories;
+  absl::Span<const std::int32_t> denied_categories;
+  float min_price = 0.0f;
+  float max_price = 0.0f;  // 0 = no upper bound
+};
+
+struct RecommendRequest {
+  absl::Span<const std::int32_t> session_items;  // oldest first
+  absl::Span<const data::EventKind> session_kinds;  // empty = all views
+  absl::Span<const std::int64_t> session_timestamps;  // empty = unknown
+  std::int32_t user = -1;  // -1 = anonymous
+  std::int32_t k = 20;
+  std::int64_t context_timestamp = 0;  // 0 = the last session event's time, if known
+  RecommendFilters filters;
+};
+
+enum class ReasonKind : std::int32_t {
+  kCoVisited = 0,      // "viewed in 37 recent sessions that also viewed X"
+  kSimilarItem = 1,    // "similar to X you viewed"
+  kBoughtTogether = 2, // "often bought with X in your cart"
+  kTrending = 3,       // "trending in category C" / "popular right now"
+  kProfile = 4,        // "matches what you usually buy"
+};
+
+struct Reason {
+  ReasonKind kind = ReasonKind::kTrending;
+  std::int32_t anchor_item = -1;  // the session item that led here, when there is one
+  std::int32_t support = 0;       // sessions / co-purchases behind it
+  std::int32_t category = -1;
+
+  std::string ToString() const;
+};
+
+struct RecommendResponse {
+  std::vector<std::int32_t> items;
+  std::vector<float> scores;
+  std::vector<Reason> reasons;
+  std::vector<std::int32_t> unknown_items;  // request items the model has never seen (ignored)
+};
+
+class Recommender {
+ public:
+  virtual ~Recommender() = default;
+
+  virtual std::int32_t num_items() const = 0;
+
+  // k <= 0 is InvalidArgument; an empty session falls back to popularity (said in the reasons).
+  virtual absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const = 0;
+
+  // Scores every candidate the model can score for a session (unsorted). Items absent from
+  // `out` cannot be scored; the evaluation protocol ranks them below every scored item.
+  virtual void ScoreCandidates(absl::Span<const std::int32_t> session_items,
+                               std::vector<std::pair<std::int32_t, float>>& out) const = 0;
+
+  // Many requests in parallel; responses[i] answers requests[i].
+  absl::StatusOr<std::vector<RecommendResponse>> RecommendBatch(absl::Span<const RecommendRequest> requests,
+                                                                const ExecutionOptions& options) const;
+};
+
+// The request's filters, prepared once per request (exclusions sorted for binary search) and
+// applied to each candidate; shared by every model. Reuses `buffer` to avoid allocation.
+class CandidateFilter {
+ public:
+  CandidateFilter(const RecommendRequest& request, std::vector<std::int32_t>& buffer);
+  bool Allows(std::int32_t item) const;
+
+ private:
+  const RecommendFilters& filters_;
+  const std::vector<std::int32_t>& excluded_;
+};
+
+// Validates the parts of a request every model checks the same way.
+absl::Status ValidateRequest(const RecommendRequest& request, std::int32_t num_items);
+
+}  // namespace comptoir::recommend
