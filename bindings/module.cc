@@ -8,6 +8,7 @@ void RegisterCore(py::module_& m);
 void RegisterIo(py::module_& m);
 void RegisterEmbed(py::module_& m);
 void RegisterFeatures(py::module_& m);
+void RegisterRecommend(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterIo(m);
   comptoir::python::RegisterEmbed(m);
   comptoir::python::RegisterFeatures(m);
+  comptoir::python::RegisterRecommend(m);
 }

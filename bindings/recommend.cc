@@ -1,0 +1,202 @@
+// Recommenders and the next-item evaluation protocol.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "comptoir/eval/next_item.h"
+#include "comptoir/recommend/session_knn.h"
+#include "status_translation.h"
+
+namespace comptoir::python {
+namespace {
+
+template <typename T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+template <typename T>
+absl::Span<const T> SpanOf(const CArray<T>& array) {
+  return absl::Span<const T>(array.data(), static_cast<std::size_t>(array.size()));
+}
+
+data::SessionsView SessionsOf(const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items) {
+  return {SpanOf(offsets), SpanOf(items), {}, {}, {}};
+}
+
+// Filters shared by single and batched calls; the arrays outlive the request.
+struct FilterArrays {
+  std::optional<CArray<std::uint8_t>> allowed_items;
+  std::optional<CArray<std::int32_t>> excluded_items;
+  bool exclude_session_items = false;
+
+  void Apply(recommend::RecommendFilters& filters) const {
+    if (allowed_items) filters.allowed_items = SpanOf(*allowed_items);
+    if (excluded_items) filters.excluded_items = SpanOf(*excluded_items);
+    filters.exclude_session_items = exclude_session_items;
+  }
+};
+
+py::tuple ResponseToPython(const recommend::RecommendResponse& response) {
+  std::vector<std::string> reasons;
+  reasons.reserve(response.reasons.size());
+  for (const recommend::Reason& reason : response.reasons) reasons.push_back(reason.ToString());
+  return py::make_tuple(CArray<std::int32_t>(static_cast<py::ssize_t>(response.items.size()), response.items.data()),
+                        CArray<float>(static_cast<py::ssize_t>(response.scores.size()), response.scores.data()),
+                        reasons, response.unknown_items);
+}
+
+}  // namespace
+
+void RegisterRecommend(py::module_& m) {
+  py::module_ rec = m.def_submodule("recommend", "session-aware recommenders");
+  py::enum_<recommend::PositionDecay>(rec, "PositionDecay")
+      .value("none", recommend::PositionDecay::kNone)
+      .value("linear", recommend::PositionDecay::kLinear)
+      .value("exponential", recommend::PositionDecay::kExponential);
+  py::class_<recommend::SessionKnnConfig>(rec, "SessionKnnConfig")
+      .def(py::init<>())
+      .def_readwrite("k", &recommend::SessionKnnConfig::k)
+      .def_readwrite("sample_size", &recommend::SessionKnnConfig::sample_size)
+      .def_readwrite("position_decay", &recommend::SessionKnnConfig::position_decay)
+      .def_readwrite("lambda_spw", &recommend::SessionKnnConfig::lambda_spw)
+      .def_readwrite("lambda_snh", &recommend::SessionKnnConfig::lambda_snh)
+      .def_readwrite("lambda_inh", &recommend::SessionKnnConfig::lambda_inh)
+      .def_readwrite("idf_weighting", &recommend::SessionKnnConfig::idf_weighting)
+      .def_readwrite("max_session_length", &recommend::SessionKnnConfig::max_session_length)
+      .def_readwrite("max_sessions", &recommend::SessionKnnConfig::max_sessions);
+
+  py::class_<recommend::Recommender, std::shared_ptr<recommend::Recommender>>(rec, "Recommender")
+      .def_property_readonly("num_items", &recommend::Recommender::num_items)
+      .def(
+          "recommend",
+          [](const recommend::Recommender& self, const CArray<std::int32_t>& items, const CArray<std::uint8_t>& kinds,
+             int k, const FilterArrays& filters, std::int32_t user) {
+            recommend::RecommendRequest request;
+            request.session_items = SpanOf(items);
+            request.session_kinds = absl::Span<const data::EventKind>(reinterpret_cast<const data::EventKind*>(kinds.data()),
+                                                                      static_cast<std::size_t>(kinds.size()));
+            request.k = k;
+            request.user = user;
+            filters.Apply(request.filters);
+            absl::StatusOr<recommend::RecommendResponse> response;
+            {
+              py::gil_scoped_release release;
+              response = self.Recommend(request);
+            }
+            return ResponseToPython(ValueOrThrow(std::move(response)));
+          },
+          py::arg("items"), py::arg("kinds"), py::arg("k"), py::arg("filters"), py::arg("user") = -1)
+      .def(
+          "recommend_batch",
+          [](const recommend::Recommender& self, const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items,
+             int k, const FilterArrays& filters, int num_threads) {
+            const data::SessionsView sessions = SessionsOf(offsets, items);
+            if (offsets.size() == 0 || offsets.at(offsets.size() - 1) != items.size()) {
+              throw py::value_error("session offsets must end at len(items)");
+            }
+            std::vector<recommend::RecommendRequest> requests(static_cast<std::size_t>(sessions.num_sessions()));
+            for (std::size_t i = 0; i < requests.size(); ++i) {
+              requests[i].session_items = sessions.SessionItems(static_cast<std::int64_t>(i));
+              requests[i].k = k;
+              filters.Apply(requests[i].filters);
+            }
+            ExecutionOptions options;
+            options.num_threads = num_threads;
+            const std::vector<recommend::RecommendResponse> responses =
+                RunReleasingGil([&](ProgressCallback) { return self.RecommendBatch(requests, options); });
+            const auto rows = static_cast<py::ssize_t>(responses.size());
+            CArray<std::int32_t> ids({rows, static_cast<py::ssize_t>(k)});
+            CArray<float> scores({rows, static_cast<py::ssize_t>(k)});
+            auto id = ids.mutable_unchecked<2>();
+            auto score = scores.mutable_unchecked<2>();
+            for (py::ssize_t r = 0; r < rows; ++r) {
+              for (py::ssize_t i = 0; i < k; ++i) {
+                const bool hit = i < static_cast<py::ssize_t>(responses[r].items.size());
+                id(r, i) = hit ? responses[r].items[i] : -1;
+                score(r, i) = hit ? responses[r].scores[i] : -std::numeric_limits<float>::infinity();
+              }
+            }
+            return py::make_tuple(ids, scores);
+          },
+          py::arg("offsets"), py::arg("items"), py::arg("k"), py::arg("filters"), py::arg("num_threads") = 0);
+
+  py::class_<FilterArrays>(rec, "Filters")
+      .def(py::init<>())
+      .def_readwrite("allowed_items", &FilterArrays::allowed_items)
+      .def_readwrite("excluded_items", &FilterArrays::excluded_items)
+      .def_readwrite("exclude_session_items", &FilterArrays::exclude_session_items);
+
+  py::class_<recommend::SessionKnn, recommend::Recommender, std::shared_ptr<recommend::SessionKnn>>(rec, "SessionKnn")
+      .def_static(
+          "fit",
+          [](const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items,
+             const std::optional<CArray<std::int64_t>>& timestamps, const std::optional<CArray<std::int32_t>>& users,
+             std::int32_t num_items, const recommend::SessionKnnConfig& config) {
+            recommend::TrainingSessions training{SessionsOf(offsets, items), {}, {}};
+            if (timestamps) training.session_timestamps = SpanOf(*timestamps);
+            if (users) training.session_users = SpanOf(*users);
+            std::shared_ptr<recommend::SessionKnn> model = RunReleasingGil(
+                [&](ProgressCallback) { return recommend::SessionKnn::Fit(training, num_items, config); });
+            return model;
+          },
+          py::arg("offsets"), py::arg("items"), py::arg("timestamps"), py::arg("users"), py::arg("num_items"),
+          py::arg("config"))
+      .def_property_readonly("num_sessions", &recommend::SessionKnn::num_sessions)
+      .def(
+          "add_session",
+          [](recommend::SessionKnn& self, const CArray<std::int32_t>& items, std::int64_t timestamp, std::int32_t user) {
+            absl::Status status;
+            {
+              py::gil_scoped_release release;
+              status = self.AddSession(SpanOf(items), timestamp, user);
+            }
+            ThrowIfError(status);
+          },
+          py::arg("items"), py::arg("timestamp"), py::arg("user") = -1)
+      .def("forget", &recommend::SessionKnn::Forget, py::arg("user"), py::call_guard<py::gil_scoped_release>())
+      .def("to_bytes",
+           [](const recommend::SessionKnn& self) {
+             return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(self.ToModelFile()))));
+           })
+      .def_static("from_bytes", [](const py::bytes& data) {
+        const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+        std::shared_ptr<recommend::SessionKnn> model = ValueOrThrow(recommend::SessionKnn::FromModelFile(file));
+        return model;
+      });
+
+  py::module_ eval = m.def_submodule("eval", "evaluation protocols");
+  eval.def(
+      "evaluate_next_item",
+      [](const recommend::Recommender& model, const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items,
+         int k, const std::optional<CArray<std::int64_t>>& item_popularity, int num_threads, int max_prefix,
+         const py::object& on_progress) {
+        const data::SessionsView sessions = SessionsOf(offsets, items);
+        ExecutionOptions options;
+        options.num_threads = num_threads;
+        const eval::NextItemMetrics metrics = RunReleasingGil(
+            [&](ProgressCallback progress) {
+              options.progress = std::move(progress);
+              return eval::EvaluateNextItem(model, sessions, k,
+                                            item_popularity ? SpanOf(*item_popularity) : absl::Span<const std::int64_t>(),
+                                            options, max_prefix);
+            },
+            on_progress);
+        py::dict out;
+        out["k"] = metrics.k;
+        out["predictions"] = metrics.predictions;
+        out["hit_rate"] = metrics.hit_rate;
+        out["mrr"] = metrics.mrr;
+        out["ndcg"] = metrics.ndcg;
+        out["coverage"] = metrics.coverage;
+        out["popularity_bias"] = metrics.popularity_bias;
+        return out;
+      },
+      py::arg("model"), py::arg("offsets"), py::arg("items"), py::arg("k") = 20, py::arg("item_popularity") = py::none(),
+      py::arg("num_threads") = 0, py::arg("max_prefix") = 0, py::arg("on_progress") = py::none());
+}
+
+}  // namespace comptoir::python

@@ -1,0 +1,207 @@
+"""Session-aware recommenders with implicit-style names (``fit``, ``recommend``, ``N``,
+``filter_items``) plus ``recommend_session`` and its batched form."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _core
+from ._progress import make_progress
+from .embed import SessionsLike, as_session_csr
+from .features import event_kind_codes
+
+_DECAYS = {"none": _core.recommend.PositionDecay.none, "linear": _core.recommend.PositionDecay.linear,
+           "exponential": _core.recommend.PositionDecay.exponential}
+
+
+def _filters(filter_items: Optional[Sequence[int]], allowed_items: Optional[np.ndarray], filter_session_items: bool) -> Any:
+    filters = _core.recommend.Filters()
+    if filter_items is not None:
+        filters.excluded_items = np.ascontiguousarray(filter_items, dtype=np.int32)
+    if allowed_items is not None:
+        filters.allowed_items = np.ascontiguousarray(allowed_items, dtype=np.uint8)
+    filters.exclude_session_items = bool(filter_session_items)
+    return filters
+
+
+class _SessionRecommender:
+    """What every session recommender shares: serving, batching, pickling, save/load."""
+
+    _core_class: Any = None
+
+    def _fitted(self) -> Any:
+        model = getattr(self, "model_", None)
+        if model is None:
+            from .exceptions import NotFittedError
+
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() or load() first")
+        return model
+
+    def recommend_session(
+        self,
+        items: Sequence[int],
+        N: int = 20,
+        kinds: Optional[Sequence[Any]] = None,
+        filter_items: Optional[Sequence[int]] = None,
+        allowed_items: Optional[np.ndarray] = None,
+        filter_session_items: bool = False,
+        user: int = -1,
+        return_reasons: bool = False,
+    ) -> Any:
+        """Top ``N`` items for a live session (item ids, oldest first) as ``(ids, scores)``.
+
+        ``filter_items`` are never returned (already bought, in the cart); ``allowed_items`` is a
+        0/1 flag per item (in stock). With ``return_reasons=True`` a third element holds one
+        sentence per item saying why it was chosen. Unknown item ids are ignored.
+        """
+        kind_codes = event_kind_codes([] if kinds is None else kinds)
+        ids, scores, reasons, _unknown = self._fitted().recommend(
+            np.ascontiguousarray(items, dtype=np.int32), np.ascontiguousarray(kind_codes), int(N),
+            _filters(filter_items, allowed_items, filter_session_items), int(user),
+        )
+        return (ids, scores, reasons) if return_reasons else (ids, scores)
+
+    def recommend_sessions(
+        self,
+        sessions: SessionsLike,
+        N: int = 20,
+        filter_items: Optional[Sequence[int]] = None,
+        allowed_items: Optional[np.ndarray] = None,
+        filter_session_items: bool = False,
+        n_jobs: int = 0,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Batched ``recommend_session``: ``(ids, scores)`` of shape ``(num_sessions, N)`` scored in
+        parallel with the GIL released; short rows are padded with id -1 and score -inf."""
+        offsets, items = as_session_csr(sessions)
+        return self._fitted().recommend_batch(
+            offsets, items, int(N), _filters(filter_items, allowed_items, filter_session_items), int(n_jobs)
+        )
+
+    def save(self, path: str) -> None:
+        from .io import write_model_bytes
+
+        write_model_bytes(path, self._fitted().to_bytes())
+
+    @classmethod
+    def load(cls, path: str) -> Any:
+        from .io import read_model_bytes
+
+        estimator = cls()
+        estimator.model_ = cls._core_class.from_bytes(read_model_bytes(path))
+        return estimator
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        if "model_" in state:
+            state["model_"] = state["model_"].to_bytes()
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        if "model_" in state:
+            state["model_"] = self._core_class.from_bytes(state["model_"])
+        self.__dict__.update(state)
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names}
+
+    def set_params(self, **params: Any) -> Any:
+        for name, value in params.items():
+            if name not in self._param_names:
+                raise ValueError(f"unknown parameter {name!r} for {type(self).__name__}")
+            setattr(self, name, value)
+        return self
+
+
+class SessionKNN(_SessionRecommender):
+    """Session nearest neighbours: V-SKNN, VMIS-kNN and STAN in one engine (see the C++ header
+    ``comptoir/recommend/session_knn.h`` for the papers behind each hyperparameter).
+
+    ``position_decay``: ``"linear"`` (V-SKNN/VMIS-kNN), ``"exponential"`` with ``lambda_spw``
+    (STAN), or ``"none"``; ``lambda_snh`` (days) decays old neighbour sessions and ``lambda_inh``
+    weighs neighbour items by their distance to the shared item (STAN).
+    """
+
+    _core_class = _core.recommend.SessionKnn
+    _param_names = ("k", "sample_size", "position_decay", "lambda_spw", "lambda_snh", "lambda_inh",
+                    "idf_weighting", "max_session_length", "max_sessions")
+
+    def __init__(
+        self,
+        k: int = 100,
+        sample_size: int = 500,
+        position_decay: str = "linear",
+        lambda_spw: float = 1.0,
+        lambda_snh: float = 0.0,
+        lambda_inh: float = 0.0,
+        idf_weighting: bool = True,
+        max_session_length: int = 50,
+        max_sessions: int = 0,
+    ) -> None:
+        self.k = k
+        self.sample_size = sample_size
+        self.position_decay = position_decay
+        self.lambda_spw = lambda_spw
+        self.lambda_snh = lambda_snh
+        self.lambda_inh = lambda_inh
+        self.idf_weighting = idf_weighting
+        self.max_session_length = max_session_length
+        self.max_sessions = max_sessions
+
+    def fit(
+        self,
+        sessions: SessionsLike,
+        timestamps: Optional[Sequence[int]] = None,
+        users: Optional[Sequence[int]] = None,
+        num_items: Optional[int] = None,
+    ) -> "SessionKNN":
+        """Index training sessions. ``timestamps`` (one per session, seconds; default: their order)
+        drive recency; ``users`` (one per session, -1 anonymous) make ``forget(user)`` possible."""
+        if self.position_decay not in _DECAYS:
+            raise ValueError(f"position_decay must be one of {sorted(_DECAYS)}, got {self.position_decay!r}")
+        offsets, items = as_session_csr(sessions)
+        if num_items is None:
+            num_items = int(items.max()) + 1 if len(items) else 0
+        config = _core.recommend.SessionKnnConfig()
+        for name in self._param_names:
+            value = getattr(self, name)
+            setattr(config, name, _DECAYS[value] if name == "position_decay" else value)
+        self.model_ = _core.recommend.SessionKnn.fit(
+            offsets, items,
+            None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
+            None if users is None else np.ascontiguousarray(users, dtype=np.int32),
+            int(num_items), config,
+        )
+        return self
+
+    def add_session(self, items: Sequence[int], timestamp: int, user: int = -1) -> None:
+        """Add a completed session to the neighbour index online (memory stays bounded)."""
+        self._fitted().add_session(np.ascontiguousarray(items, dtype=np.int32), int(timestamp), int(user))
+
+    def forget(self, user: int) -> int:
+        """Erase every session of ``user``; returns how many were removed."""
+        return self._fitted().forget(int(user))
+
+
+def evaluate_next_item(
+    model: Any,
+    test_sessions: SessionsLike,
+    k: int = 20,
+    item_popularity: Optional[np.ndarray] = None,
+    n_jobs: int = 0,
+    max_prefix: int = 0,
+    verbose: Any = False,
+) -> Dict[str, float]:
+    """Replay each test session and predict each next item from its prefix (the SR-GNN protocol):
+    HR@k, MRR@k, NDCG@k, catalogue coverage and popularity bias. Ties count against the model."""
+    offsets, items = as_session_csr(test_sessions)
+    core_model = model._fitted() if hasattr(model, "_fitted") else model
+    return _core.eval.evaluate_next_item(
+        core_model, offsets, items, int(k),
+        None if item_popularity is None else np.ascontiguousarray(item_popularity, dtype=np.int64),
+        int(n_jobs), int(max_prefix), make_progress(verbose),
+    )
+
+
+__all__: List[str] = ["SessionKNN", "evaluate_next_item"]
