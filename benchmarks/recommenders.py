@@ -139,7 +139,7 @@ def main() -> int:
         print(f"  done {name}", flush=True)
         return model
 
-    knn = run(f"comptoir SessionKNN {best_knn or 'default'}", lambda: SessionKNN(**best_knn), (train, None, None, num_items))
+    knn = run("comptoir SessionKNN (tuned on validation)", lambda: SessionKNN(**best_knn), (train, None, None, num_items))
     stan = run("comptoir SessionKNN (STAN decays)",
                lambda: SessionKNN(position_decay="exponential", lambda_spw=2.0, lambda_inh=2.0), (train, None, None, num_items))
     rules = run("comptoir SequentialRules", SequentialRules, (train, num_items))

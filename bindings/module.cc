@@ -9,6 +9,7 @@ void RegisterIo(py::module_& m);
 void RegisterEmbed(py::module_& m);
 void RegisterFeatures(py::module_& m);
 void RegisterRecommend(py::module_& m);
+void RegisterSimulate(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterEmbed(m);
   comptoir::python::RegisterFeatures(m);
   comptoir::python::RegisterRecommend(m);
+  comptoir::python::RegisterSimulate(m);
 }
