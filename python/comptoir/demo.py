@@ -1,17 +1,22 @@
-"""``comptoir demo``: every capability, end to end, on built-in data, with what each one did.
-
-Each capability contributes one section function; ``run_demo`` runs them in order.
-"""
+"""``comptoir demo``: every capability, end to end, on a simulated storefront, printing what each
+one did with real numbers. Each capability contributes one section; ``run_demo`` runs them in
+order on one shared shop."""
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Callable, List, TextIO
+from typing import Callable, List, Optional, TextIO, Tuple
 
-from . import _core, __version__
+import numpy as np
+
+from . import __version__, _core
+from .simulate import Storefront, simulate
+
+DAY = 86_400
 
 
-def _section_foundation(seed: int, num_threads: int, out: TextIO) -> None:
+def _section_foundation(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
     threads = num_threads or _core.default_num_threads()
     start = time.perf_counter()
     one = _core.parallel_uniform_sum(5_000_000, seed=seed, num_threads=1)
@@ -22,34 +27,130 @@ def _section_foundation(seed: int, num_threads: int, out: TextIO) -> None:
     out.write(
         f"  comptoir {__version__}, {threads} worker thread(s)\n"
         f"  seeded parallel sum of 5M draws: {one:.6f} on 1 thread ({single_s * 1e3:.0f} ms), "
-        f"{many:.6f} on {threads} ({multi_s * 1e3:.0f} ms): "
-        f"{'bit-identical' if one == many else 'DIFFERENT'}\n"
+        f"{many:.6f} on {threads} ({multi_s * 1e3:.0f} ms): {'bit-identical' if one == many else 'DIFFERENT'}\n"
     )
 
 
-def _section_embeddings(seed: int, num_threads: int, out: TextIO) -> None:
-    import numpy as np
+def _section_simulator(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
+    events = shop.events
+    kinds = np.bincount(events["kind"], minlength=3)
+    views = np.sort(np.bincount(events["item"][events["kind"] == 0], minlength=shop.num_items))[::-1]
+    top = views[: max(1, shop.num_items // 100)].sum() / views.sum()
+    out.write(
+        f"  {shop.num_customers:,} customers, {shop.num_items:,} items, {shop.num_sessions:,} sessions, "
+        f"{len(events['item']):,} events ({kinds[0]:,} views, {kinds[1]:,} cart adds, {kinds[2]:,} purchases)\n"
+        f"  the top 1% of items take {top:.0%} of views; "
+        f"{np.mean(shop.consumable_cycle_days > 0):.0%} of customers re-buy a consumable on a cycle\n"
+    )
+    campaign = shop.campaign
+    for arm in range(1, len(campaign["discounts"])):
+        treated = campaign["converted"][campaign["arm"] == arm].mean()
+        control = campaign["converted"][campaign["arm"] == 0].mean()
+        truth = shop.true_uplift(arm)
+        out.write(
+            f"  promo arm {arm} ({campaign['discounts'][arm]:.0%} off): measured uplift {treated - control:+.3f}, "
+            f"true mean effect {truth.mean():+.3f}; {np.mean(truth < 0):.0%} of customers are put off by it\n"
+        )
 
+
+def _sessions_of(shop: Storefront, mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR (offsets, items) of the sessions selected by a per-event mask, with their last time and user."""
+    session = shop.events["session"][mask]
+    items = shop.events["item"][mask].astype(np.int32)
+    starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+    offsets = np.r_[starts, len(items)].astype(np.int64)
+    last_time = shop.events["timestamp"][mask][offsets[1:] - 1]
+    user = shop.events["user"][mask][starts]
+    return offsets, items, last_time, user
+
+
+def _subset(offsets: np.ndarray, items: np.ndarray, selected: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The CSR of the sessions flagged in ``selected``."""
+    lengths = np.diff(offsets)
+    return np.r_[0, np.cumsum(lengths[selected])].astype(np.int64), items[np.repeat(selected, lengths)]
+
+
+def _section_recommenders(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
+    from .recommend import FrequentlyBoughtTogether, Hybrid, Popularity, SequentialRules, SessionKNN, evaluate_next_item
+
+    views = shop.events["kind"] == 0
+    offsets, items, last_time, users = _sessions_of(shop, views)
+    train_sessions = last_time < last_time.max() - 7 * DAY
+    keep = np.flatnonzero(train_sessions)
+    lengths = np.diff(offsets)
+    train = _subset(offsets, items, train_sessions)
+    test = _subset(offsets, items, ~train_sessions & (lengths >= 2))
+    n = shop.num_items
+    popularity = np.bincount(train[1], minlength=n)
+    start = time.perf_counter()
+    knn = SessionKNN().fit(train, timestamps=last_time[keep], users=users[keep], num_items=n)
+    rules = SequentialRules().fit(train, num_items=n, n_jobs=num_threads)
+    popular = Popularity().fit(train[1], num_items=n)
+    fit_s = time.perf_counter() - start
+    out.write(f"  trained session kNN, sequential rules and popularity on {len(keep):,} sessions in {fit_s:.2f} s; "
+              f"next-item accuracy on the last 7 days:\n")
+    for name, model in (("session kNN", knn), ("sequential rules", rules), ("popularity", popular),
+                        ("hybrid", Hybrid([knn, rules, popular], [1.0, 0.5, 0.1]))):
+        m = evaluate_next_item(model, test, k=20, item_popularity=popularity, n_jobs=num_threads)
+        out.write(f"    {name:17s} HR@20 {m['hit_rate']:.3f}  MRR@20 {m['mrr']:.3f}  coverage {m['coverage']:.2f}\n")
+    session = test[1][test[0][0]: test[0][1]][:3]
+    in_stock = shop.catalogue["in_stock"]
+    ids, _, reasons = knn.recommend_session(session, N=3, allowed_items=in_stock, filter_session_items=True, return_reasons=True)
+    out.write(f"  a shopper viewed {session.tolist()}: in-stock picks {ids.tolist()}\n")
+    for item, reason in zip(ids, reasons):
+        out.write(f"    item {item}: {reason}\n")
+    timings = []
+    for i in range(min(2000, len(test[0]) - 1)):
+        prefix = test[1][test[0][i]: test[0][i + 1]]
+        begin = time.perf_counter_ns()
+        knn.recommend_session(prefix, N=20)
+        timings.append(time.perf_counter_ns() - begin)
+    p50, p99 = np.percentile(np.array(timings) / 1e6, [50, 99])
+    out.write(f"  single-session latency from Python: p50 {p50:.3f} ms, p99 {p99:.3f} ms\n")
+    purchases = shop.events["kind"] == 2
+    b_offsets, b_items, _, _ = _sessions_of(shop, purchases)
+    together = FrequentlyBoughtTogether().fit((b_offsets, b_items), num_items=n, n_jobs=num_threads)
+    anchor = int(np.argmax(np.bincount(b_items, minlength=n)))
+    ids, _, reasons = together.recommend_session([anchor], kinds=["cart"], N=2, return_reasons=True)
+    if len(ids):
+        out.write(f"  cart holds item {anchor}: cross-sell {ids.tolist()} ({reasons[0]})\n")
+
+
+def _section_embeddings(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
     from .embed import Item2Vec, VectorIndex
 
-    # Sessions that stay within one of 20 taste groups of 50 items each.
-    rng = np.random.default_rng(seed)
-    groups = rng.integers(0, 20, 20_000)
-    lengths = rng.integers(2, 9, 20_000)
-    items = np.repeat(groups * 50, lengths) + rng.integers(0, 50, lengths.sum())
-    offsets = np.r_[0, np.cumsum(lengths)]
+    views = shop.events["kind"] == 0
+    offsets, items, _, users = _sessions_of(shop, views)
     start = time.perf_counter()
-    model = Item2Vec(dim=32, epochs=3, random_state=seed, n_jobs=num_threads).fit((offsets, items), num_items=1000)
+    model = Item2Vec(dim=32, epochs=3, random_state=seed, n_jobs=num_threads).fit((offsets, items), num_items=shop.num_items)
     fit_s = time.perf_counter() - start
-    ids, scores = model.similar_items(0, N=5)
-    same = np.mean(ids // 50 == 0)
+    category = shop.catalogue["category"]
+    popular = np.argsort(-model._fitted().item_counts)[:200]
+    same = np.mean([np.mean(category[model.similar_items(int(i), N=5)[0]] == category[i]) for i in popular])
     out.write(
-        f"  item2vec on {len(items):,} events: {fit_s:.2f} s; items most similar to item 0: {ids.tolist()} "
-        f"({same:.0%} from its taste group)\n"
+        f"  item2vec on {len(items):,} views: {fit_s:.2f} s; the 5 nearest items of popular items share their "
+        f"category {same:.0%} of the time (random: {np.mean(np.bincount(category) ** 2) / len(category) ** 2 * len(np.bincount(category)):.0%})\n"
     )
-    recs, _ = model.recommend_session([120, 121], user_history=[0, 1, 2], N=5)
-    out.write(f"  session [120, 121] + history [0, 1, 2] -> {recs.tolist()}\n")
-    # A catalogue's embeddings are clustered (by category, taste); uniform noise is not.
+    # Session-aware: last week's shoppers who came before, with and without their history.
+    offsets, items, last_time, users = _sessions_of(shop, views)
+    recent = last_time >= last_time.max() - 7 * DAY
+    past_items = items[np.repeat(~recent, np.diff(offsets))]
+    past_users = np.repeat(users[~recent], np.diff(offsets)[~recent])
+    by_user = np.argsort(past_users, kind="stable")
+    user_start = np.searchsorted(past_users[by_user], np.arange(shop.num_customers + 1))
+    hits_session = hits_blend = total = 0
+    for s in np.flatnonzero(recent & (np.diff(offsets) >= 2))[:1500]:
+        user = users[s]
+        history = past_items[by_user[user_start[user]: user_start[user + 1]]][-50:]
+        if len(history) == 0:
+            continue
+        seq = items[offsets[s]: offsets[s + 1]]
+        total += 1
+        hits_session += seq[1] in model.recommend_session(seq[:1], N=20)[0]
+        hits_blend += seq[1] in model.recommend_session(seq[:1], N=20, user_history=history, profile_weight=0.3)[0]
+    out.write(f"  returning shoppers ({total:,} sessions), next item after one view: HR@20 {hits_session / total:.3f} "
+              f"from the session alone, {hits_blend / total:.3f} blended with their history\n")
+    rng = np.random.default_rng(seed)
     centres = rng.normal(size=(500, 32))
     vectors = (centres[rng.integers(0, 500, 200_000)] + 1.0 * rng.normal(size=(200_000, 32))).astype(np.float32)
     exact = VectorIndex(vectors, n_jobs=num_threads)
@@ -62,69 +163,54 @@ def _section_embeddings(seed: int, num_threads: int, out: TextIO) -> None:
     found, _ = approximate.search(queries, k=20)
     ivf_ms = (time.perf_counter() - start) * 1e3 / len(queries)
     recall = np.mean([len(set(a) & set(b)) / 20 for a, b in zip(truth, found)])
-    out.write(
-        f"  top-20 over 200k vectors: exact {exact_ms:.2f} ms/query, IVF {ivf_ms:.3f} ms/query at recall@20 {recall:.3f}\n"
-    )
+    out.write(f"  top-20 over 200k clustered vectors: exact {exact_ms:.2f} ms/query, IVF {ivf_ms:.3f} ms/query at recall@20 {recall:.3f}\n")
 
 
-def _section_features(seed: int, num_threads: int, out: TextIO) -> None:
-    import numpy as np
-
+def _section_features(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
     from .features import behaviour_features, purchase_labels, repurchase_timing
 
-    # 5,000 customers over a year; each re-buys a staple on a personal cycle of 1 to 6 weeks.
-    rng = np.random.default_rng(seed)
-    day = 86_400
-    start = 1_700_000_000
-    customers = 5_000
-    cycles = rng.integers(7, 43, customers)
-    counts = rng.poisson(365 / cycles)
-    user = np.repeat(np.arange(customers), counts)
-    phase = rng.uniform(0, 1, customers)[user]
-    order = np.concatenate([np.arange(c) for c in counts])
-    timestamp = start + ((order + phase) * cycles[user] + rng.normal(0, 1.5, len(user))) * day
-    events = {
-        "session": np.arange(len(user)), "user": user, "item": (user % 50),
-        "timestamp": timestamp.astype(np.int64), "kind": np.full(len(user), 2),
-        "value": rng.gamma(2.0, 15.0, len(user)),
-    }
-    snapshot = start + 300 * day
-    began = time.perf_counter()
-    matrix, names = behaviour_features(events, snapshot, n_jobs=num_threads, as_frame=False)
-    feature_ms = (time.perf_counter() - began) * 1e3
-    bought, spend = purchase_labels(events, snapshot, horizon_days=30)
+    events = shop.events
+    snapshot = int(events["timestamp"].min()) + 60 * DAY
+    start = time.perf_counter()
+    matrix, names = behaviour_features(events, snapshot, num_users=shop.num_customers,
+                                       item_category=shop.catalogue["category"],
+                                       customer_attributes=shop.customer_attributes, n_jobs=num_threads, as_frame=False)
+    feature_ms = (time.perf_counter() - start) * 1e3
+    bought, spend = purchase_labels(events, snapshot, horizon_days=30, num_users=shop.num_customers)
     out.write(
-        f"  {len(names)} point-in-time features for {customers:,} customers from {len(user):,} events in "
-        f"{feature_ms:.0f} ms; {bought.mean():.0%} buy in the 30 days after the snapshot "
-        f"(mean spend {spend.mean():.2f})\n"
+        f"  {len(names)} point-in-time features for {shop.num_customers:,} customers from {len(events['item']):,} "
+        f"events in {feature_ms:.0f} ms; {bought.mean():.0%} buy in the 30 days after day 60 (mean spend {spend.mean():.2f})\n"
     )
     timing = repurchase_timing(events, snapshot, horizon_days=7, as_frame=False)
-    error = np.abs(timing["cycle_days"] - cycles[timing["user"]]) / cycles[timing["user"]]
+    consumable = shop.consumable_item[timing["user"]] == timing["key"]
+    truth = shop.consumable_cycle_days[timing["user"][consumable]]
+    error = np.abs(timing["cycle_days"][consumable] - truth) / truth
+    after = (events["timestamp"] >= snapshot) & (events["timestamp"] < snapshot + 7 * DAY) & (events["kind"] == 2)
+    bought_pairs = events["user"][after].astype(np.int64) * shop.num_items + events["item"][after]
+    rebought = np.isin(timing["user"].astype(np.int64) * shop.num_items + timing["key"], bought_pairs)
     top = np.argsort(-timing["probability_within_horizon"])[:500]
-    after = events["timestamp"] >= snapshot
-    next_purchase = np.full(customers, np.iinfo(np.int64).max)
-    np.minimum.at(next_purchase, user[after], events["timestamp"][after])
-    due = next_purchase < snapshot + 7 * day
-    actually_due = due[timing["user"][top]]
+    hit, base = rebought[top].mean(), rebought.mean()
     out.write(
-        f"  re-purchase cycles recovered within {np.median(error):.1%} (median relative error); of the 500 "
-        f"customers most likely to re-buy within 7 days, {actually_due.mean():.0%} did "
-        f"(base rate {due.mean():.0%})\n"
+        f"  re-purchase cycles of consumables recovered within {np.median(error):.1%} (median relative error); "
+        f"of the 500 (customer, item) pairs most likely to be re-bought within 7 days, {hit:.0%} were (base rate {base:.1%})\n"
     )
 
 
-SECTIONS: List[tuple[str, Callable[[int, int, TextIO], None]]] = [
+SECTIONS: List[Tuple[str, Callable[[Storefront, int, int, TextIO], None]]] = [
     ("foundation", _section_foundation),
+    ("storefront simulator (the built-in data)", _section_simulator),
+    ("session recommenders", _section_recommenders),
     ("item embeddings and retrieval", _section_embeddings),
     ("behaviour features and re-purchase timing", _section_features),
 ]
 
 
-def run_demo(seed: int = 42, num_threads: int = 0, out: TextIO | None = None) -> None:
-    import sys
-
+def run_demo(seed: int = 42, num_threads: int = 0, out: Optional[TextIO] = None, num_customers: int = 30_000) -> None:
     out = out or sys.stdout
+    start = time.perf_counter()
+    shop = simulate(num_customers=num_customers, num_items=5_000, seed=seed, n_jobs=num_threads)
+    out.write(f"simulated a storefront in {time.perf_counter() - start:.2f} s (seed {seed})\n")
     for title, section in SECTIONS:
         out.write(f"== {title} ==\n")
-        section(seed, num_threads, out)
+        section(shop, seed, num_threads, out)
         out.flush()
