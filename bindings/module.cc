@@ -10,6 +10,7 @@ void RegisterEmbed(py::module_& m);
 void RegisterFeatures(py::module_& m);
 void RegisterRecommend(py::module_& m);
 void RegisterSimulate(py::module_& m);
+void RegisterPromo(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -20,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterFeatures(m);
   comptoir::python::RegisterRecommend(m);
   comptoir::python::RegisterSimulate(m);
+  comptoir::python::RegisterPromo(m);
 }

@@ -52,3 +52,18 @@ class _EmbedModule:
     def blend_with_profile(session_vector: Any, profile: Any, profile_weight: float) -> Any: ...
 
 embed: _EmbedModule
+
+# Areas whose Python layer wraps every call: typed loosely here, precisely in the wrapping modules
+# (comptoir.features, comptoir.recommend, comptoir.simulate, comptoir.uplift_metrics, comptoir.promo).
+features: Any
+recommend: Any
+eval: Any
+simulate: Any
+uplift_eval: Any
+promo: Any
+
+class _Testing:
+    @staticmethod
+    def raise_status(code: int, message: str, model_format: bool = False) -> None: ...
+
+_testing: _Testing

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from comptoir.promo import plan_offers
+from comptoir.uplift_metrics import (
+    auuc_vs_perfect,
+    bootstrap_interval,
+    profit_curve,
+    qini_area_raw,
+    qini_coefficient_vs_perfect,
+    uplift_at_k,
+    uplift_curves,
+)
+
+
+def lp_optimum(value, cost, budget):
+    """The multiple-choice knapsack LP by scipy's HiGHS: max sum v x, sum c x <= B, sum_j x_ij <= 1."""
+    linprog = pytest.importorskip("scipy.optimize").linprog
+    n, m = value.shape
+    a_ub = np.zeros((n + 1, n * m))
+    a_ub[0] = cost.ravel()
+    for i in range(n):
+        a_ub[1 + i, i * m:(i + 1) * m] = 1
+    result = linprog(-value.ravel(), A_ub=a_ub, b_ub=np.r_[budget, np.ones(n)], bounds=(0, 1), method="highs")
+    return -result.fun
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_budget_path_is_the_lp_optimum_at_any_budget(seed):
+    rng = np.random.default_rng(seed)
+    value = rng.uniform(-2, 10, size=(12, 3))
+    cost = rng.uniform(0, 6, size=(12, 3))
+    plan = plan_offers(value, cost)
+    for budget in rng.uniform(0, cost.sum() / 2, size=6):
+        assert plan.value_at(budget) == pytest.approx(lp_optimum(value, cost, budget), abs=1e-7)
+        allocation = plan.at(budget, min_value_per_spend=0.0)
+        assert allocation["spend"] <= budget + 1e-9 and allocation["value"] <= allocation["lp_bound"] + 1e-9
+        chosen = allocation["offer"]
+        assert np.isclose(value[np.arange(12)[chosen >= 0], chosen[chosen >= 0]].sum(), allocation["value"])
+
+
+def test_allocation_rejects_bad_input():
+    with pytest.raises(ValueError, match="cost"):
+        plan_offers(np.ones((2, 2)), -np.ones((2, 2)))
+    with pytest.raises(ValueError, match="same shape"):
+        plan_offers(np.ones((2, 2)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="budget"):
+        plan_offers(np.ones((2, 2)), np.ones((2, 2))).at(-1.0)
+
+
+def randomised(n=20000, seed=0):
+    rng = np.random.default_rng(seed)
+    effect = rng.uniform(-0.1, 0.4, n)
+    treatment = rng.integers(0, 2, n)
+    outcome = (rng.uniform(size=n) < 0.2 + treatment * effect).astype(float)
+    return effect, treatment, outcome, rng
+
+
+def test_qini_ranks_the_truth_above_noise():
+    effect, treatment, outcome, rng = randomised()
+    noise = rng.uniform(size=len(effect))
+    assert qini_coefficient_vs_perfect(effect, treatment, outcome) > 0.1
+    assert abs(qini_coefficient_vs_perfect(noise, treatment, outcome)) < 0.05
+    assert auuc_vs_perfect(effect, treatment, outcome) > auuc_vs_perfect(noise, treatment, outcome)
+    assert qini_area_raw(effect, treatment, outcome) > qini_area_raw(noise, treatment, outcome)
+    assert uplift_at_k(effect, treatment, outcome, 0.1) > uplift_at_k(effect, treatment, outcome, 1.0)
+    estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", effect, treatment, outcome, replicates=40)
+    assert lower <= estimate <= upper and lower > 0
+    curves = uplift_curves(effect, treatment, outcome)
+    assert curves["targeted"][-1] == len(effect) and len(curves["qini"]) == len(curves["targeted"])
+    spend, profit = profit_curve(effect, treatment, outcome, value_per_outcome=50.0, offer_cost=2.0)
+    assert spend[-1] == pytest.approx(2.0 * len(effect)) and profit.max() > profit[-1]
+
+
+def test_uplift_metrics_name_bad_rows():
+    with pytest.raises(ValueError, match="treatment 2"):
+        qini_coefficient_vs_perfect([0.1, 0.2, 0.3], [0, 1, 2], [0, 1, 1])
+    with pytest.raises(ValueError, match="both treated and control"):
+        qini_coefficient_vs_perfect([0.1, 0.2], [1, 1], [0, 1])
+    with pytest.raises(ValueError, match="non-finite outcome"):
+        qini_coefficient_vs_perfect([0.1, 0.2], [0, 1], [np.nan, 1])
