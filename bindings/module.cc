@@ -11,6 +11,7 @@ void RegisterFeatures(py::module_& m);
 void RegisterRecommend(py::module_& m);
 void RegisterSimulate(py::module_& m);
 void RegisterPromo(py::module_& m);
+void RegisterData(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -22,4 +23,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterRecommend(m);
   comptoir::python::RegisterSimulate(m);
   comptoir::python::RegisterPromo(m);
+  comptoir::python::RegisterData(m);
 }
