@@ -42,6 +42,18 @@ def _section_simulator(shop: Storefront, seed: int, num_threads: int, out: TextI
         f"  the top 1% of items take {top:.0%} of views; "
         f"{np.mean(shop.consumable_cycle_days > 0):.0%} of customers re-buy a consumable on a cycle\n"
     )
+    from .data import EventLog
+
+    start = time.perf_counter()
+    log = EventLog.from_arrays(**{name: events[name] for name in ("session", "item", "timestamp", "kind", "user", "value")})
+    visits = log.sessionize(gap_minutes=30)
+    filtered = visits.filter_to_fixed_point(min_item_support=5, min_session_length=2)
+    train, test = filtered.split_by_last_days(7)
+    out.write(
+        f"  event log: built ({', '.join(log.copied_columns) or 'no'} columns copied), re-sessionized on 30-minute gaps "
+        f"({visits.num_sessions:,} visits), filtered to a fixed point and split on the last 7 days "
+        f"({train.num_sessions:,} train / {test.num_sessions:,} test sessions) in {time.perf_counter() - start:.2f} s\n"
+    )
     campaign = shop.campaign
     for arm in range(1, len(campaign["discounts"])):
         treated = campaign["converted"][campaign["arm"] == arm].mean()

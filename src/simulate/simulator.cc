@@ -202,7 +202,9 @@ std::int64_t SessionStart(const World& world, const Customer& customer, double d
   const std::int64_t absolute_day = world.config.start_timestamp / kDay + whole_day;
   const std::int64_t weekday = ((absolute_day % 7) + 7 + 4) % 7;  // 0 = Sunday
   if (customer.weekend_shopper && weekday != 0 && weekday != 6 && rng.Uniform() < 0.6) {
-    whole_day += 6 - weekday;  // move to Saturday
+    // To the coming Saturday, or the last one when the window ends first.
+    whole_day += whole_day + (6 - weekday) < world.config.num_days ? 6 - weekday : -(weekday + 1);
+    whole_day = std::max<std::int64_t>(whole_day, 0);
   }
   *hour = std::fmod(std::fmod(customer.preferred_hour + rng.Normal(0, 2.5), 24.0) + 24.0, 24.0);
   return world.config.start_timestamp + whole_day * kDay + static_cast<std::int64_t>(*hour * 3600.0);
