@@ -161,6 +161,43 @@ absl::StatusOr<IdMap> IdMap::Parse(std::string_view bytes) {
   return map;
 }
 
+absl::Status ValidateCatalogue(const Catalogue& catalogue) {
+  const std::size_t n = catalogue.price.size();
+  if (catalogue.category.size() != n || (!catalogue.in_stock.empty() && catalogue.in_stock.size() != n) ||
+      (!catalogue.margin.empty() && catalogue.margin.size() != n)) {
+    return absl::InvalidArgumentError(absl::StrCat("catalogue columns differ in length (", n, " prices, ",
+                                                   catalogue.category.size(), " categories)"));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(std::isfinite(catalogue.price[i]) && catalogue.price[i] >= 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("item ", i, ": price must be finite and >= 0, got ", catalogue.price[i]));
+    }
+    if (catalogue.category[i] < 0) return absl::InvalidArgumentError(absl::StrCat("item ", i, ": negative category"));
+    if (!catalogue.in_stock.empty() && catalogue.in_stock[i] > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("item ", i, ": in_stock must be 0 or 1"));
+    }
+    if (!catalogue.margin.empty() && !(std::isfinite(catalogue.margin[i]) && catalogue.margin[i] >= 0 && catalogue.margin[i] <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("item ", i, ": margin must be a fraction in [0, 1]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCustomers(const Customers& customers, bool allow_missing) {
+  if (customers.num_attributes < 0 ||
+      (customers.num_attributes > 0 && customers.attributes.size() % static_cast<std::size_t>(customers.num_attributes) != 0)) {
+    return absl::InvalidArgumentError("customer attributes are not a whole number of rows");
+  }
+  for (std::size_t i = 0; i < customers.attributes.size(); ++i) {
+    const float v = customers.attributes[i];
+    if (std::isinf(v) || (std::isnan(v) && !allow_missing)) {
+      return absl::InvalidArgumentError(absl::StrCat("customer ", i / customers.num_attributes, ", attribute ",
+                                                     i % customers.num_attributes, ": not a finite number"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EventLog> EventLog::Build(const RawEvents& raw, BuildReport* report) {
   const std::size_t n = raw.item.size();
   if (raw.session.size() != n) {

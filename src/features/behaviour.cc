@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "comptoir/data/event_log.h"
 #include "comptoir/status.h"
 #include "internal/parallel.h"
 
@@ -253,12 +254,14 @@ absl::StatusOr<FeatureMatrix> BuildBehaviourFeatures(const data::EventColumns& e
     return absl::InvalidArgumentError("quantity must be empty or have one entry per event");
   }
   if (catalogue != nullptr) {
+    if (catalogue->price.size() == catalogue->category.size()) COMPTOIR_RETURN_IF_ERROR(data::ValidateCatalogue(*catalogue));
     for (std::size_t i = 0; i < events.size(); ++i) {
       if (events.item[i] < 0 || static_cast<std::size_t>(events.item[i]) >= catalogue->category.size()) {
         return absl::InvalidArgumentError(absl::StrCat("event ", i, " has item ", events.item[i], ", not in the catalogue"));
       }
     }
   }
+  if (customers != nullptr) COMPTOIR_RETURN_IF_ERROR(data::ValidateCustomers(*customers, /*allow_missing=*/true));
   const std::int32_t num_attributes = customers != nullptr ? customers->num_attributes : 0;
   if (customers != nullptr && static_cast<std::int64_t>(customers->num_users()) != num_users) {
     return absl::InvalidArgumentError(absl::StrCat("customers table has ", customers->num_users(), " rows for ", num_users, " users"));

@@ -68,6 +68,13 @@ struct UsersView {
   std::vector<std::int64_t> events;   // positions into the log's columns
 };
 
+// InvalidArgument naming the first bad row: columns of different lengths, a negative or non-finite
+// price or margin, a negative category, an in-stock flag other than 0 or 1.
+absl::Status ValidateCatalogue(const Catalogue& catalogue);
+// InvalidArgument naming the first non-finite attribute (NaN marks a missing attribute only where
+// `allow_missing` is set; the behaviour features pass it through as missing).
+absl::Status ValidateCustomers(const Customers& customers, bool allow_missing);
+
 class EventLog {
  public:
   // Validates every row (kinds, finite non-negative values and quantities, column lengths),

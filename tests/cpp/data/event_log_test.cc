@@ -119,5 +119,24 @@ TEST(IdMap, StringIdsAndRoundTrips) {
   EXPECT_THAT(IdMap::Parse(corrupt), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+TEST(Catalogue, BadRowsAreNamed) {
+  Catalogue catalogue;
+  catalogue.category = {0, 1, 1};
+  catalogue.price = {1.0f, 2.0f, 3.0f};
+  EXPECT_THAT(ValidateCatalogue(catalogue), ::comptoir::testing::IsOk());
+  catalogue.price[1] = std::nanf("");
+  EXPECT_THAT(ValidateCatalogue(catalogue), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("item 1: price")));
+  catalogue.price[1] = -2.0f;
+  EXPECT_THAT(ValidateCatalogue(catalogue), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("item 1")));
+  catalogue.price[1] = 2.0f;
+  catalogue.in_stock = {1, 0};
+  EXPECT_THAT(ValidateCatalogue(catalogue), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("length")));
+  Customers customers;
+  customers.num_attributes = 2;
+  customers.attributes = {1.0f, std::nanf(""), 2.0f, 3.0f};
+  EXPECT_THAT(ValidateCustomers(customers, /*allow_missing=*/true), ::comptoir::testing::IsOk());
+  EXPECT_THAT(ValidateCustomers(customers, false), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("customer 0, attribute 1")));
+}
+
 }  // namespace
 }  // namespace comptoir::data
