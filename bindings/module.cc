@@ -12,6 +12,7 @@ void RegisterRecommend(py::module_& m);
 void RegisterSimulate(py::module_& m);
 void RegisterPromo(py::module_& m);
 void RegisterData(py::module_& m);
+void RegisterPropensity(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterSimulate(m);
   comptoir::python::RegisterPromo(m);
   comptoir::python::RegisterData(m);
+  comptoir::python::RegisterPropensity(m);
 }

@@ -1,0 +1,158 @@
+"""Propensity models in the scikit-learn shape: ``fit``, ``predict_proba``, ``get_params``,
+``clone`` and pickle work as usual; pandas frames are accepted and their column names are checked
+at prediction time; ``explain`` gives per-feature contributions that add up to the log-odds."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from . import _core
+from ._progress import make_progress
+from .exceptions import NotFittedError
+
+
+def _matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
+    names = list(X.columns) if hasattr(X, "columns") else None
+    matrix = np.ascontiguousarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows x features), got shape {matrix.shape}")
+    if fitting:
+        estimator.n_features_in_ = matrix.shape[1]
+        if names is not None:
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    else:
+        if matrix.shape[1] != estimator.n_features_in_:
+            raise ValueError(f"X has {matrix.shape[1]} features, but {type(estimator).__name__} was fitted with "
+                             f"{estimator.n_features_in_}")
+        fitted_names = getattr(estimator, "feature_names_in_", None)
+        if fitted_names is not None and names is not None and list(fitted_names) != names:
+            raise ValueError(f"feature names differ from those seen in fit: {names} vs {list(fitted_names)}")
+    return matrix
+
+
+def _labels(y: Any, estimator: Any) -> np.ndarray:
+    y = np.asarray(y)
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise ValueError(f"y must hold exactly two classes, got {len(classes)}: {classes[:5]}")
+    estimator.classes_ = classes
+    return (y == classes[1]).astype(np.uint8)
+
+
+class LogisticRegression:
+    """L1 or L2 logistic regression fitted to its optimum by proximal Newton in C++.
+
+    ``C`` has scikit-learn's meaning (inverse penalty strength on the summed log loss), so the same
+    ``C`` gives the same optimum as ``sklearn.linear_model.LogisticRegression``."""
+
+    def __init__(self, C: float = 1.0, penalty: str = "l2", fit_intercept: bool = True, max_iter: int = 100,
+                 tol: float = 1e-10, n_jobs: int = 0, verbose: Any = False) -> None:
+        self.C = C
+        self.penalty = penalty
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {k: getattr(self, k) for k in ("C", "penalty", "fit_intercept", "max_iter", "tol", "n_jobs", "verbose")}
+
+    def set_params(self, **params: Any) -> "LogisticRegression":
+        for name, value in params.items():
+            if name not in self.get_params():
+                raise ValueError(f"unknown parameter {name!r} for LogisticRegression")
+            setattr(self, name, value)
+        return self
+
+    def fit(self, X: Any, y: Any, sample_weight: Optional[Any] = None) -> "LogisticRegression":
+        if self.penalty not in ("l1", "l2"):
+            raise ValueError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
+        if not self.C > 0:
+            raise ValueError(f"C must be positive, got {self.C}")
+        matrix = _matrix(X, self, fitting=True)
+        labels = _labels(y, self)
+        weights = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        total = len(labels) if weights is None else float(weights.sum())
+        strength = 1.0 / (self.C * total)
+        self.model_ = _core.propensity.LogisticRegression.fit(
+            matrix, labels, weights, strength if self.penalty == "l2" else 0.0, strength if self.penalty == "l1" else 0.0,
+            bool(self.fit_intercept), int(self.max_iter), float(self.tol), int(self.n_jobs), make_progress(self.verbose),
+        )
+        self.coef_ = self.model_.coefficients.reshape(1, -1)
+        self.intercept_ = np.array([self.model_.intercept])
+        self.n_iter_ = np.array([self.model_.iterations])
+        return self
+
+    def _fitted(self) -> Any:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this LogisticRegression is not fitted yet: call fit() first")
+        return self.model_
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        model = self._fitted()
+        return model.decision_function(_matrix(X, self, fitting=False), int(self.n_jobs))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        z = self.decision_function(X)
+        p = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+        return np.c_[1 - p, p]
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def explain(self, X: Any) -> Any:
+        """Per-feature contributions coef_j * (x_j - training mean_j) and a ``base_value`` column;
+        each row adds up exactly to the log-odds. A DataFrame when X was one."""
+        contributions = self._fitted().contributions(_matrix(X, self, fitting=False))
+        if hasattr(X, "columns"):
+            import pandas as pd
+
+            return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
+        return contributions
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        if "model_" in state:
+            state["model_"] = state["model_"].to_bytes()
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        if "model_" in state:
+            state["model_"] = _core.propensity.LogisticRegression.from_bytes(state["model_"])
+        self.__dict__.update(state)
+
+
+class CalibratedClassifier:
+    """Calibrates an already-fitted classifier on held-out data: ``method="isotonic"`` (pool
+    adjacent violators) or ``"sigmoid"`` (Platt)."""
+
+    def __init__(self, estimator: Any, method: str = "isotonic") -> None:
+        self.estimator = estimator
+        self.method = method
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {"estimator": self.estimator, "method": self.method}
+
+    def fit(self, X: Any, y: Any) -> "CalibratedClassifier":
+        scores = self.estimator.predict_proba(X)[:, 1]
+        labels = (np.asarray(y) == self.estimator.classes_[1]).astype(np.uint8)
+        self.classes_ = self.estimator.classes_
+        if self.method == "isotonic":
+            self.calibrator_ = _core.propensity.IsotonicCalibration.fit(scores, labels)
+        elif self.method == "sigmoid":
+            self.platt_ = _core.propensity.fit_platt(scores, labels)
+        else:
+            raise ValueError(f"method must be 'isotonic' or 'sigmoid', got {self.method!r}")
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        scores = self.estimator.predict_proba(X)[:, 1]
+        if self.method == "isotonic":
+            p = self.calibrator_.calibrate(scores)
+        else:
+            a, b = self.platt_
+            p = 1 / (1 + np.exp(-(a * scores + b)))
+        return np.c_[1 - p, p]

@@ -1,0 +1,306 @@
+#include "comptoir/propensity/logistic.h"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "comptoir/status.h"
+#include "comptoir/v1/propensity.pb.h"
+#include "internal/parallel.h"
+
+namespace comptoir::propensity {
+namespace {
+
+constexpr std::int64_t kRowChunk = 4096;
+
+double Sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
+// log(1 + exp(z)) without overflow.
+double Softplus(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
+
+// Everything one Newton step needs from the data, summed over rows in fixed chunks.
+struct Pass {
+  Eigen::VectorXd gradient;   // X' g
+  Eigen::MatrixXd hessian;    // X' diag(h) X
+  Eigen::VectorXd cross;      // X' h
+  double gradient_intercept = 0, hessian_intercept = 0, loss = 0;
+
+  explicit Pass(Eigen::Index p) : gradient(Eigen::VectorXd::Zero(p)), hessian(Eigen::MatrixXd::Zero(p, p)), cross(Eigen::VectorXd::Zero(p)) {}
+  void Add(const Pass& o) {
+    gradient += o.gradient, hessian += o.hessian, cross += o.cross;
+    gradient_intercept += o.gradient_intercept, hessian_intercept += o.hessian_intercept, loss += o.loss;
+  }
+};
+
+double SoftThreshold(double x, double t) { return x > t ? x - t : x < -t ? x + t : 0.0; }
+
+}  // namespace
+
+absl::Status LogisticRegressionConfig::Validate() const {
+  if (!(l2 >= 0) || !(l1 >= 0) || !std::isfinite(l1) || !std::isfinite(l2)) {
+    return absl::InvalidArgumentError("l1 and l2 must be finite and >= 0");
+  }
+  if (max_iterations < 1) return absl::InvalidArgumentError("max_iterations must be >= 1");
+  if (!(tolerance > 0)) return absl::InvalidArgumentError("tolerance must be positive");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<const RowMatrix>& X,
+                                                           absl::Span<const std::uint8_t> y,
+                                                           absl::Span<const double> sample_weight,
+                                                           const LogisticRegressionConfig& config,
+                                                           const ExecutionOptions& options) {
+  COMPTOIR_RETURN_IF_ERROR(config.Validate());
+  COMPTOIR_RETURN_IF_ERROR(options.Validate());
+  const Eigen::Index n = X.rows(), p = X.cols();
+  if (n == 0) return absl::InvalidArgumentError("cannot fit on an empty matrix");
+  if (static_cast<Eigen::Index>(y.size()) != n) return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", y.size(), " labels"));
+  if (!sample_weight.empty() && static_cast<Eigen::Index>(sample_weight.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", sample_weight.size(), " sample weights"));
+  }
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < p; ++j) {
+      if (!std::isfinite(X(i, j))) {
+        return absl::InvalidArgumentError(absl::StrCat("feature ", j, " of row ", i, " is ", X(i, j),
+                                                       ": logistic regression needs finite values (impute missing ones)"));
+      }
+    }
+  }
+  Eigen::VectorXd w(n);
+  double positives = 0, total_weight = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (y[i] > 1) return absl::InvalidArgumentError(absl::StrCat("row ", i, " has label ", static_cast<int>(y[i]), "; expected 0 or 1"));
+    w[i] = sample_weight.empty() ? 1.0 : sample_weight[i];
+    if (!(w[i] >= 0) || !std::isfinite(w[i])) return absl::InvalidArgumentError(absl::StrCat("row ", i, " has an invalid sample weight"));
+    total_weight += w[i];
+    positives += w[i] * y[i];
+  }
+  if (positives <= 0 || positives >= total_weight) {
+    return absl::InvalidArgumentError("labels hold a single class: a probability model needs both");
+  }
+  w /= total_weight;
+
+  LogisticRegression model;
+  model.config_ = config;
+  model.coef_ = Eigen::VectorXd::Zero(p);
+  model.feature_mean_ = X.transpose() * w;
+  double& b = model.intercept_;
+  b = config.fit_intercept ? std::log(positives / (total_weight - positives)) : 0.0;
+  Eigen::VectorXd& coef = model.coef_;
+
+  const auto penalty = [&](const Eigen::VectorXd& c) { return 0.5 * config.l2 * c.squaredNorm() + config.l1 * c.lpNorm<1>(); };
+  const auto loss_at = [&](const Eigen::VectorXd& c, double intercept) {
+    return internal::DeterministicReduce<double>(
+        options.num_threads, n, kRowChunk, 0.0,
+        [&](std::int64_t begin, std::int64_t end) {
+          const Eigen::VectorXd z = (X.middleRows(begin, end - begin) * c).array() + intercept;
+          double sum = 0;
+          for (std::int64_t i = begin; i < end; ++i) sum += w[i] * (Softplus(z[i - begin]) - y[i] * z[i - begin]);
+          return sum;
+        },
+        [](double& acc, double part) { acc += part; });
+  };
+  double objective = loss_at(coef, b) + penalty(coef);
+  ProgressReporter progress(options.progress, config.max_iterations, "logistic regression");
+  for (model.iterations_ = 0; model.iterations_ < config.max_iterations; ++model.iterations_) {
+    const Pass pass = internal::DeterministicReduce<Pass>(
+        options.num_threads, n, kRowChunk, Pass(p),
+        [&](std::int64_t begin, std::int64_t end) {
+          Pass part(p);
+          const auto rows = X.middleRows(begin, end - begin);
+          const Eigen::VectorXd z = (rows * coef).array() + b;
+          Eigen::VectorXd g(end - begin), h(end - begin);
+          for (std::int64_t i = begin; i < end; ++i) {
+            const double prob = Sigmoid(z[i - begin]);
+            g[i - begin] = w[i] * (prob - y[i]);
+            h[i - begin] = w[i] * std::max(prob * (1 - prob), 1e-12);
+          }
+          part.gradient = rows.transpose() * g;
+          part.hessian.noalias() = rows.transpose() * h.asDiagonal() * rows;
+          part.cross = rows.transpose() * h;
+          part.gradient_intercept = g.sum();
+          part.hessian_intercept = h.sum();
+          return part;
+        },
+        [](Pass& acc, const Pass& part) { acc.Add(part); });
+    // Newton direction (d, db) of the quadratic model plus the penalty.
+    Eigen::VectorXd d = Eigen::VectorXd::Zero(p);
+    double db = 0;
+    if (config.l1 == 0) {
+      Eigen::MatrixXd system = pass.hessian;
+      system.diagonal().array() += config.l2;
+      Eigen::VectorXd rhs = -(pass.gradient + config.l2 * coef);
+      if (config.fit_intercept) {
+        // Eliminate the intercept: (H - c c'/hb) d = rhs + c gb / hb.
+        system -= pass.cross * pass.cross.transpose() / pass.hessian_intercept;
+        rhs += pass.cross * pass.gradient_intercept / pass.hessian_intercept;
+      }
+      d = system.ldlt().solve(rhs);
+      if (config.fit_intercept) db = -(pass.gradient_intercept + pass.cross.dot(d)) / pass.hessian_intercept;
+    } else {
+      Eigen::VectorXd hd = Eigen::VectorXd::Zero(p);  // H d, kept current
+      for (int sweep = 0; sweep < 1000; ++sweep) {
+        double largest_change = 0;
+        for (Eigen::Index j = 0; j < p; ++j) {
+          const double a = pass.hessian(j, j);
+          const double r = pass.gradient[j] + hd[j] - a * d[j] + pass.cross[j] * db;
+          // u_j = coef_j + d_j minimises 1/2 a (u - coef)^2 + r (u - coef) + l2/2 u^2 + l1 |u|.
+          const double new_d = SoftThreshold(a * coef[j] - r, config.l1) / (a + config.l2) - coef[j];
+          const double change = new_d - d[j];
+          if (change != 0) {
+            hd += pass.hessian.col(j) * change;
+            d[j] = new_d;
+            largest_change = std::max(largest_change, std::abs(change));
+          }
+        }
+        if (config.fit_intercept) {
+          const double new_db = -(pass.gradient_intercept + pass.cross.dot(d)) / pass.hessian_intercept;
+          largest_change = std::max(largest_change, std::abs(new_db - db));
+          db = new_db;
+        }
+        if (largest_change < 1e-14) break;
+      }
+    }
+    // Backtracking on the true objective.
+    double step = 1.0, candidate = 0;
+    Eigen::VectorXd trial;
+    for (int halvings = 0; halvings < 40; ++halvings, step *= 0.5) {
+      trial = coef + step * d;
+      candidate = loss_at(trial, b + step * db) + penalty(trial);
+      if (candidate <= objective) break;
+    }
+    if (!(candidate <= objective)) break;  // no descent left: at the optimum to machine precision
+    const double improvement = objective - candidate;
+    coef = trial;
+    b += step * db;
+    objective = candidate;
+    progress.Advance(1);
+    COMPTOIR_RETURN_IF_ERROR(progress.status());
+    if (improvement <= config.tolerance * std::max(1.0, std::abs(objective))) {
+      ++model.iterations_;
+      break;
+    }
+  }
+  model.objective_ = objective;
+  return model;
+}
+
+absl::StatusOr<std::vector<double>> LogisticRegression::DecisionFunction(const Eigen::Ref<const RowMatrix>& X,
+                                                                         const ExecutionOptions& options) const {
+  if (X.cols() != coef_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("X has ", X.cols(), " features; the model was fitted on ", coef_.size()));
+  }
+  std::vector<double> out(static_cast<std::size_t>(X.rows()));
+  COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(options.num_threads, X.rows(), kRowChunk,
+                                                       [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+    Eigen::Map<Eigen::VectorXd>(out.data() + begin, end - begin) = (X.middleRows(begin, end - begin) * coef_).array() + intercept_;
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> LogisticRegression::PredictProbability(const Eigen::Ref<const RowMatrix>& X,
+                                                                           const ExecutionOptions& options) const {
+  COMPTOIR_ASSIGN_OR_RETURN(std::vector<double> z, DecisionFunction(X, options));
+  for (double& v : z) v = Sigmoid(v);
+  return z;
+}
+
+absl::StatusOr<RowMatrix> LogisticRegression::Contributions(const Eigen::Ref<const RowMatrix>& X) const {
+  if (X.cols() != coef_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("X has ", X.cols(), " features; the model was fitted on ", coef_.size()));
+  }
+  RowMatrix out(X.rows(), X.cols() + 1);
+  out.leftCols(X.cols()) = (X.rowwise() - feature_mean_.transpose()).array().rowwise() * coef_.transpose().array();
+  out.col(X.cols()).setConstant(intercept_ + coef_.dot(feature_mean_));
+  return out;
+}
+
+absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
+  io::ModelFile file(kModelKind);
+  v1::LogisticRegressionConfig proto;
+  proto.set_l2(config_.l2);
+  proto.set_l1(config_.l1);
+  proto.set_fit_intercept(config_.fit_intercept);
+  proto.set_max_iterations(config_.max_iterations);
+  proto.set_tolerance(config_.tolerance);
+  file.set_config(proto.SerializeAsString());
+  COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("coefficients", absl::MakeConstSpan(coef_.data(), static_cast<std::size_t>(coef_.size()))));
+  COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("feature_mean", absl::MakeConstSpan(feature_mean_.data(), static_cast<std::size_t>(feature_mean_.size()))));
+  const std::vector<double> scalars = {intercept_, objective_, static_cast<double>(iterations_)};
+  COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("scalars", scalars));
+  return file;
+}
+
+absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::ModelFile& file) {
+  COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
+  v1::LogisticRegressionConfig proto;
+  if (!proto.ParseFromString(file.config())) return MarkModelFormatError(absl::DataLossError("logistic regression config does not parse"));
+  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<double> coef, file.Array<double>("coefficients"));
+  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<double> mean, file.Array<double>("feature_mean"));
+  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<double> scalars, file.Array<double>("scalars"));
+  if (coef.size() != mean.size() || scalars.size() != 3) {
+    return MarkModelFormatError(absl::DataLossError("logistic regression arrays are inconsistent"));
+  }
+  LogisticRegression model;
+  model.config_ = {proto.l2(), proto.l1(), proto.fit_intercept(), proto.max_iterations(), proto.tolerance()};
+  model.coef_ = Eigen::Map<const Eigen::VectorXd>(coef.data(), static_cast<Eigen::Index>(coef.size()));
+  model.feature_mean_ = Eigen::Map<const Eigen::VectorXd>(mean.data(), static_cast<Eigen::Index>(mean.size()));
+  model.intercept_ = scalars[0];
+  model.objective_ = scalars[1];
+  model.iterations_ = static_cast<std::int32_t>(scalars[2]);
+  return model;
+}
+
+absl::StatusOr<PlattScaling> PlattScaling::Fit(absl::Span<const double> scores, absl::Span<const std::uint8_t> labels) {
+  if (scores.size() != labels.size() || scores.empty()) return absl::InvalidArgumentError("need one label per score");
+  RowMatrix X(static_cast<Eigen::Index>(scores.size()), 1);
+  for (std::size_t i = 0; i < scores.size(); ++i) X(static_cast<Eigen::Index>(i), 0) = scores[i];
+  LogisticRegressionConfig config;
+  config.l2 = 1e-9;
+  COMPTOIR_ASSIGN_OR_RETURN(const LogisticRegression fit, LogisticRegression::Fit(X, labels, {}, config, {}));
+  PlattScaling platt;
+  platt.a_ = fit.coefficients()[0];
+  platt.b_ = fit.intercept();
+  return platt;
+}
+
+double PlattScaling::Calibrate(double score) const { return Sigmoid(a_ * score + b_); }
+
+absl::StatusOr<IsotonicCalibration> IsotonicCalibration::Fit(absl::Span<const double> scores, absl::Span<const std::uint8_t> labels) {
+  if (scores.size() != labels.size() || scores.empty()) return absl::InvalidArgumentError("need one label per score");
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
+  // Blocks of (score sum, label sum, count), merged while they violate monotonicity.
+  struct Block { double score, label, count; };
+  std::vector<Block> blocks;
+  for (std::size_t k = 0; k < order.size();) {
+    Block block{0, 0, 0};
+    const double s = scores[order[k]];
+    while (k < order.size() && scores[order[k]] == s) block.score += s, block.label += labels[order[k]], block.count += 1, ++k;
+    blocks.push_back(block);
+    while (blocks.size() >= 2 && blocks[blocks.size() - 2].label / blocks[blocks.size() - 2].count >= blocks.back().label / blocks.back().count) {
+      const Block last = blocks.back();
+      blocks.pop_back();
+      blocks.back().score += last.score, blocks.back().label += last.label, blocks.back().count += last.count;
+    }
+  }
+  IsotonicCalibration iso;
+  for (const Block& block : blocks) {
+    iso.thresholds_.push_back(block.score / block.count);
+    iso.values_.push_back(block.label / block.count);
+  }
+  return iso;
+}
+
+double IsotonicCalibration::Calibrate(double score) const {
+  if (score <= thresholds_.front()) return values_.front();
+  if (score >= thresholds_.back()) return values_.back();
+  const auto it = std::upper_bound(thresholds_.begin(), thresholds_.end(), score);
+  const std::size_t i = static_cast<std::size_t>(it - thresholds_.begin());
+  const double t = (score - thresholds_[i - 1]) / (thresholds_[i] - thresholds_[i - 1]);
+  return values_[i - 1] + t * (values_[i] - values_[i - 1]);
+}
+
+}  // namespace comptoir::propensity

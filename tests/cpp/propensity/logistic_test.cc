@@ -1,0 +1,130 @@
+#include "comptoir/propensity/logistic.h"
+
+#include <cmath>
+
+#include "comptoir/eval/binary.h"
+#include "gtest/gtest.h"
+#include "internal/rng.h"
+#include "testing/status_matchers.h"
+
+namespace comptoir::propensity {
+namespace {
+
+using ::comptoir::testing::StatusIs;
+
+struct Data {
+  RowMatrix X;
+  std::vector<std::uint8_t> y;
+};
+
+Data Synthetic(Eigen::Index n, std::uint64_t seed) {
+  internal::CounterRng rng(seed, 0);
+  Data d{RowMatrix(n, 4), std::vector<std::uint8_t>(static_cast<std::size_t>(n))};
+  const double truth[] = {1.5, -2.0, 0.0, 0.5};
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double z = -0.3;
+    for (int j = 0; j < 4; ++j) z += truth[j] * (d.X(i, j) = rng.Normal());
+    d.y[static_cast<std::size_t>(i)] = rng.Uniform() < 1.0 / (1.0 + std::exp(-z));
+  }
+  return d;
+}
+
+// At the optimum the gradient of the objective vanishes (L2) or satisfies the L1 subgradient
+// conditions: the KKT conditions, checked directly.
+Eigen::VectorXd Gradient(const LogisticRegression& m, const Data& d, double* intercept_gradient) {
+  const auto p = m.PredictProbability(d.X).value();
+  Eigen::VectorXd g = Eigen::VectorXd::Zero(d.X.cols());
+  *intercept_gradient = 0;
+  for (Eigen::Index i = 0; i < d.X.rows(); ++i) {
+    const double r = (p[i] - d.y[i]) / static_cast<double>(d.X.rows());
+    g += r * d.X.row(i).transpose();
+    *intercept_gradient += r;
+  }
+  return g;
+}
+
+TEST(LogisticRegression, L2OptimumSatisfiesKkt) {
+  const Data d = Synthetic(5000, 1);
+  LogisticRegressionConfig config;
+  config.l2 = 1e-4;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, config, {}));
+  double gb;
+  const Eigen::VectorXd g = Gradient(m, d, &gb) + config.l2 * m.coefficients();
+  EXPECT_LT(g.lpNorm<Eigen::Infinity>(), 1e-7);
+  EXPECT_LT(std::abs(gb), 1e-7);
+  EXPECT_NEAR(m.coefficients()[0], 1.5, 0.2);
+  EXPECT_NEAR(m.coefficients()[1], -2.0, 0.2);
+}
+
+TEST(LogisticRegression, L1ZeroesTheUselessFeatureAndSatisfiesKkt) {
+  const Data d = Synthetic(5000, 2);
+  LogisticRegressionConfig config;
+  config.l2 = 0;
+  config.l1 = 0.02;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, config, {}));
+  double gb;
+  const Eigen::VectorXd g = Gradient(m, d, &gb);
+  for (Eigen::Index j = 0; j < 4; ++j) {
+    if (m.coefficients()[j] == 0) {
+      EXPECT_LE(std::abs(g[j]), config.l1 + 1e-7);
+    } else {
+      EXPECT_NEAR(g[j], -config.l1 * (m.coefficients()[j] > 0 ? 1 : -1), 1e-7);
+    }
+  }
+  EXPECT_EQ(m.coefficients()[2], 0.0);
+}
+
+TEST(LogisticRegression, BitIdenticalAcrossThreadsAndContributionsAddUp) {
+  const Data d = Synthetic(20000, 3);
+  ExecutionOptions one, two;
+  one.num_threads = 1;
+  two.num_threads = 2;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression a, LogisticRegression::Fit(d.X, d.y, {}, {}, one));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression b, LogisticRegression::Fit(d.X, d.y, {}, {}, two));
+  EXPECT_EQ(a.coefficients(), b.coefficients());
+  EXPECT_EQ(a.intercept(), b.intercept());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RowMatrix contributions, a.Contributions(d.X.topRows(50)));
+  const auto logits = a.DecisionFunction(d.X.topRows(50)).value();
+  for (Eigen::Index i = 0; i < 50; ++i) EXPECT_NEAR(contributions.row(i).sum(), logits[i], 1e-12);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, a.ToModelFile());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression loaded, LogisticRegression::FromModelFile(file));
+  EXPECT_EQ(loaded.PredictProbability(d.X.topRows(10)).value(), a.PredictProbability(d.X.topRows(10)).value());
+  EXPECT_THAT(LogisticRegression::FromModelFile(io::ModelFile("gradient_boosting")), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(LogisticRegression, BadInputIsNamed) {
+  Data d = Synthetic(100, 4);
+  d.X(7, 2) = std::nan("");
+  EXPECT_THAT(LogisticRegression::Fit(d.X, d.y, {}, {}, {}), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("feature 2 of row 7")));
+  d = Synthetic(100, 4);
+  std::vector<std::uint8_t> ones(100, 1);
+  EXPECT_THAT(LogisticRegression::Fit(d.X, ones, {}, {}, {}), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("single class")));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, {}, {}));
+  const RowMatrix narrow(3, 2);
+  EXPECT_THAT(m.PredictProbability(narrow), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("2 features")));
+  EXPECT_THAT(LogisticRegression::Fit(RowMatrix(0, 3), {}, {}, {}, {}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(Calibration, PlattAndIsotonicFixAMiscalibratedScore) {
+  internal::CounterRng rng(5, 0);
+  std::vector<double> raw;
+  std::vector<std::uint8_t> y;
+  for (int i = 0; i < 20000; ++i) {
+    const double p = rng.Uniform(0.05, 0.95);
+    y.push_back(rng.Uniform() < p);
+    raw.push_back(std::pow(p, 3));  // overconfident toward 0
+  }
+  const double before = eval::Reliability(raw, y).value().expected_calibration_error;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const IsotonicCalibration iso, IsotonicCalibration::Fit(raw, y));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const PlattScaling platt, PlattScaling::Fit(raw, y));
+  std::vector<double> isotonic, sigmoid;
+  for (double s : raw) isotonic.push_back(iso.Calibrate(s)), sigmoid.push_back(platt.Calibrate(s));
+  EXPECT_GT(before, 0.15);
+  EXPECT_LT(eval::Reliability(isotonic, y).value().expected_calibration_error, 0.02);
+  EXPECT_LT(eval::Reliability(sigmoid, y).value().expected_calibration_error, before / 2);
+  // Monotone calibration keeps the ranking.
+  EXPECT_NEAR(eval::RocAuc(isotonic, y).value(), eval::RocAuc(raw, y).value(), 0.01);
+}
+
+}  // namespace
+}  // namespace comptoir::propensity
