@@ -10,20 +10,13 @@
 #include <vector>
 
 #include "comptoir/data/event_log.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
 
-template <typename T>
-using CArray = py::array_t<T, py::array::c_style>;
 using Log = data::EventLog;
-
-template <typename T>
-absl::Span<const T> SpanOf(const std::optional<CArray<T>>& array) {
-  if (!array) return {};
-  return absl::Span<const T>(array->data(), static_cast<std::size_t>(array->size()));
-}
 
 // A read-only NumPy view of a column owned by the log.
 template <typename T>

@@ -9,39 +9,21 @@
 
 #include "comptoir/embed/item2vec.h"
 #include "comptoir/retrieval/vector_index.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
-
-template <typename T>
-using CArray = py::array_t<T, py::array::c_style>;
-
-template <typename T>
-absl::Span<const T> SpanOf(const CArray<T>& array) {
-  return absl::Span<const T>(array.data(), static_cast<std::size_t>(array.size()));
-}
 
 retrieval::VectorsView MatrixView(const CArray<float>& matrix, const char* what) {
   if (matrix.ndim() != 2) throw py::value_error(std::string(what) + " must be a 2-D float32 array");
   return {SpanOf(matrix), static_cast<std::int64_t>(matrix.shape(0)), static_cast<std::int32_t>(matrix.shape(1))};
 }
 
-// (ids, scores) arrays of shape (num_queries, k); rows with fewer hits are padded with -1 / -inf.
 py::tuple ToArrays(const std::vector<std::vector<retrieval::ScoredId>>& results, int k) {
-  const auto rows = static_cast<py::ssize_t>(results.size());
-  CArray<std::int32_t> ids({rows, static_cast<py::ssize_t>(k)});
-  CArray<float> scores({rows, static_cast<py::ssize_t>(k)});
-  auto id = ids.mutable_unchecked<2>();
-  auto score = scores.mutable_unchecked<2>();
-  for (py::ssize_t q = 0; q < rows; ++q) {
-    for (py::ssize_t i = 0; i < k; ++i) {
-      const bool hit = i < static_cast<py::ssize_t>(results[q].size());
-      id(q, i) = hit ? results[q][i].id : -1;
-      score(q, i) = hit ? results[q][i].score : -std::numeric_limits<float>::infinity();
-    }
-  }
-  return py::make_tuple(ids, scores);
+  return PaddedTopK(
+      results.size(), k, [&](std::size_t r) { return results[r].size(); },
+      [&](std::size_t r, std::size_t i) { return results[r][i].id; }, [&](std::size_t r, std::size_t i) { return results[r][i].score; });
 }
 
 py::tuple SearchBatch(const retrieval::VectorIndex& index, const CArray<float>& queries, int k,

@@ -9,13 +9,11 @@
 
 #include "comptoir/features/behaviour.h"
 #include "comptoir/features/repurchase.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
-
-template <typename T>
-using CArray = py::array_t<T, py::array::c_style>;
 
 template <typename T>
 std::vector<T> Column(const CArray<T>& array) {
@@ -39,11 +37,9 @@ data::EventColumns ToColumns(const CArray<std::int64_t>& session, const CArray<s
   return events;
 }
 
-CArray<float> MatrixArray(features::FeatureMatrix&& matrix) {
-  auto* owned = new std::vector<float>(std::move(matrix.values));
-  py::capsule release(owned, [](void* p) { delete static_cast<std::vector<float>*>(p); });
-  return CArray<float>({static_cast<py::ssize_t>(matrix.rows), static_cast<py::ssize_t>(matrix.names.size())},
-                       owned->data(), release);
+py::array_t<float> MatrixArray(features::FeatureMatrix&& matrix) {
+  const auto shape = std::vector<py::ssize_t>{static_cast<py::ssize_t>(matrix.rows), static_cast<py::ssize_t>(matrix.names.size())};
+  return MoveToNumpy(std::move(matrix.values), shape);
 }
 
 }  // namespace

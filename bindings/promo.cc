@@ -8,23 +8,11 @@
 
 #include "comptoir/eval/uplift.h"
 #include "comptoir/promo/allocation.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
-
-template <typename T>
-using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
-
-template <typename T>
-absl::Span<const T> SpanOf(const Array<T>& array) {
-  return absl::Span<const T>(array.data(), static_cast<std::size_t>(array.size()));
-}
-
-template <typename T>
-py::array_t<T> ToNumpy(const std::vector<T>& values) {
-  return py::array_t<T>(static_cast<py::ssize_t>(values.size()), values.data());
-}
 
 eval::UpliftMetric ParseMetric(const std::string& name) {
   if (name == "qini_coefficient_vs_perfect") return eval::UpliftMetric::kQiniCoefficientVsPerfect;

@@ -10,27 +10,16 @@
 
 #include "comptoir/eval/binary.h"
 #include "comptoir/propensity/logistic.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
 
 using propensity::RowMatrix;
-template <typename T>
-using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
-
-template <typename T>
-absl::Span<const T> SpanOf(const Array<T>& array) {
-  return absl::Span<const T>(array.data(), static_cast<std::size_t>(array.size()));
-}
-
 Eigen::Map<const RowMatrix> MatrixOf(const Array<double>& X) {
   if (X.ndim() != 2) throw py::value_error("X must be a 2-D array (rows x features)");
   return Eigen::Map<const RowMatrix>(X.data(), X.shape(0), X.shape(1));
-}
-
-py::array_t<double> ToNumpy(std::vector<double> values) {
-  return py::array_t<double>(static_cast<py::ssize_t>(values.size()), values.data());
 }
 
 }  // namespace

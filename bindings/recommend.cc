@@ -12,18 +12,11 @@
 #include "comptoir/recommend/hybrid.h"
 #include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
-
-template <typename T>
-using CArray = py::array_t<T, py::array::c_style>;
-
-template <typename T>
-absl::Span<const T> SpanOf(const CArray<T>& array) {
-  return absl::Span<const T>(array.data(), static_cast<std::size_t>(array.size()));
-}
 
 data::SessionsView SessionsOf(const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items) {
   return {SpanOf(offsets), SpanOf(items), {}, {}, {}};
@@ -110,19 +103,10 @@ void RegisterRecommend(py::module_& m) {
             options.num_threads = num_threads;
             const std::vector<recommend::RecommendResponse> responses =
                 RunReleasingGil([&](ProgressCallback) { return self.RecommendBatch(requests, options); });
-            const auto rows = static_cast<py::ssize_t>(responses.size());
-            CArray<std::int32_t> ids({rows, static_cast<py::ssize_t>(k)});
-            CArray<float> scores({rows, static_cast<py::ssize_t>(k)});
-            auto id = ids.mutable_unchecked<2>();
-            auto score = scores.mutable_unchecked<2>();
-            for (py::ssize_t r = 0; r < rows; ++r) {
-              for (py::ssize_t i = 0; i < k; ++i) {
-                const bool hit = i < static_cast<py::ssize_t>(responses[r].items.size());
-                id(r, i) = hit ? responses[r].items[i] : -1;
-                score(r, i) = hit ? responses[r].scores[i] : -std::numeric_limits<float>::infinity();
-              }
-            }
-            return py::make_tuple(ids, scores);
+            return PaddedTopK(
+                responses.size(), k, [&](std::size_t r) { return responses[r].items.size(); },
+                [&](std::size_t r, std::size_t i) { return responses[r].items[i]; },
+                [&](std::size_t r, std::size_t i) { return responses[r].scores[i]; });
           },
           py::arg("offsets"), py::arg("items"), py::arg("k"), py::arg("filters"), py::arg("num_threads") = 0)
       .def("to_bytes", [](const recommend::Recommender& self) {

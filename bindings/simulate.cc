@@ -9,24 +9,16 @@
 #include <vector>
 
 #include "comptoir/simulate/simulator.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 namespace {
 
-// Hands a vector's buffer to NumPy without copying: the capsule owns the moved vector.
-template <typename T>
-py::array_t<T> ToNumpy(std::vector<T>&& values, std::vector<py::ssize_t> shape = {}) {
-  auto* owned = new std::vector<T>(std::move(values));
-  py::capsule release(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  if (shape.empty()) shape = {static_cast<py::ssize_t>(owned->size())};
-  return py::array_t<T>(shape, owned->data(), release);
-}
-
 py::array_t<std::uint8_t> KindsToNumpy(std::vector<data::EventKind>&& kinds) {
   std::vector<std::uint8_t> codes(kinds.size());
   std::memcpy(codes.data(), kinds.data(), kinds.size());
-  return ToNumpy(std::move(codes));
+  return MoveToNumpy(std::move(codes));
 }
 
 }  // namespace
@@ -64,33 +56,33 @@ void RegisterSimulate(py::module_& m) {
         const auto customers = static_cast<py::ssize_t>(config.num_customers);
         const auto arms = static_cast<py::ssize_t>(data.campaign.num_arms);
         py::dict events, catalogue, campaign;
-        events["session"] = ToNumpy(std::move(data.events.session));
-        events["user"] = ToNumpy(std::move(data.events.user));
-        events["item"] = ToNumpy(std::move(data.events.item));
-        events["timestamp"] = ToNumpy(std::move(data.events.timestamp));
+        events["session"] = MoveToNumpy(std::move(data.events.session));
+        events["user"] = MoveToNumpy(std::move(data.events.user));
+        events["item"] = MoveToNumpy(std::move(data.events.item));
+        events["timestamp"] = MoveToNumpy(std::move(data.events.timestamp));
         events["kind"] = KindsToNumpy(std::move(data.events.kind));
-        events["value"] = ToNumpy(std::move(data.events.value));
-        events["quantity"] = ToNumpy(std::move(data.events.quantity));
-        catalogue["category"] = ToNumpy(std::move(data.catalogue.category));
-        catalogue["price"] = ToNumpy(std::move(data.catalogue.price));
-        catalogue["in_stock"] = ToNumpy(std::move(data.catalogue.in_stock));
-        catalogue["margin"] = ToNumpy(std::move(data.catalogue.margin));
-        catalogue["consumable"] = ToNumpy(std::move(data.item_consumable));
+        events["value"] = MoveToNumpy(std::move(data.events.value));
+        events["quantity"] = MoveToNumpy(std::move(data.events.quantity));
+        catalogue["category"] = MoveToNumpy(std::move(data.catalogue.category));
+        catalogue["price"] = MoveToNumpy(std::move(data.catalogue.price));
+        catalogue["in_stock"] = MoveToNumpy(std::move(data.catalogue.in_stock));
+        catalogue["margin"] = MoveToNumpy(std::move(data.catalogue.margin));
+        catalogue["consumable"] = MoveToNumpy(std::move(data.item_consumable));
         campaign["discounts"] = data.campaign.discounts;
         campaign["start_timestamp"] = data.campaign.start_timestamp;
-        campaign["arm"] = ToNumpy(std::move(data.campaign.arm));
-        campaign["converted"] = ToNumpy(std::move(data.campaign.converted));
-        campaign["spend"] = ToNumpy(std::move(data.campaign.spend));
-        campaign["true_conversion"] = ToNumpy(std::move(data.campaign.true_conversion), {customers, arms});
-        campaign["true_spend"] = ToNumpy(std::move(data.campaign.true_spend), {customers, arms});
+        campaign["arm"] = MoveToNumpy(std::move(data.campaign.arm));
+        campaign["converted"] = MoveToNumpy(std::move(data.campaign.converted));
+        campaign["spend"] = MoveToNumpy(std::move(data.campaign.spend));
+        campaign["true_conversion"] = MoveToNumpy(std::move(data.campaign.true_conversion), {customers, arms});
+        campaign["true_spend"] = MoveToNumpy(std::move(data.campaign.true_spend), {customers, arms});
         py::dict out;
         out["events"] = events;
         out["catalogue"] = catalogue;
-        out["customer_attributes"] = ToNumpy(std::move(data.customers.attributes), {customers, simulate::kNumCustomerAttributes});
+        out["customer_attributes"] = MoveToNumpy(std::move(data.customers.attributes), {customers, simulate::kNumCustomerAttributes});
         out["customer_attribute_names"] = std::vector<std::string>(std::begin(simulate::kCustomerAttributeNames), std::end(simulate::kCustomerAttributeNames));
         out["campaign"] = campaign;
-        out["consumable_cycle_days"] = ToNumpy(std::move(data.consumable_cycle_days));
-        out["consumable_item"] = ToNumpy(std::move(data.consumable_item));
+        out["consumable_cycle_days"] = MoveToNumpy(std::move(data.consumable_cycle_days));
+        out["consumable_item"] = MoveToNumpy(std::move(data.consumable_item));
         out["num_sessions"] = data.num_sessions;
         return out;
       },

@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
+from ._base import Estimator
 from ._progress import make_progress
 
 SessionsLike = Union[Tuple[np.ndarray, np.ndarray], Sequence[Sequence[int]], Any]
@@ -40,7 +41,7 @@ def as_session_csr(sessions: SessionsLike) -> Tuple[np.ndarray, np.ndarray]:
     return offsets, items
 
 
-class Item2Vec:
+class Item2Vec(Estimator):
     """Skip-gram with negative sampling over sessions (item2vec), trained in C++ with TBB.
 
     Results are bit-identical for a ``random_state`` whatever ``n_jobs`` is (sharded training with
@@ -84,16 +85,11 @@ class Item2Vec:
         "dim", "window", "negative", "epochs", "learning_rate", "min_learning_rate", "subsample",
         "ns_exponent", "num_shards", "sync_rounds", "hogwild",
     )
+    _param_names = _PARAMS + ("random_state", "n_jobs", "verbose")
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._PARAMS + ("random_state", "n_jobs", "verbose")}
-
-    def set_params(self, **params: Any) -> "Item2Vec":
-        for name, value in params.items():
-            if name not in self.get_params():
-                raise ValueError(f"unknown parameter {name!r} for Item2Vec")
-            setattr(self, name, value)
-        return self
+    @classmethod
+    def _load_core(cls, data: bytes) -> Any:
+        return _core.embed.Item2Vec.from_bytes(data)
 
     def fit(self, sessions: SessionsLike, num_items: Optional[int] = None) -> "Item2Vec":
         offsets, items = as_session_csr(sessions)
@@ -107,14 +103,6 @@ class Item2Vec:
             on_progress=make_progress(self.verbose),
         )
         return self
-
-    def _fitted(self) -> Any:
-        model = getattr(self, "model_", None)
-        if model is None:
-            from .exceptions import NotFittedError
-
-            raise NotFittedError("this Item2Vec is not fitted yet: call fit() or load() first")
-        return model
 
     @property
     def item_vectors(self) -> np.ndarray:
@@ -186,19 +174,8 @@ class Item2Vec:
         from .io import read_model_bytes
 
         estimator = cls()
-        estimator.model_ = _core.embed.Item2Vec.from_bytes(read_model_bytes(path))
+        estimator.model_ = cls._load_core(read_model_bytes(path))
         return estimator
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        if "model_" in state:
-            state["model_"] = state["model_"].to_bytes()
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        if "model_" in state:
-            state["model_"] = _core.embed.Item2Vec.from_bytes(state["model_"])
-        self.__dict__.update(state)
 
 
 class VectorIndex:

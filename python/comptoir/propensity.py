@@ -9,8 +9,8 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
+from ._base import Estimator
 from ._progress import make_progress
-from .exceptions import NotFittedError
 
 
 def _matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
@@ -41,7 +41,7 @@ def _labels(y: Any, estimator: Any) -> np.ndarray:
     return (y == classes[1]).astype(np.uint8)
 
 
-class LogisticRegression:
+class LogisticRegression(Estimator):
     """L1 or L2 logistic regression fitted to its optimum by proximal Newton in C++.
 
     ``C`` has scikit-learn's meaning (inverse penalty strength on the summed log loss), so the same
@@ -57,15 +57,11 @@ class LogisticRegression:
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {k: getattr(self, k) for k in ("C", "penalty", "fit_intercept", "max_iter", "tol", "n_jobs", "verbose")}
+    _param_names = ("C", "penalty", "fit_intercept", "max_iter", "tol", "n_jobs", "verbose")
 
-    def set_params(self, **params: Any) -> "LogisticRegression":
-        for name, value in params.items():
-            if name not in self.get_params():
-                raise ValueError(f"unknown parameter {name!r} for LogisticRegression")
-            setattr(self, name, value)
-        return self
+    @classmethod
+    def _load_core(cls, data: bytes) -> Any:
+        return _core.propensity.LogisticRegression.from_bytes(data)
 
     def fit(self, X: Any, y: Any, sample_weight: Optional[Any] = None) -> "LogisticRegression":
         if self.penalty not in ("l1", "l2"):
@@ -85,11 +81,6 @@ class LogisticRegression:
         self.intercept_ = np.array([self.model_.intercept])
         self.n_iter_ = np.array([self.model_.iterations])
         return self
-
-    def _fitted(self) -> Any:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this LogisticRegression is not fitted yet: call fit() first")
-        return self.model_
 
     def decision_function(self, X: Any) -> np.ndarray:
         model = self._fitted()
@@ -112,17 +103,6 @@ class LogisticRegression:
 
             return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
         return contributions
-
-    def __getstate__(self) -> Dict[str, Any]:
-        state = self.__dict__.copy()
-        if "model_" in state:
-            state["model_"] = state["model_"].to_bytes()
-        return state
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        if "model_" in state:
-            state["model_"] = _core.propensity.LogisticRegression.from_bytes(state["model_"])
-        self.__dict__.update(state)
 
 
 class CalibratedClassifier:

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
+from ._base import Estimator
 from ._progress import make_progress
 from .embed import SessionsLike, as_session_csr
 from .features import event_kind_codes
@@ -26,18 +27,14 @@ def _filters(filter_items: Optional[Sequence[int]], allowed_items: Optional[np.n
     return filters
 
 
-class _SessionRecommender:
+class _SessionRecommender(Estimator):
     """What every session recommender shares: serving, batching, pickling, save/load."""
 
     _model_kind = ""
 
-    def _fitted(self) -> Any:
-        model = getattr(self, "model_", None)
-        if model is None:
-            from .exceptions import NotFittedError
-
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() or load() first")
-        return model
+    @classmethod
+    def _load_core(cls, data: bytes) -> Any:
+        return _core.recommend.load(data, cls._model_kind)
 
     def recommend_session(
         self,
@@ -91,27 +88,6 @@ class _SessionRecommender:
         estimator = cls.__new__(cls)
         estimator.__setstate__({"model_": read_model_bytes(path)})
         return estimator
-
-    def __getstate__(self) -> Dict[str, Any]:
-        state = self.__dict__.copy()
-        if "model_" in state:
-            state["model_"] = state["model_"].to_bytes()
-        return state
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        if "model_" in state:
-            state["model_"] = _core.recommend.load(state["model_"], self._model_kind)
-        self.__dict__.update(state)
-
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names}
-
-    def set_params(self, **params: Any) -> Any:
-        for name, value in params.items():
-            if name not in self._param_names:
-                raise ValueError(f"unknown parameter {name!r} for {type(self).__name__}")
-            setattr(self, name, value)
-        return self
 
 
 class SessionKNN(_SessionRecommender):

@@ -42,6 +42,32 @@ Accumulator& ThreadAccumulator() {
   return accumulator;
 }
 
+// The accumulated candidates that pass the request's filters, best first, each with its anchor
+// as the reason; leaves the accumulator empty for the next request.
+RecommendResponse RankAccumulated(const RecommendRequest& request, ReasonKind reason, Accumulator& scratch,
+                                  RecommendResponse response) {
+  const CandidateFilter filter(request, scratch.excluded);
+  scratch.selector.Reset(static_cast<std::size_t>(request.k));
+  for (std::int32_t item : scratch.touched) {
+    if (filter.Allows(item)) scratch.selector.Push(item, scratch.score[item]);
+  }
+  scratch.selector.TakeSorted(scratch.top);
+  for (const retrieval::ScoredId& hit : scratch.top) {
+    response.items.push_back(hit.id);
+    response.scores.push_back(hit.score);
+    response.reasons.push_back({reason, scratch.anchor[hit.id], scratch.support[hit.id], -1});
+  }
+  scratch.Reset();
+  return response;
+}
+
+// Every accumulated candidate, unsorted, for the evaluation protocol.
+void DrainCandidates(Accumulator& scratch, std::vector<std::pair<std::int32_t, float>>& out) {
+  out.clear();
+  for (std::int32_t item : scratch.touched) out.emplace_back(item, scratch.score[item]);
+  scratch.Reset();
+}
+
 absl::Status CheckItems(absl::Span<const std::int32_t> items, std::int32_t num_items, const char* what) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (items[i] < 0 || items[i] >= num_items) {
@@ -292,9 +318,7 @@ void CoPurchase::ScoreCandidates(absl::Span<const std::int32_t> session_items,
   scratch.Fit(static_cast<std::size_t>(num_items()));
   CollectAnchors(session_items, {}, num_items(), scratch.anchors, nullptr);
   Accumulate(offsets_, neighbours_, association_, support_, scratch.anchors, scratch);
-  out.clear();
-  for (std::int32_t item : scratch.touched) out.emplace_back(item, scratch.score[item]);
-  scratch.Reset();
+  DrainCandidates(scratch, out);
 }
 
 absl::StatusOr<RecommendResponse> CoPurchase::Recommend(const RecommendRequest& request) const {
@@ -304,19 +328,7 @@ absl::StatusOr<RecommendResponse> CoPurchase::Recommend(const RecommendRequest& 
   RecommendResponse response;
   CollectAnchors(request.session_items, request.session_kinds, num_items(), scratch.anchors, &response.unknown_items);
   Accumulate(offsets_, neighbours_, association_, support_, scratch.anchors, scratch);
-  const CandidateFilter filter(request, scratch.excluded);
-  scratch.selector.Reset(static_cast<std::size_t>(request.k));
-  for (std::int32_t item : scratch.touched) {
-    if (filter.Allows(item)) scratch.selector.Push(item, scratch.score[item]);
-  }
-  scratch.selector.TakeSorted(scratch.top);
-  for (const retrieval::ScoredId& hit : scratch.top) {
-    response.items.push_back(hit.id);
-    response.scores.push_back(hit.score);
-    response.reasons.push_back({ReasonKind::kBoughtTogether, scratch.anchor[hit.id], scratch.support[hit.id], -1});
-  }
-  scratch.Reset();
-  return response;
+  return RankAccumulated(request, ReasonKind::kBoughtTogether, scratch, std::move(response));
 }
 
 absl::StatusOr<io::ModelFile> CoPurchase::ToModelFile() const {
@@ -448,9 +460,7 @@ void SequentialRules::ScoreCandidates(absl::Span<const std::int32_t> session_ite
   scratch.Fit(static_cast<std::size_t>(num_items()));
   RecentAnchors(session_items, num_items(), session_items_, scratch.anchors, nullptr);
   AccumulateRules(offsets_, next_, weight_, support_, scratch);
-  out.clear();
-  for (std::int32_t item : scratch.touched) out.emplace_back(item, scratch.score[item]);
-  scratch.Reset();
+  DrainCandidates(scratch, out);
 }
 
 absl::StatusOr<RecommendResponse> SequentialRules::Recommend(const RecommendRequest& request) const {
@@ -460,19 +470,7 @@ absl::StatusOr<RecommendResponse> SequentialRules::Recommend(const RecommendRequ
   RecommendResponse response;
   RecentAnchors(request.session_items, num_items(), session_items_, scratch.anchors, &response.unknown_items);
   AccumulateRules(offsets_, next_, weight_, support_, scratch);
-  const CandidateFilter filter(request, scratch.excluded);
-  scratch.selector.Reset(static_cast<std::size_t>(request.k));
-  for (std::int32_t item : scratch.touched) {
-    if (filter.Allows(item)) scratch.selector.Push(item, scratch.score[item]);
-  }
-  scratch.selector.TakeSorted(scratch.top);
-  for (const retrieval::ScoredId& hit : scratch.top) {
-    response.items.push_back(hit.id);
-    response.scores.push_back(hit.score);
-    response.reasons.push_back({ReasonKind::kCoVisited, scratch.anchor[hit.id], scratch.support[hit.id], -1});
-  }
-  scratch.Reset();
-  return response;
+  return RankAccumulated(request, ReasonKind::kCoVisited, scratch, std::move(response));
 }
 
 absl::StatusOr<io::ModelFile> SequentialRules::ToModelFile() const {
