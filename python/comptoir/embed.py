@@ -41,6 +41,13 @@ def as_session_csr(sessions: SessionsLike) -> Tuple[np.ndarray, np.ndarray]:
     return offsets, items
 
 
+def catalogue_size(items: np.ndarray, num_items: Optional[int]) -> int:
+    """``num_items`` when given, else one past the largest item id seen."""
+    if num_items is not None:
+        return int(num_items)
+    return int(items.max()) + 1 if len(items) else 0
+
+
 class Item2Vec(Estimator):
     """Skip-gram with negative sampling over sessions (item2vec), trained in C++ with TBB.
 
@@ -93,8 +100,7 @@ class Item2Vec(Estimator):
 
     def fit(self, sessions: SessionsLike, num_items: Optional[int] = None) -> "Item2Vec":
         offsets, items = as_session_csr(sessions)
-        if num_items is None:
-            num_items = int(items.max()) + 1 if len(items) else 0
+        num_items = catalogue_size(items, num_items)
         config = _core.embed.Item2VecConfig()
         for name in self._PARAMS:
             setattr(config, name, getattr(self, name))

@@ -10,7 +10,7 @@ import numpy as np
 from . import _core
 from ._base import Estimator
 from ._progress import make_progress
-from .embed import SessionsLike, as_session_csr
+from .embed import SessionsLike, as_session_csr, catalogue_size
 from .features import event_kind_codes
 
 _DECAYS = {"none": _core.recommend.PositionDecay.none, "linear": _core.recommend.PositionDecay.linear,
@@ -137,8 +137,7 @@ class SessionKNN(_SessionRecommender):
         if self.position_decay not in _DECAYS:
             raise ValueError(f"position_decay must be one of {sorted(_DECAYS)}, got {self.position_decay!r}")
         offsets, items = as_session_csr(sessions)
-        if num_items is None:
-            num_items = int(items.max()) + 1 if len(items) else 0
+        num_items = catalogue_size(items, num_items)
         config = _core.recommend.SessionKnnConfig()
         for name in self._param_names:
             value = getattr(self, name)
@@ -182,8 +181,7 @@ class Popularity(_SessionRecommender):
     ) -> "Popularity":
         """Learn from events: ``items`` (one per event) with optional ``timestamps`` and ``kinds``."""
         items = np.ascontiguousarray(items, dtype=np.int32)
-        if num_items is None:
-            num_items = int(items.max()) + 1 if len(items) else 0
+        num_items = catalogue_size(items, num_items)
         self.model_ = _core.recommend.Popularity.fit(
             items,
             None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
@@ -222,8 +220,7 @@ class FrequentlyBoughtTogether(_SessionRecommender):
         if self.measure not in _MEASURES:
             raise ValueError(f"measure must be one of {sorted(_MEASURES)}, got {self.measure!r}")
         offsets, items = as_session_csr(baskets)
-        if num_items is None:
-            num_items = int(items.max()) + 1 if len(items) else 0
+        num_items = catalogue_size(items, num_items)
         self.model_ = _core.recommend.CoPurchase.fit(
             offsets, items, int(num_items), _MEASURES[self.measure], int(self.min_support), int(self.max_neighbours),
             int(self.max_basket_size), int(n_jobs),
@@ -250,8 +247,7 @@ class SequentialRules(_SessionRecommender):
 
     def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0) -> "SequentialRules":
         offsets, items = as_session_csr(sessions)
-        if num_items is None:
-            num_items = int(items.max()) + 1 if len(items) else 0
+        num_items = catalogue_size(items, num_items)
         self.model_ = _core.recommend.SequentialRules.fit(
             offsets, items, int(num_items), int(self.max_steps), int(self.max_neighbours), int(self.session_items), int(n_jobs)
         )
