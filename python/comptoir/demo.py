@@ -248,43 +248,60 @@ def _section_propensity(shop: Storefront, seed: int, num_threads: int, out: Text
 
 def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
     from .promo import plan_offers
+    from .uplift import TLearner
     from .uplift_metrics import bootstrap_interval, uplift_at_k
 
     campaign = shop.campaign
     discounts = np.asarray(campaign["discounts"])
-    arm, converted = campaign["arm"], campaign["converted"].astype(float)
-    top_arm = len(discounts) - 1
-    rows = (arm == 0) | (arm == top_arm)
-    treatment = (arm[rows] == top_arm).astype(np.int32)
-    proxy = shop.customer_attributes[rows, shop.customer_attribute_names.index("price_sensitivity_proxy")]
-    rng = np.random.default_rng(seed)
-    rankings = (("the true effect (oracle)", shop.true_uplift(top_arm)[rows]),
-                ("price-sensitivity attribute", proxy),
-                ("random", rng.uniform(size=rows.sum())))
-    out.write(f"  who needs {discounts[top_arm]:.0%} off to buy? Qini coefficient (vs perfect, 95% bootstrap interval) "
-              f"on the randomised campaign:\n")
-    for name, scores in rankings:
-        estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", scores, treatment, converted[rows],
-                                                    replicates=100, random_state=seed, n_jobs=num_threads)
-        top = uplift_at_k(scores, treatment, converted[rows], 0.2)
-        out.write(f"    {name:28s} {estimate:+.3f} [{lower:+.3f}, {upper:+.3f}]  uplift in the top 20%: {top:+.3f}\n")
-    # Offers priced with the simulator's true effects: 40% gross margin on list price, the discount
-    # given away is the cost, contacting costs 0.05.
-    revenue = campaign["true_spend"] / (1.0 - discounts)
-    value = 0.4 * (revenue[:, 1:] - revenue[:, :1])
-    cost = discounts[1:] * revenue[:, 1:] + 0.05
+    arm, converted = campaign["arm"], campaign["converted"].astype(int)
+    X = np.c_[shop.customer_attributes, np.log1p(shop.customer_attributes[:, 1])]
+    half = np.random.default_rng(seed).permutation(shop.num_customers)
+    learn, hold = half[: len(half) // 2], half[len(half) // 2:]
     start = time.perf_counter()
-    plan = plan_offers(value, cost, n_jobs=num_threads)
+    learner = TLearner().fit(X[learn], arm[learn], converted[learn])
+    estimated = learner.predict(X[hold])
+    fit_ms = (time.perf_counter() - start) * 1e3
+    top_arm = len(discounts) - 1
+    rows = (arm[hold] == 0) | (arm[hold] == top_arm)
+    treatment = (arm[hold][rows] == top_arm).astype(np.int32)
+    proxy = shop.customer_attributes[hold][rows, shop.customer_attribute_names.index("price_sensitivity_proxy")]
+    rankings = (("the true effect (oracle)", shop.true_uplift(top_arm)[hold][rows]),
+                (f"T-learner ({fit_ms:.0f} ms to fit)", estimated[rows, top_arm - 1]),
+                ("price-sensitivity attribute", proxy),
+                ("random", np.random.default_rng(seed).uniform(size=rows.sum())))
+    out.write(f"  who needs {discounts[top_arm]:.0%} off to buy? Qini coefficient (vs perfect, 95% bootstrap interval) "
+              f"on the held-out half of the randomised campaign:\n")
+    for name, scores in rankings:
+        estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", scores, treatment, converted[hold][rows],
+                                                    replicates=100, random_state=seed, n_jobs=num_threads)
+        top = uplift_at_k(scores, treatment, converted[hold][rows], 0.2)
+        out.write(f"    {name:28s} {estimate:+.3f} [{lower:+.3f}, {upper:+.3f}]  uplift in the top 20%: {top:+.3f}\n")
+    # Offers valued at 40% gross margin on list price; the discount given away is the cost, and
+    # contacting costs 0.05. The plan from estimated effects is scored with the true ones.
+    revenue = campaign["true_spend"][hold] / (1.0 - discounts)
+    base_rate = np.clip(campaign["true_conversion"][hold][:, :1], 1e-6, None)
+    basket = revenue[:, :1] / base_rate
+    def offers(effect: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        converting = np.clip(campaign["true_conversion"][hold][:, :1] + effect, 0, 1)
+        return 0.4 * effect * basket, discounts[1:] * converting * basket + 0.05
+    true_value, true_cost = offers(campaign["true_conversion"][hold][:, 1:] - campaign["true_conversion"][hold][:, :1])
+    start = time.perf_counter()
+    oracle = plan_offers(true_value, true_cost, n_jobs=num_threads)
+    learned = plan_offers(*offers(estimated), n_jobs=num_threads)
     plan_ms = (time.perf_counter() - start) * 1e3
-    blanket = float((value[:, -1] - cost[:, -1]).sum())
-    out.write(f"  budget path over {shop.num_customers:,} customers x {value.shape[1]} offers in {plan_ms:.0f} ms; "
-              f"a blanket {discounts[-1]:.0%} offer to everyone would earn {blanket:,.0f}\n")
-    for budget in (1_000, 5_000, 20_000):
-        a = plan.at(budget)
-        counts = np.bincount(a["offer"] + 1, minlength=len(discounts))
-        out.write(f"    budget {budget:>6,}: spend {a['spend']:>8,.0f}, incremental profit {a['profit']:>8,.0f} "
-                  f"(ROI {a['roi']:.1f}); offers " + ", ".join(f"{discounts[j + 1]:.0%}: {counts[j + 1]:,}" for j in range(len(discounts) - 1))
-                  + f", none: {counts[0]:,}\n")
+    blanket = float((true_value[:, -1] - true_cost[:, -1]).sum())
+    out.write(f"  two budget paths over {len(hold):,} customers x {true_value.shape[1]} offers in {plan_ms:.0f} ms; "
+              f"a blanket {discounts[-1]:.0%} offer to all of them would earn {blanket:,.0f}\n")
+    chosen = np.arange(len(hold))
+    for budget in (1_000, 5_000, 10_000):
+        best = oracle.at(budget)
+        plan = learned.at(budget)
+        given = plan["offer"] >= 0
+        realised = float((true_value[chosen[given], plan["offer"][given]] - true_cost[chosen[given], plan["offer"][given]]).sum())
+        counts = np.bincount(plan["offer"] + 1, minlength=len(discounts))
+        out.write(f"    budget {budget:>6,}: plan from the T-learner earns {realised:>7,.0f} (true profit) vs {best['profit']:>7,.0f} "
+                  f"for the oracle plan; offers " + ", ".join(f"{discounts[j + 1]:.0%}: {counts[j + 1]:,}" for j in range(len(discounts) - 1))
+                  + "\n")
 
 
 SECTIONS: List[Tuple[str, Callable[[Storefront, int, int, TextIO], None]]] = [
