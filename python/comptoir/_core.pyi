@@ -54,13 +54,17 @@ class _EmbedModule:
 embed: _EmbedModule
 
 # Areas whose Python layer wraps every call: typed loosely here, precisely in the wrapping modules
-# (comptoir.features, comptoir.recommend, comptoir.simulate, comptoir.uplift_metrics, comptoir.promo).
+# (comptoir.features, comptoir.recommend, comptoir.simulate, comptoir.uplift_metrics, comptoir.promo,
+# comptoir.data, comptoir.propensity, comptoir.metrics).
 features: Any
 recommend: Any
 eval: Any
 simulate: Any
 uplift_eval: Any
 promo: Any
+data: Any
+propensity: Any
+binary_metrics: Any
 
 class _Testing:
     @staticmethod
