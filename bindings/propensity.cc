@@ -48,6 +48,9 @@ void RegisterPropensity(py::module_& m) {
           py::arg("max_iterations"), py::arg("tolerance"), py::arg("num_threads") = 0, py::arg("on_progress") = py::none())
       .def_property_readonly("coefficients", [](const propensity::LogisticRegression& self) { return Eigen::VectorXd(self.coefficients()); })
       .def_property_readonly("intercept", &propensity::LogisticRegression::intercept)
+      .def_property(
+          "feature_names", &propensity::LogisticRegression::feature_names,
+          [](propensity::LogisticRegression& self, std::vector<std::string> names) { ThrowIfError(self.set_feature_names(std::move(names))); })
       .def_property_readonly("objective", &propensity::LogisticRegression::objective)
       .def_property_readonly("iterations", &propensity::LogisticRegression::iterations)
       .def("decision_function", [](const propensity::LogisticRegression& self, const Array<double>& X, int num_threads) {

@@ -32,6 +32,25 @@ class Estimator:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() or load() first")
         return model
 
+    def save(self, path: Any) -> None:
+        """Write the fitted model as a comptoir model file (atomically)."""
+        from .io import write_model_bytes
+
+        write_model_bytes(path, self._fitted().to_bytes())
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """An estimator around the model in a comptoir model file (checked, kind included)."""
+        from .io import read_model_bytes
+
+        estimator = cls()
+        estimator.__setstate__({"model_": read_model_bytes(path)})
+        estimator._restore_from_model()
+        return estimator
+
+    def _restore_from_model(self) -> None:
+        """Rebuild fitted attributes a model file carries (hook for subclasses)."""
+
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         if "model_" in state:

@@ -170,19 +170,6 @@ class Item2Vec(Estimator):
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def save(self, path: str) -> None:
-        from .io import write_model_bytes
-
-        write_model_bytes(path, self._fitted().to_bytes())
-
-    @classmethod
-    def load(cls, path: str) -> "Item2Vec":
-        from .io import read_model_bytes
-
-        estimator = cls()
-        estimator.model_ = cls._load_core(read_model_bytes(path))
-        return estimator
-
 
 class VectorIndex:
     """Top-k search over a ``(num_items, dim)`` float32 matrix, exact or approximate (IVF).

@@ -22,6 +22,8 @@ def _matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
         estimator.n_features_in_ = matrix.shape[1]
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_  # refitted on a plain array
     else:
         if matrix.shape[1] != estimator.n_features_in_:
             raise ValueError(f"X has {matrix.shape[1]} features, but {type(estimator).__name__} was fitted with "
@@ -77,10 +79,19 @@ class LogisticRegression(Estimator):
             matrix, labels, weights, strength if self.penalty == "l2" else 0.0, strength if self.penalty == "l1" else 0.0,
             bool(self.fit_intercept), int(self.max_iter), float(self.tol), int(self.n_jobs), make_progress(self.verbose),
         )
-        self.coef_ = self.model_.coefficients.reshape(1, -1)
-        self.intercept_ = np.array([self.model_.intercept])
-        self.n_iter_ = np.array([self.model_.iterations])
+        names = getattr(self, "feature_names_in_", None)
+        self.model_.feature_names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(matrix.shape[1])]
+        self._restore_from_model()
         return self
+
+    def _restore_from_model(self) -> None:
+        model = self.model_
+        self.coef_ = model.coefficients.reshape(1, -1)
+        self.intercept_ = np.array([model.intercept])
+        self.n_iter_ = np.array([model.iterations])
+        self.n_features_in_ = len(model.coefficients)
+        if not hasattr(self, "classes_"):
+            self.classes_ = np.array([0, 1])  # a model file keeps the positive class as 1
 
     def decision_function(self, X: Any) -> np.ndarray:
         model = self._fitted()

@@ -76,19 +76,6 @@ class _SessionRecommender(Estimator):
             offsets, items, int(N), _filters(filter_items, allowed_items, filter_session_items), int(n_jobs)
         )
 
-    def save(self, path: str) -> None:
-        from .io import write_model_bytes
-
-        write_model_bytes(path, self._fitted().to_bytes())
-
-    @classmethod
-    def load(cls, path: str) -> Any:
-        from .io import read_model_bytes
-
-        estimator = cls.__new__(cls)
-        estimator.__setstate__({"model_": read_model_bytes(path)})
-        return estimator
-
 
 class SessionKNN(_SessionRecommender):
     """Session nearest neighbours: V-SKNN, VMIS-kNN and STAN in one engine (see the C++ header

@@ -216,6 +216,17 @@ absl::StatusOr<RowMatrix> LogisticRegression::Contributions(const Eigen::Ref<con
   return out;
 }
 
+absl::Status LogisticRegression::set_feature_names(std::vector<std::string> names) {
+  if (static_cast<Eigen::Index>(names.size()) != coef_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(names.size(), " feature names for ", coef_.size(), " features"));
+  }
+  for (const std::string& name : names) {
+    if (name.find('\n') != std::string::npos) return absl::InvalidArgumentError("feature names cannot contain newlines");
+  }
+  feature_names_ = std::move(names);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
   io::ModelFile file(kModelKind);
   v1::LogisticRegressionConfig proto;
@@ -229,6 +240,9 @@ absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("feature_mean", absl::MakeConstSpan(feature_mean_.data(), static_cast<std::size_t>(feature_mean_.size()))));
   const std::vector<double> scalars = {intercept_, objective_, static_cast<double>(iterations_)};
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("scalars", scalars));
+  std::string names;
+  for (const std::string& name : feature_names_) names += name + "\n";
+  COMPTOIR_RETURN_IF_ERROR(file.AddBlob("feature_names", std::move(names)));
   return file;
 }
 
@@ -249,6 +263,16 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
   model.intercept_ = scalars[0];
   model.objective_ = scalars[1];
   model.iterations_ = static_cast<std::int32_t>(scalars[2]);
+  COMPTOIR_ASSIGN_OR_RETURN(const std::string_view names, file.Blob("feature_names"));
+  for (std::size_t start = 0; start < names.size();) {
+    const std::size_t end = names.find('\n', start);
+    if (end == std::string_view::npos) return MarkModelFormatError(absl::DataLossError("feature names are truncated"));
+    model.feature_names_.emplace_back(names.substr(start, end - start));
+    start = end + 1;
+  }
+  if (!model.feature_names_.empty() && static_cast<Eigen::Index>(model.feature_names_.size()) != model.coef_.size()) {
+    return MarkModelFormatError(absl::DataLossError("feature names do not match the coefficients"));
+  }
   return model;
 }
 

@@ -98,3 +98,31 @@ def test_calibration_reduces_ece_on_held_out_data():
         calibrated = CalibratedClassifier(model, method=method).fit(X[10000:15000], y[10000:15000])
         fixed = calibrated.predict_proba(X[15000:])[:, 1]
         assert expected_calibration_error(y[15000:], fixed) < expected_calibration_error(y[15000:], raw) / 2
+
+
+def test_save_load_and_the_batch_scoring_command(tmp_path):
+    pd = pytest.importorskip("pandas")
+    import subprocess
+    import sys
+
+    X, y = dataset(2000)
+    frame = pd.DataFrame(X, columns=[f"feature_{i}" for i in range(6)])
+    model = LogisticRegression(C=0.3).fit(frame, y)
+    path = tmp_path / "propensity.cmf"
+    model.save(path)
+    loaded = LogisticRegression.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(frame))
+    table = frame.assign(customer_id=np.arange(len(frame)) + 1000).iloc[:, ::-1]  # columns in another order
+    table.to_csv(tmp_path / "customers.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "comptoir", "score", str(path), str(tmp_path / "customers.csv"),
+                           str(tmp_path / "scores.csv"), "--id-column", "customer_id", "--explain", "2"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert list(scores.columns) == ["customer_id", "probability", "reason_1", "reason_2"]
+    np.testing.assert_allclose(scores["probability"], model.predict_proba(frame)[:, 1], rtol=1e-12)
+    assert scores["reason_1"].str.startswith("feature_").all()
+    table.drop(columns="feature_3").to_csv(tmp_path / "short.csv", index=False)
+    failed = subprocess.run([sys.executable, "-m", "comptoir", "score", str(path), str(tmp_path / "short.csv"),
+                             str(tmp_path / "out.csv")], capture_output=True, text=True)
+    assert failed.returncode == 2 and "feature_3" in failed.stderr

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <Eigen/Core>
@@ -42,6 +43,9 @@ class LogisticRegression {
                                                 const LogisticRegressionConfig& config, const ExecutionOptions& options);
 
   std::int32_t num_features() const { return static_cast<std::int32_t>(coef_.size()); }
+  // Column names, saved with the model so that batch scorers can pick the columns by name.
+  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  absl::Status set_feature_names(std::vector<std::string> names);
   const Eigen::VectorXd& coefficients() const { return coef_; }
   double intercept() const { return intercept_; }
   // The training objective at the optimum (for comparison with other solvers).
@@ -64,6 +68,7 @@ class LogisticRegression {
   LogisticRegression() = default;
   Eigen::VectorXd coef_;
   Eigen::VectorXd feature_mean_;
+  std::vector<std::string> feature_names_;
   double intercept_ = 0;
   double objective_ = 0;
   std::int32_t iterations_ = 0;
