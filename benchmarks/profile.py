@@ -1,0 +1,74 @@
+"""How much a returning customer's long-term profile adds to the live session, on UCI Online
+Retail (invoices as sessions, customers with earlier invoices).
+
+    python benchmarks/profile.py [--data ../shared/data]
+
+item2vec is trained on the invoices before the last 30 days. For every later invoice with at least
+two items whose customer bought before, the first item is the live session and the second item
+the target: HR@20 and MRR@20 from the session alone and blended with the customer's earlier
+purchases (most recent 200 items) at several profile weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from comptoir.data import load_online_retail
+from comptoir.embed import Item2Vec
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("COMPTOIR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
+    args = parser.parse_args()
+    folder = Path(args.data) / "online_retail"
+    if not folder.exists():
+        print(f"Online Retail not found under {folder}: nothing to benchmark")
+        return 0
+    log = load_online_retail(folder)
+    purchases = (log.kind == 2) & (log.user >= 0)
+    session, item, user, time = log.session[purchases], log.item[purchases], log.user[purchases], log.timestamp[purchases]
+    starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+    offsets = np.r_[starts, len(item)]
+    invoice_time, invoice_user = time[starts], user[starts]
+    test = invoice_time >= invoice_time.max() - 30 * 86_400
+    lengths = np.diff(offsets)
+    train_items = item[np.repeat(~test, lengths)]
+    train_offsets = np.r_[0, np.cumsum(lengths[~test])]
+    model = Item2Vec(dim=64, epochs=10, window=5, subsample=1e-4, random_state=0).fit((train_offsets, train_items), num_items=log.num_items)
+    # Each customer's purchases before the test window, oldest first.
+    past_rows = np.repeat(~test, lengths)
+    order = np.argsort(user[past_rows], kind="stable")
+    past_users, past_items = user[past_rows][order], item[past_rows][order]
+    bounds = np.searchsorted(past_users, np.arange(log.num_users + 1))
+    weights = (0.0, 0.2, 0.4, 0.6)
+    hits = np.zeros(len(weights))
+    reciprocal = np.zeros(len(weights))
+    cases = 0
+    for s in np.flatnonzero(test & (lengths >= 2)):
+        basket = item[offsets[s]: offsets[s + 1]]
+        history = past_items[bounds[invoice_user[s]]: bounds[invoice_user[s] + 1]][-200:]
+        if len(history) == 0 or basket[1] == basket[0]:
+            continue
+        cases += 1
+        for w, weight in enumerate(weights):
+            ids, _ = model.recommend_session(basket[:1], N=20, user_history=history if weight else None, profile_weight=weight)
+            found = np.flatnonzero(ids == basket[1])
+            if len(found):
+                hits[w] += 1
+                reciprocal[w] += 1 / (found[0] + 1)
+    print(f"Online Retail: {cases:,} test invoices of returning customers (last 30 days), target = second item after the first")
+    print(f"{'profile weight':>15s} {'HR@20':>7s} {'MRR@20':>7s}")
+    for w, weight in enumerate(weights):
+        label = "session only" if weight == 0 else f"{weight:.1f}"
+        print(f"{label:>15s} {hits[w] / cases:7.4f} {reciprocal[w] / cases:7.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
