@@ -159,7 +159,7 @@ def _section_embeddings(shop: Storefront, seed: int, num_threads: int, out: Text
         seq = items[offsets[s]: offsets[s + 1]]
         total += 1
         hits_session += seq[1] in model.recommend_session(seq[:1], N=20)[0]
-        hits_blend += seq[1] in model.recommend_session(seq[:1], N=20, user_history=history, profile_weight=0.3)[0]
+        hits_blend += seq[1] in model.recommend_session(seq[:1], N=20, user_history=history)[0]
     out.write(f"  returning shoppers ({total:,} sessions), next item after one view: HR@20 {hits_session / total:.3f} "
               f"from the session alone, {hits_blend / total:.3f} blended with their history\n")
     rng = np.random.default_rng(seed)

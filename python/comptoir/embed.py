@@ -146,7 +146,7 @@ class Item2Vec(Estimator):
         kinds: Optional[Sequence[int]] = None,
         N: int = 20,
         user_history: Optional[Sequence[int]] = None,
-        profile_weight: float = 0.3,
+        profile_weight: float = 0.2,
         filter_items: Optional[Sequence[int]] = None,
         filter_session_items: bool = True,
     ) -> Tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ struct SessionEncoderConfig {
   // Only the most recent events count: bounded work for huge sessions.
   std::int32_t max_events = 50;
   // Weight of the user's long-term profile when blending it with the session (0..1).
-  float profile_weight = 0.3f;
+  float profile_weight = 0.2f;  // chosen on Online Retail (benchmarks/profile.py)
 
   absl::Status Validate() const;
 };
