@@ -23,6 +23,14 @@ PathLike = Union[str, os.PathLike, None]
 
 def _as(array: Any, dtype: Any, name: str, copied: List[str]) -> np.ndarray:
     original = array
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        values = np.asarray(array)
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values) | (values != np.round(values))
+            if bad.any():
+                raise ValueError(f"column '{name}' has missing or fractional ids at rows {np.flatnonzero(bad)[:5].tolist()}")
+        elif values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"column '{name}' has ids that do not fit 64-bit integers")
     result = np.ascontiguousarray(array, dtype=dtype)
     if not (isinstance(original, np.ndarray) and np.shares_memory(result, original)):
         copied.append(name)

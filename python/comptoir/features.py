@@ -22,11 +22,17 @@ def to_unix_seconds(value: Any) -> np.ndarray:
     """Seconds since the epoch from ints, numpy datetime64, pandas timestamps or ISO strings."""
     array = np.asarray(value)
     if np.issubdtype(array.dtype, np.datetime64):
+        missing = np.isnat(array)
+        if missing.any():
+            raise ValueError(f"timestamps are missing (NaT) at rows {np.flatnonzero(missing)[:5].tolist()}")
         return array.astype("datetime64[s]").astype(np.int64)
     if array.dtype.kind in "OUS":
         return np.asarray(array, dtype="datetime64[s]").astype(np.int64)
+    if array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
+        return array.astype(np.int64)
     if array.dtype.kind not in "iu":
-        raise ValueError(f"timestamps must be integers (seconds) or datetimes, got dtype {array.dtype}")
+        raise ValueError(f"timestamps must be whole seconds or datetimes, got dtype {array.dtype}"
+                         + (" with missing or fractional values" if array.dtype.kind == "f" else ""))
     return array.astype(np.int64, copy=False)
 
 

@@ -46,6 +46,21 @@ def test_bad_rows_are_named():
         EventLog.from_arrays(session=np.array([], dtype=np.int64), item=np.array([], dtype=np.int64), timestamp=np.array([], dtype=np.int64))
 
 
+def test_missing_timestamps_and_fractional_ids_are_named():
+    data = small()
+    data["item"] = np.array([5, 6, np.nan, 7, 7])
+    with pytest.raises(ValueError, match="column 'item' has missing or fractional ids at rows \\[2\\]"):
+        EventLog.from_arrays(**data)
+    data = small()
+    data["timestamp"] = np.array(["2024-01-01", "NaT", "2024-01-02", "2024-01-03", "2024-01-03"], dtype="datetime64[s]")
+    with pytest.raises(ValueError, match="missing \\(NaT\\) at rows \\[1\\]"):
+        EventLog.from_arrays(**data)
+    data = small()
+    data["item"] = np.array([5, 6, 5, 7, 7], dtype=np.uint64) + np.uint64(2**63)
+    with pytest.raises(ValueError, match="do not fit"):
+        EventLog.from_arrays(**data)
+
+
 def test_sessionize_filter_and_split():
     day = 86_400
     log = EventLog.from_arrays(
