@@ -11,24 +11,19 @@ purchases (most recent 200 items) at several profile weights.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from common import dataset_folder, parse_args
 from comptoir.data import load_online_retail
 from comptoir.embed import Item2Vec
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("COMPTOIR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
-    args = parser.parse_args()
-    folder = Path(args.data) / "online_retail"
-    if not folder.exists():
-        print(f"Online Retail not found under {folder}: nothing to benchmark")
+    args = parse_args(__doc__)
+    folder = dataset_folder(args, "online_retail")
+    if folder is None:
         return 0
     log = load_online_retail(folder)
     purchases = (log.kind == 2) & (log.user >= 0)

@@ -12,15 +12,14 @@ threads.
 
 from __future__ import annotations
 
-import argparse
 import gzip
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from common import dataset_folder, parse_args
 from comptoir.embed import Item2Vec
 from comptoir.recommend import (
     FrequentlyBoughtTogether,
@@ -98,15 +97,11 @@ def latency_and_throughput(model, sample, k=20):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_data = os.environ.get("COMPTOIR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    parser.add_argument("--data", default=default_data)
-    parser.add_argument("--quick", action="store_true", help="skip tuning and the slow dense models")
-    args = parser.parse_args()
-    folder = Path(args.data) / "diginetica"
-    if not (folder / "srgnn_train_sessions.csv.gz").exists():
-        print(f"DIGINETICA not found under {folder}: nothing to benchmark")
+    args = parse_args(__doc__)
+    folder = dataset_folder(args, "diginetica")
+    if folder is None:
         return 0
+    quick = args.quick
     train = load_sessions(folder / "srgnn_train_sessions.csv.gz")
     test = load_sessions(folder / "srgnn_test_sessions.csv.gz")
     num_items = int(max(train[1].max(), test[1].max())) + 1
@@ -120,7 +115,7 @@ def main() -> int:
     knn_grid = [dict(), dict(lambda_inh=3.0), dict(k=50, lambda_inh=3.0), dict(sample_size=1000, lambda_inh=3.0),
                 dict(position_decay="exponential", lambda_spw=2.0, lambda_inh=2.0)]
     best_knn, best_mrr = {}, -1.0
-    for params in ([] if args.quick else knn_grid):
+    for params in ([] if quick else knn_grid):
         model = SessionKNN(**params).fit(fit_part, num_items=num_items)
         mrr = evaluate_next_item(model, validation, k=20, n_jobs=2)["mrr"]
         print(f"  validation MRR@20 {mrr:.4f}  SessionKNN({params})")
@@ -146,7 +141,7 @@ def main() -> int:
     run("comptoir FrequentlyBoughtTogether", lambda: FrequentlyBoughtTogether(min_support=1), (train, num_items))
     run("comptoir Popularity", Popularity, (train[1], None, None, num_items))
     weights = [1.0, 0.5, 0.25]
-    if not args.quick:
+    if not quick:
         parts = [SessionKNN(**best_knn).fit(fit_part, num_items=num_items),
                  SessionKNN(position_decay="exponential", lambda_spw=2.0, lambda_inh=2.0).fit(fit_part, num_items=num_items),
                  SequentialRules().fit(fit_part, num_items=num_items)]
@@ -158,7 +153,7 @@ def main() -> int:
     # The hybrid trains nothing of its own: its cost is its parts'.
     rows.append((f"comptoir Hybrid {weights}", metrics, sum(r[2] for r in rows[:3]), p50, p99, rate))
 
-    if not args.quick:
+    if not quick:
         start = time.perf_counter()
         i2v = Item2Vec(dim=64, epochs=10, window=3, subsample=1e-4, random_state=0).fit(train, num_items=num_items)
         fit_s = time.perf_counter() - start

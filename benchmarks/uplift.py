@@ -11,14 +11,12 @@ between the model's Qini curve and random targeting divided by a perfect ranking
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from common import dataset_folder, parse_args
 from comptoir.data import load_hillstrom
 from comptoir.uplift import ClassTransformation, SLearner, TLearner
 from comptoir.uplift_metrics import bootstrap_interval
@@ -31,12 +29,9 @@ def features(data):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("COMPTOIR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
-    args = parser.parse_args()
-    folder = Path(args.data) / "hillstrom"
-    if not folder.exists():
-        print(f"Hillstrom not found under {folder}: nothing to benchmark")
+    args = parse_args(__doc__)
+    folder = dataset_folder(args, "hillstrom")
+    if folder is None:
         return 0
     data = load_hillstrom(folder, as_frame=False)
     X, arm = features(data), data["treatment"]
