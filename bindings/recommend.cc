@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "comptoir/eval/next_item.h"
+#include "comptoir/recommend/embedding.h"
 #include "comptoir/recommend/hybrid.h"
 #include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
@@ -239,6 +240,23 @@ void RegisterRecommend(py::module_& m) {
           },
           py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("max_steps"), py::arg("max_neighbours"),
           py::arg("session_items"), py::arg("num_threads") = 0);
+
+  py::class_<recommend::EmbeddingRecommender, recommend::Recommender, std::shared_ptr<recommend::EmbeddingRecommender>>(
+      rec, "EmbeddingRecommender")
+      .def_static(
+          "create",
+          [](std::shared_ptr<embed::Item2Vec> embeddings, float recency_decay, std::int32_t max_events, float profile_weight) {
+            embed::SessionEncoderConfig encoder;
+            encoder.recency_decay = recency_decay;
+            encoder.max_events = max_events;
+            encoder.profile_weight = profile_weight;
+            ThrowIfError(encoder.Validate());
+            return std::make_shared<recommend::EmbeddingRecommender>(std::move(embeddings), encoder);
+          },
+          py::arg("embeddings"), py::arg("recency_decay"), py::arg("max_events"), py::arg("profile_weight"))
+      .def("set_user_history", [](recommend::EmbeddingRecommender& self, std::int32_t user, const CArray<std::int32_t>& items) {
+        ThrowIfError(self.SetUserHistory(user, SpanOf(items)));
+      }, py::arg("user"), py::arg("items"));
 
   py::class_<recommend::Hybrid, recommend::Recommender, std::shared_ptr<recommend::Hybrid>>(rec, "Hybrid")
       .def_static(

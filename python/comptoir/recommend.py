@@ -241,6 +241,46 @@ class SequentialRules(_SessionRecommender):
         return self
 
 
+class EmbeddingRecommender(_SessionRecommender):
+    """item2vec as a session recommender: the session (weighted by recency and event kind) and,
+    for known users, their long-term profile retrieve the closest items; each reason names the
+    session item it is most similar to. ``embeddings`` is an ``Item2Vec`` (fitted here if not)."""
+
+    _model_kind = "embedding_recommender"
+    _param_names = ("embeddings", "recency_decay", "profile_weight", "max_events")
+
+    def __init__(self, embeddings: Any = None, recency_decay: float = 0.8, profile_weight: float = 0.2,
+                 max_events: int = 50) -> None:
+        self.embeddings = embeddings
+        self.recency_decay = recency_decay
+        self.profile_weight = profile_weight
+        self.max_events = max_events
+
+    def fit(self, sessions: SessionsLike, users: Optional[Sequence[int]] = None, num_items: Optional[int] = None) -> "EmbeddingRecommender":
+        """Train the embeddings (unless already fitted) and, with ``users`` (one per session, -1
+        anonymous), build each known user's long-term profile from their sessions."""
+        from .embed import Item2Vec
+
+        offsets, items = as_session_csr(sessions)
+        num_items = catalogue_size(items, num_items)
+        embeddings = self.embeddings if self.embeddings is not None else Item2Vec()
+        if getattr(embeddings, "model_", None) is None:
+            embeddings.fit((offsets, items), num_items=num_items)
+        self.model_ = _core.recommend.EmbeddingRecommender.create(
+            embeddings._fitted(), float(self.recency_decay), int(self.max_events), float(self.profile_weight)
+        )
+        if users is not None:
+            users = np.asarray(users)
+            per_event = np.repeat(users, np.diff(offsets))
+            known = per_event >= 0
+            order = np.argsort(per_event[known], kind="stable")
+            ids, starts = np.unique(per_event[known][order], return_index=True)
+            histories = np.split(items[known][order], starts[1:])
+            for user, history in zip(ids, histories):
+                self.model_.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
+        return self
+
+
 class Hybrid(_SessionRecommender):
     """Weighted blend of fitted recommenders: each one's scores are scaled so its best candidate
     scores 1, then summed with its weight. Tune the weights with ``tune_hybrid_weights``."""
@@ -303,5 +343,5 @@ def evaluate_next_item(
 
 
 __all__: List[str] = [
-    "SessionKNN", "Popularity", "FrequentlyBoughtTogether", "SequentialRules", "Hybrid", "tune_hybrid_weights", "evaluate_next_item",
+    "SessionKNN", "Popularity", "FrequentlyBoughtTogether", "SequentialRules", "EmbeddingRecommender", "Hybrid", "tune_hybrid_weights", "evaluate_next_item",
 ]

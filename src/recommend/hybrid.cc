@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "comptoir/recommend/embedding.h"
 #include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
 #include "comptoir/retrieval/top_k.h"
@@ -140,6 +141,7 @@ absl::StatusOr<io::ModelFile> SaveRecommender(const Recommender& model) {
   if (const auto* popularity = dynamic_cast<const Popularity*>(&model)) return popularity->ToModelFile();
   if (const auto* co_purchase = dynamic_cast<const CoPurchase*>(&model)) return co_purchase->ToModelFile();
   if (const auto* rules = dynamic_cast<const SequentialRules*>(&model)) return rules->ToModelFile();
+  if (const auto* embedding = dynamic_cast<const EmbeddingRecommender*>(&model)) return embedding->ToModelFile();
   if (const auto* hybrid = dynamic_cast<const Hybrid*>(&model)) return hybrid->ToModelFile();
   return absl::UnimplementedError("this recommender cannot be saved");
 }
@@ -169,6 +171,10 @@ absl::StatusOr<std::unique_ptr<Recommender>> LoadRecommender(const io::ModelFile
   }
   if (kind == CoPurchase::kModelKind) {
     COMPTOIR_ASSIGN_OR_RETURN(auto model, CoPurchase::FromModelFile(file));
+    return std::unique_ptr<Recommender>(std::move(model));
+  }
+  if (kind == EmbeddingRecommender::kModelKind) {
+    COMPTOIR_ASSIGN_OR_RETURN(auto model, EmbeddingRecommender::FromModelFile(file));
     return std::unique_ptr<Recommender>(std::move(model));
   }
   if (kind == SequentialRules::kModelKind) {

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import comptoir
+from comptoir.embed import Item2Vec
 from comptoir.recommend import (
+    EmbeddingRecommender,
     FrequentlyBoughtTogether,
     Hybrid,
     Popularity,
@@ -51,6 +53,8 @@ MODELS = {
     "sequential_rules": (lambda: SequentialRules().fit(TRAIN, num_items=NUM_ITEMS), True),
     "bought_together": (lambda: FrequentlyBoughtTogether().fit(TRAIN, num_items=NUM_ITEMS), True),
     "popularity": (lambda: Popularity().fit(CLICKS, num_items=NUM_ITEMS), False),
+    "embedding": (lambda: EmbeddingRecommender(Item2Vec(dim=16, epochs=5, subsample=0, random_state=0))
+                  .fit(TRAIN, users=USERS, num_items=NUM_ITEMS), True),
     "hybrid": (_hybrid, True),
 }
 

@@ -1,0 +1,50 @@
+// Item embeddings as a recommender: the live session, encoded by recency and event kind (and
+// blended with a known user's long-term profile), retrieves the closest items; each comes with
+// the session item it is most similar to as its reason.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "comptoir/embed/item2vec.h"
+#include "comptoir/io/model_file.h"
+#include "comptoir/recommend/recommender.h"
+
+namespace comptoir::recommend {
+
+class EmbeddingRecommender final : public Recommender {
+ public:
+  static constexpr const char* kModelKind = "embedding_recommender";
+
+  EmbeddingRecommender(std::shared_ptr<const embed::Item2Vec> embeddings, const embed::SessionEncoderConfig& encoder);
+
+  std::int32_t num_items() const override { return embeddings_->num_items(); }
+  const embed::Item2Vec& embeddings() const { return *embeddings_; }
+
+  // A user's earlier items (oldest first) become their long-term profile; unknown items are
+  // InvalidArgument. Not thread-safe with concurrent Recommend calls: set profiles at load time.
+  absl::Status SetUserHistory(std::int32_t user, absl::Span<const std::int32_t> items);
+
+  absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
+  // Cosine scores of every item seen in training (a dense scorer).
+  void ScoreCandidates(absl::Span<const std::int32_t> session_items,
+                       std::vector<std::pair<std::int32_t, float>>& out) const override;
+
+  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  static absl::StatusOr<std::unique_ptr<EmbeddingRecommender>> FromModelFile(const io::ModelFile& file);
+
+ private:
+  // Encodes the known items of a session into `query`; returns false when none carries weight.
+  bool Encode(absl::Span<const std::int32_t> items, absl::Span<const data::EventKind> kinds,
+              std::vector<std::int32_t>& known, std::vector<data::EventKind>& known_kinds,
+              std::vector<std::int32_t>* unknown, std::vector<float>& query) const;
+
+  std::shared_ptr<const embed::Item2Vec> embeddings_;
+  embed::SessionEncoderConfig encoder_;
+  std::unordered_map<std::int32_t, std::vector<float>> profiles_;  // normalised, per user
+};
+
+}  // namespace comptoir::recommend
