@@ -105,6 +105,33 @@ void RegisterPromo(py::module_& m) {
         return out;
       },
       py::arg("path"), py::arg("num_customers"), py::arg("budget"), py::arg("min_value_per_spend") = 1.0);
+  promo.def(
+      "allocate_with_caps",
+      [](const Array<double>& value, const Array<double>& cost, double budget, const Array<std::int64_t>& max_customers,
+         double min_value_per_spend, int num_threads) {
+        if (value.ndim() != 2 || cost.ndim() != 2 || value.shape(0) != cost.shape(0) || value.shape(1) != cost.shape(1)) {
+          throw py::value_error("value and cost must be 2-D arrays of the same shape (customers x offers)");
+        }
+        const promo::OfferMatrix offers{SpanOf(value), SpanOf(cost), static_cast<std::int64_t>(value.shape(0)),
+                                        static_cast<std::int32_t>(value.shape(1))};
+        ExecutionOptions options;
+        options.num_threads = num_threads;
+        const promo::CappedAllocation result = RunReleasingGil([&](ProgressCallback) {
+          return promo::AllocateWithOfferCaps(offers, budget, SpanOf(max_customers), min_value_per_spend, options);
+        });
+        const promo::Allocation& a = result.allocation;
+        py::dict out;
+        out["offer"] = ToNumpy(a.offer);
+        out["spend"] = a.spend;
+        out["value"] = a.value;
+        out["profit"] = a.profit();
+        out["roi"] = a.roi();
+        out["lp_bound"] = a.lp_bound;
+        out["prices"] = ToNumpy(result.prices);
+        return out;
+      },
+      py::arg("value"), py::arg("cost"), py::arg("budget"), py::arg("max_customers"), py::arg("min_value_per_spend") = 1.0,
+      py::arg("num_threads") = 0);
 }
 
 }  // namespace comptoir::python

@@ -318,6 +318,17 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
         out.write(f"    budget {budget:>6,}: plan from the T-learner earns {realised:>7,.0f} (true profit) vs {best['profit']:>7,.0f} "
                   f"for the oracle plan; offers " + ", ".join(f"{discounts[j + 1]:.0%}: {counts[j + 1]:,}" for j in range(len(discounts) - 1))
                   + "\n")
+    from .promo import allocate_with_caps, offer_audit
+
+    capped = allocate_with_caps(*offers(estimated), 5_000, max_customers=[0, 300], n_jobs=num_threads)
+    out.write(f"  with at most 300 {discounts[-1]:.0%} vouchers at budget 5,000: {np.sum(capped['offer'] == 1):,} given, "
+              f"shadow price {capped['prices'][1]:.2f} per voucher\n")
+    channel = shop.customer_attributes[hold, shop.customer_attribute_names.index("channel")].astype(int)
+    audit = offer_audit(learned.at(5_000)["offer"], discounts[1:], channel, replicates=100, random_state=seed)
+    records = audit.to_dict("records") if hasattr(audit, "to_dict") else audit
+    out.write("  offer rate by channel (difference to the largest channel, 95% interval): " + "; ".join(
+        f"{r['group']}: {r['offer_rate']:.1%} ({r['offer_rate_difference']:+.1%} [{r['offer_rate_difference_ci'][0]:+.1%}, "
+        f"{r['offer_rate_difference_ci'][1]:+.1%}])" for r in records) + "\n")
 
 
 SECTIONS: List[Tuple[str, Callable[[Storefront, int, int, TextIO], None]]] = [

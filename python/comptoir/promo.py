@@ -45,3 +45,60 @@ def plan_offers(value: Any, cost: Any, n_jobs: int = 0) -> OfferPlan:
     if value.ndim == 1:
         value, cost = value[:, None], cost.reshape(-1, 1)
     return OfferPlan(_core.promo.solve_budget_path(value, cost, int(n_jobs)), value.shape[0])
+
+
+def allocate_with_caps(value: Any, cost: Any, budget: float, max_customers: Any, min_value_per_spend: float = 1.0,
+                       n_jobs: int = 0) -> dict:
+    """Like ``plan_offers(...).at(budget)`` with at most ``max_customers[j]`` customers per offer
+    (0 = no cap): Lagrangian prices per offer (returned as ``prices``), always within the caps."""
+    return _core.promo.allocate_with_caps(np.ascontiguousarray(value, dtype=np.float64), np.ascontiguousarray(cost, dtype=np.float64),
+                                          float(budget), np.ascontiguousarray(max_customers, dtype=np.int64),
+                                          float(min_value_per_spend), int(n_jobs))
+
+
+def offer_audit(offer: Any, discounts: Any, group: Any, reference: Any = None, replicates: int = 200,
+                random_state: int = 42) -> Any:
+    """Who gets offers, by a customer attribute: per group the offer rate and the average discount
+    depth (0 for customers without an offer), with their difference and ratio to the ``reference``
+    group (default: the largest) and 95% bootstrap intervals. ``offer`` is -1 for none or the
+    index into ``discounts``. A DataFrame when pandas is installed, else a list of dicts."""
+    offer = np.asarray(offer)
+    group = np.asarray(group)
+    discounts = np.asarray(discounts, dtype=float)
+    if len(offer) != len(group):
+        raise ValueError(f"{len(offer)} offers but {len(group)} group labels")
+    if offer.size and (offer.max() >= len(discounts) or offer.min() < -1):
+        raise ValueError("offer must be -1 (none) or an index into discounts")
+    depth = np.where(offer >= 0, discounts[np.clip(offer, 0, None)], 0.0)
+    given = (offer >= 0).astype(float)
+    labels, codes = np.unique(group, return_inverse=True)
+    reference_code = int(np.argmax(np.bincount(codes))) if reference is None else int(np.flatnonzero(labels == reference)[0])
+    rng = np.random.default_rng(random_state)
+
+    def stats(index: np.ndarray) -> np.ndarray:
+        counts = np.bincount(codes[index], minlength=len(labels)).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.bincount(codes[index], weights=given[index], minlength=len(labels)) / counts
+            mean_depth = np.bincount(codes[index], weights=depth[index], minlength=len(labels)) / counts
+        return np.stack([rate, mean_depth])
+
+    point = stats(np.arange(len(offer)))
+    draws = np.stack([stats(rng.integers(0, len(offer), len(offer))) for _ in range(int(replicates))])
+    rows = []
+    for g, label in enumerate(labels):
+        row = {"group": label, "customers": int(np.sum(codes == g))}
+        for k, name in enumerate(("offer_rate", "discount_depth")):
+            diff = draws[:, k, g] - draws[:, k, reference_code]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = draws[:, k, g] / draws[:, k, reference_code]
+            row[name] = point[k, g]
+            row[f"{name}_difference"] = point[k, g] - point[k, reference_code]
+            row[f"{name}_difference_ci"] = tuple(np.nanpercentile(diff, [2.5, 97.5]))
+            row[f"{name}_ratio"] = point[k, g] / point[k, reference_code] if point[k, reference_code] else np.nan
+            row[f"{name}_ratio_ci"] = tuple(np.nanpercentile(ratio, [2.5, 97.5]))
+        rows.append(row)
+    try:
+        import pandas as pd
+    except ImportError:
+        return rows
+    return pd.DataFrame(rows)

@@ -138,4 +138,77 @@ absl::StatusOr<Allocation> AllocateAtBudget(const BudgetPath& path, std::int64_t
   return allocation;
 }
 
+absl::StatusOr<CappedAllocation> AllocateWithOfferCaps(const OfferMatrix& offers, double budget,
+                                                       absl::Span<const std::int64_t> max_customers,
+                                                       double min_value_per_spend, const ExecutionOptions& options) {
+  if (static_cast<std::int32_t>(max_customers.size()) != offers.num_offers) {
+    return absl::InvalidArgumentError(absl::StrCat("need one cap per offer: ", max_customers.size(), " caps for ",
+                                                   offers.num_offers, " offers"));
+  }
+  for (std::size_t j = 0; j < max_customers.size(); ++j) {
+    if (max_customers[j] < 0) return absl::InvalidArgumentError(absl::StrCat("offer ", j, " has a negative cap"));
+  }
+  COMPTOIR_ASSIGN_OR_RETURN(const BudgetPath uncapped, SolveBudgetPath(offers, options));
+  const std::int32_t m = offers.num_offers;
+  std::vector<double> prices(static_cast<std::size_t>(m), 0.0);
+  std::vector<double> priced(offers.value.begin(), offers.value.end());
+  double highest = 0;
+  for (double v : offers.value) highest = std::max(highest, v);
+  // Plans with the current prices; counts[j] = customers given offer j.
+  const auto plan = [&](std::vector<std::int64_t>& counts) -> absl::StatusOr<Allocation> {
+    for (std::int64_t c = 0; c < offers.num_customers; ++c) {
+      for (std::int32_t j = 0; j < m; ++j) priced[c * m + j] = offers.value[c * m + j] - prices[j];
+    }
+    COMPTOIR_ASSIGN_OR_RETURN(const BudgetPath path, SolveBudgetPath({priced, offers.cost, offers.num_customers, m}, options));
+    COMPTOIR_ASSIGN_OR_RETURN(Allocation a, AllocateAtBudget(path, offers.num_customers, budget, min_value_per_spend));
+    counts.assign(static_cast<std::size_t>(m), 0);
+    for (std::int32_t offer : a.offer) {
+      if (offer >= 0) ++counts[offer];
+    }
+    return a;
+  };
+  std::vector<std::int64_t> counts;
+  COMPTOIR_ASSIGN_OR_RETURN(Allocation allocation, plan(counts));
+  const auto over = [&](std::int32_t j) { return max_customers[j] > 0 && counts[j] > max_customers[j]; };
+  // Raising one offer's price can push customers onto another: a few passes settle it.
+  for (int pass = 0; pass < 8; ++pass) {
+    bool changed = false;
+    for (std::int32_t j = 0; j < m; ++j) {
+      if (!over(j)) continue;
+      changed = true;
+      double low = prices[j], high = highest + 1.0;
+      for (int step = 0; step < 50; ++step) {
+        prices[j] = 0.5 * (low + high);
+        COMPTOIR_ASSIGN_OR_RETURN(allocation, plan(counts));
+        (over(j) ? low : high) = prices[j];
+      }
+      prices[j] = high;
+      COMPTOIR_ASSIGN_OR_RETURN(allocation, plan(counts));
+    }
+    if (!changed) break;
+  }
+  // Prices can cycle between offers when many customers tie; whatever still exceeds a cap keeps
+  // its most profitable customers.
+  for (std::int32_t j = 0; j < m; ++j) {
+    if (!over(j)) continue;
+    std::vector<std::int64_t> holders;
+    for (std::int64_t c = 0; c < offers.num_customers; ++c) {
+      if (allocation.offer[c] == j) holders.push_back(c);
+    }
+    std::stable_sort(holders.begin(), holders.end(), [&](std::int64_t a, std::int64_t b) {
+      return offers.value[a * m + j] - offers.cost[a * m + j] < offers.value[b * m + j] - offers.cost[b * m + j];
+    });
+    for (std::int64_t i = 0; counts[j] > max_customers[j]; ++i) allocation.offer[holders[i]] = -1, --counts[j];
+  }
+  // Report the true value and cost of the chosen offers, not the priced ones.
+  allocation.value = 0;
+  allocation.spend = 0;
+  for (std::int64_t c = 0; c < offers.num_customers; ++c) {
+    const std::int32_t j = allocation.offer[c];
+    if (j >= 0) allocation.value += offers.value[c * m + j], allocation.spend += offers.cost[c * m + j];
+  }
+  allocation.lp_bound = uncapped.ValueAt(budget);
+  return CappedAllocation{std::move(allocation), std::move(prices)};
+}
+
 }  // namespace comptoir::promo

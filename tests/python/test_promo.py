@@ -79,3 +79,37 @@ def test_uplift_metrics_name_bad_rows():
         qini_coefficient_vs_perfect([0.1, 0.2], [1, 1], [0, 1])
     with pytest.raises(ValueError, match="non-finite outcome"):
         qini_coefficient_vs_perfect([0.1, 0.2], [0, 1], [np.nan, 1])
+
+
+def test_offer_caps_hold_and_loose_caps_change_nothing():
+    from comptoir.promo import allocate_with_caps
+
+    rng = np.random.default_rng(4)
+    value = rng.uniform(0, 10, size=(300, 3))
+    cost = rng.uniform(0.5, 4, size=(300, 3))
+    free = plan_offers(value, cost).at(200.0)
+    loose = allocate_with_caps(value, cost, 200.0, [0, 10_000, 0])
+    assert np.array_equal(loose["offer"], free["offer"])
+    capped = allocate_with_caps(value, cost, 200.0, [5, 5, 5])
+    assert np.all(np.bincount(capped["offer"][capped["offer"] >= 0], minlength=3) <= 5)
+    assert capped["spend"] <= 200.0 + 1e-9 and capped["value"] <= free["value"] + 1e-9
+    assert len(capped["prices"]) == 3
+
+
+def test_offer_audit_reports_rates_depths_and_intervals():
+    from comptoir.promo import offer_audit
+
+    rng = np.random.default_rng(1)
+    group = rng.choice(["north", "south"], size=4000, p=[0.6, 0.4])
+    offer = np.where(rng.uniform(size=4000) < np.where(group == "north", 0.3, 0.15), rng.integers(0, 2, 4000), -1)
+    audit = offer_audit(offer, discounts=[0.1, 0.2], group=group, replicates=100)
+    rows = {r["group"]: r for r in (audit.to_dict("records") if hasattr(audit, "to_dict") else audit)}
+    assert rows["north"]["offer_rate_difference"] == 0.0  # the reference: the largest group
+    south = rows["south"]
+    assert south["offer_rate"] == pytest.approx(0.15, abs=0.03)
+    low, high = south["offer_rate_difference_ci"]
+    assert low < south["offer_rate_difference"] < high < 0
+    assert 0.3 < south["offer_rate_ratio"] < 0.7
+    assert south["discount_depth"] < rows["north"]["discount_depth"]
+    with pytest.raises(ValueError, match="index into discounts"):
+        offer_audit([0, 5], [0.1], ["a", "b"])

@@ -54,4 +54,19 @@ struct Allocation {
 absl::StatusOr<Allocation> AllocateAtBudget(const BudgetPath& path, std::int64_t num_customers, double budget,
                                             double min_value_per_spend = 1.0);
 
+// At most `max_customers[j]` customers get offer j (0 = no cap), e.g. a limited stock of vouchers.
+// Solved by Lagrangian relaxation: each capped offer gets a price per customer, raised by
+// bisection until the offer's count fits, and the plan is the budget path of the priced values
+// (when prices cycle between tied offers, the least profitable holders of an offer over its cap
+// lose it). The result always respects the caps and the budget; its value is a lower bound on the optimum
+// (the LP bound of the uncapped problem is reported as `lp_bound`). `prices` holds the final
+// multipliers: what one more unit of each cap would be worth.
+struct CappedAllocation {
+  Allocation allocation;
+  std::vector<double> prices;
+};
+absl::StatusOr<CappedAllocation> AllocateWithOfferCaps(const OfferMatrix& offers, double budget,
+                                                       absl::Span<const std::int64_t> max_customers,
+                                                       double min_value_per_spend, const ExecutionOptions& options);
+
 }  // namespace comptoir::promo

@@ -97,3 +97,38 @@ TEST(Allocation, BadInputIsNamed) {
 
 }  // namespace
 }  // namespace comptoir::promo
+
+namespace comptoir::promo {
+namespace {
+
+TEST(AllocationWithCaps, RespectsCapsAndBudgetAndLeavesLooseCapsAlone) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const Instance in = Random(40, 3, seed);
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const BudgetPath path, SolveBudgetPath(in.matrix(), {}));
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const Allocation free, AllocateAtBudget(path, in.customers, 60.0));
+    const std::vector<std::int64_t> loose = {0, 1000, 0};
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const CappedAllocation same, AllocateWithOfferCaps(in.matrix(), 60.0, loose, 1.0, {}));
+    EXPECT_EQ(same.allocation.offer, free.offer);
+    const std::vector<std::int64_t> tight = {2, 3, 1};
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const CappedAllocation capped, AllocateWithOfferCaps(in.matrix(), 60.0, tight, 1.0, {}));
+    std::vector<std::int64_t> counts(3, 0);
+    double value = 0;
+    for (std::int64_t c = 0; c < in.customers; ++c) {
+      const std::int32_t j = capped.allocation.offer[c];
+      if (j >= 0) ++counts[j], value += in.value[c * 3 + j];
+    }
+    for (int j = 0; j < 3; ++j) EXPECT_LE(counts[j], tight[j]) << "seed " << seed;
+    EXPECT_LE(capped.allocation.spend, 60.0 + 1e-9);
+    EXPECT_NEAR(capped.allocation.value, value, 1e-9);
+    EXPECT_LE(capped.allocation.value, free.value + 1e-9);
+    EXPECT_GT(capped.allocation.value, 0.0);
+  }
+  const Instance in = Random(5, 2, 1);
+  EXPECT_THAT(AllocateWithOfferCaps(in.matrix(), 10.0, std::vector<std::int64_t>{1}, 1.0, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("one cap per offer")));
+  EXPECT_THAT(AllocateWithOfferCaps(in.matrix(), 10.0, std::vector<std::int64_t>{1, -1}, 1.0, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("offer 1")));
+}
+
+}  // namespace
+}  // namespace comptoir::promo
