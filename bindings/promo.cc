@@ -22,6 +22,25 @@ eval::UpliftMetric ParseMetric(const std::string& name) {
   throw py::value_error("unknown uplift metric '" + name + "'");
 }
 
+// customers x offers value and cost matrices, checked to have the same shape.
+promo::OfferMatrix OffersOf(const Array<double>& value, const Array<double>& cost) {
+  if (value.ndim() != 2 || cost.ndim() != 2 || value.shape(0) != cost.shape(0) || value.shape(1) != cost.shape(1)) {
+    throw py::value_error("value and cost must be 2-D arrays of the same shape (customers x offers)");
+  }
+  return {SpanOf(value), SpanOf(cost), static_cast<std::int64_t>(value.shape(0)), static_cast<std::int32_t>(value.shape(1))};
+}
+
+py::dict AllocationDict(const promo::Allocation& a) {
+  py::dict out;
+  out["offer"] = ToNumpy(a.offer);
+  out["spend"] = a.spend;
+  out["value"] = a.value;
+  out["profit"] = a.profit();
+  out["roi"] = a.roi();
+  out["lp_bound"] = a.lp_bound;
+  return out;
+}
+
 }  // namespace
 
 void RegisterPromo(py::module_& m) {
@@ -81,11 +100,7 @@ void RegisterPromo(py::module_& m) {
   promo.def(
       "solve_budget_path",
       [](const Array<double>& value, const Array<double>& cost, int num_threads) {
-        if (value.ndim() != 2 || cost.ndim() != 2 || value.shape(0) != cost.shape(0) || value.shape(1) != cost.shape(1)) {
-          throw py::value_error("value and cost must be 2-D arrays of the same shape (customers x offers)");
-        }
-        const promo::OfferMatrix offers{SpanOf(value), SpanOf(cost), static_cast<std::int64_t>(value.shape(0)),
-                                        static_cast<std::int32_t>(value.shape(1))};
+        const promo::OfferMatrix offers = OffersOf(value, cost);
         ExecutionOptions options;
         options.num_threads = num_threads;
         return RunReleasingGil([&](ProgressCallback) { return promo::SolveBudgetPath(offers, options); });
@@ -94,39 +109,20 @@ void RegisterPromo(py::module_& m) {
   promo.def(
       "allocate_at_budget",
       [](const promo::BudgetPath& path, std::int64_t num_customers, double budget, double min_value_per_spend) {
-        const promo::Allocation a = ValueOrThrow(promo::AllocateAtBudget(path, num_customers, budget, min_value_per_spend));
-        py::dict out;
-        out["offer"] = ToNumpy(a.offer);
-        out["spend"] = a.spend;
-        out["value"] = a.value;
-        out["profit"] = a.profit();
-        out["roi"] = a.roi();
-        out["lp_bound"] = a.lp_bound;
-        return out;
+        return AllocationDict(ValueOrThrow(promo::AllocateAtBudget(path, num_customers, budget, min_value_per_spend)));
       },
       py::arg("path"), py::arg("num_customers"), py::arg("budget"), py::arg("min_value_per_spend") = 1.0);
   promo.def(
       "allocate_with_caps",
       [](const Array<double>& value, const Array<double>& cost, double budget, const Array<std::int64_t>& max_customers,
          double min_value_per_spend, int num_threads) {
-        if (value.ndim() != 2 || cost.ndim() != 2 || value.shape(0) != cost.shape(0) || value.shape(1) != cost.shape(1)) {
-          throw py::value_error("value and cost must be 2-D arrays of the same shape (customers x offers)");
-        }
-        const promo::OfferMatrix offers{SpanOf(value), SpanOf(cost), static_cast<std::int64_t>(value.shape(0)),
-                                        static_cast<std::int32_t>(value.shape(1))};
+        const promo::OfferMatrix offers = OffersOf(value, cost);
         ExecutionOptions options;
         options.num_threads = num_threads;
         const promo::CappedAllocation result = RunReleasingGil([&](ProgressCallback) {
           return promo::AllocateWithOfferCaps(offers, budget, SpanOf(max_customers), min_value_per_spend, options);
         });
-        const promo::Allocation& a = result.allocation;
-        py::dict out;
-        out["offer"] = ToNumpy(a.offer);
-        out["spend"] = a.spend;
-        out["value"] = a.value;
-        out["profit"] = a.profit();
-        out["roi"] = a.roi();
-        out["lp_bound"] = a.lp_bound;
+        py::dict out = AllocationDict(result.allocation);
         out["prices"] = ToNumpy(result.prices);
         return out;
       },
