@@ -48,6 +48,7 @@ struct BinnedMatrix {
 
 class FeatureBinning {
  public:
+  FeatureBinning() = default;  // no features
   // Learns the bins of every column of X. Errors name the column: a categorical value that is
   // negative, fractional or above 2^31.
   static absl::StatusOr<FeatureBinning> Fit(const Eigen::Ref<const RowMatrix>& X, const BinningConfig& config,
@@ -73,7 +74,6 @@ class FeatureBinning {
   std::uint8_t BinOf(std::int32_t feature, double value) const;
 
  private:
-  FeatureBinning() = default;
   std::vector<std::vector<double>> upper_bounds_;
   std::vector<std::vector<std::int32_t>> categories_;  // sorted ascending
   std::vector<bool> categorical_;

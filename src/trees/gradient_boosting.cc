@@ -1,0 +1,908 @@
+#include "comptoir/trees/gradient_boosting.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "comptoir/status.h"
+#include "comptoir/v1/trees.pb.h"
+#include "internal/parallel.h"
+#include "internal/rng.h"
+#include "internal/strings.h"
+
+namespace comptoir::trees {
+namespace {
+
+constexpr std::int64_t kRowChunk = 8192;
+// Histogram partials: at most this many per node, so the fold stays cheap on huge nodes.
+constexpr std::int64_t kMaxHistogramChunks = 32;
+constexpr std::int64_t kMinHistogramChunk = 16384;
+// LightGBM's safeguard for Poisson: the hessian of exp(f) is inflated so first steps stay small.
+constexpr double kPoissonMaxDeltaStep = 0.7;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double Sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
+double Softplus(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
+
+const char* ObjectiveName(Objective objective) {
+  switch (objective) {
+    case Objective::kBinaryLogLoss: return "binary log loss";
+    case Objective::kSquaredError: return "squared error";
+    case Objective::kPoisson: return "Poisson";
+    case Objective::kTweedie: return "Tweedie";
+  }
+  return "unknown";
+}
+
+// Gradient, hessian and loss of one row for the configured objective, on the raw score f.
+struct Loss {
+  Objective objective;
+  double power;
+
+  void GradientHessian(double y, double f, double* g, double* h) const {
+    switch (objective) {
+      case Objective::kBinaryLogLoss: {
+        const double p = Sigmoid(f);
+        *g = p - y;
+        *h = std::max(p * (1 - p), 1e-16);
+        return;
+      }
+      case Objective::kSquaredError:
+        *g = f - y;
+        *h = 1;
+        return;
+      case Objective::kPoisson:
+        *g = std::exp(f) - y;
+        *h = std::exp(f + kPoissonMaxDeltaStep);
+        return;
+      case Objective::kTweedie: {
+        const double a = std::exp((1 - power) * f), b = std::exp((2 - power) * f);
+        *g = -y * a + b;
+        *h = -y * (1 - power) * a + (2 - power) * b;
+        return;
+      }
+    }
+  }
+
+  // The loss up to terms that do not depend on f (so losses compare across models).
+  double Value(double y, double f) const {
+    switch (objective) {
+      case Objective::kBinaryLogLoss: return Softplus(f) - y * f;
+      case Objective::kSquaredError: return 0.5 * (f - y) * (f - y);
+      case Objective::kPoisson: return std::exp(f) - y * f;
+      case Objective::kTweedie:
+        return -y * std::exp((1 - power) * f) / (1 - power) + std::exp((2 - power) * f) / (2 - power);
+    }
+    return 0;
+  }
+
+  double Response(double f) const {
+    switch (objective) {
+      case Objective::kBinaryLogLoss: return Sigmoid(f);
+      case Objective::kSquaredError: return f;
+      case Objective::kPoisson:
+      case Objective::kTweedie: return std::exp(f);
+    }
+    return f;
+  }
+
+  // The constant raw score that minimises the loss for a weighted mean target.
+  double BaseScore(double mean) const {
+    switch (objective) {
+      case Objective::kBinaryLogLoss: return std::log(mean / (1 - mean));
+      case Objective::kSquaredError: return mean;
+      case Objective::kPoisson:
+      case Objective::kTweedie: return std::log(mean);
+    }
+    return 0;
+  }
+
+  absl::Status CheckTargets(absl::Span<const double> y, std::string_view what) const {
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      const double v = y[i];
+      const bool ok = objective == Objective::kBinaryLogLoss ? (v == 0 || v == 1)
+                      : objective == Objective::kSquaredError ? std::isfinite(v)
+                                                              : (std::isfinite(v) && v >= 0);
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(internal::Sv(what), " ", i, " is ", v, ", which the ", ObjectiveName(objective), " objective does not accept",
+                                                       objective == Objective::kBinaryLogLoss ? " (labels must be 0 or 1)" : ""));
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
+struct HistBin {
+  double g = 0, h = 0, n = 0;
+  void Add(const HistBin& o) { g += o.g, h += o.h, n += o.n; }
+  HistBin Minus(const HistBin& o) const { return {g - o.g, h - o.h, n - o.n}; }
+};
+
+using BinSet = std::array<std::uint64_t, 4>;
+bool Contains(const BinSet& set, std::uint32_t bin) { return (set[bin >> 6] >> (bin & 63)) & 1; }
+void Insert(BinSet& set, std::uint32_t bin) { set[bin >> 6] |= std::uint64_t{1} << (bin & 63); }
+
+struct SplitCandidate {
+  double gain = -kInf;
+  std::int32_t feature = -1;
+  std::int32_t bin = 0;  // numeric: bins 1..bin go left
+  bool default_left = false;
+  bool categorical = false;
+  BinSet left_bins{};
+  HistBin left;
+};
+
+// Grows one tree leaf-wise over binned rows for given gradients and hessians.
+class TreeBuilder {
+ public:
+  TreeBuilder(const BinnedMatrix& binned, const FeatureBinning& binning, const GradientBoostingConfig& config, int num_threads)
+      : binned_(binned), binning_(binning), config_(config), num_threads_(num_threads) {
+    const std::int32_t p = binned.num_features;
+    offsets_.resize(static_cast<std::size_t>(p) + 1, 0);
+    for (std::int32_t j = 0; j < p; ++j) offsets_[static_cast<std::size_t>(j) + 1] = offsets_[static_cast<std::size_t>(j)] + binning.num_bins(j);
+    partials_.resize(static_cast<std::size_t>(kMaxHistogramChunks * total_bins()));
+  }
+
+  std::int32_t total_bins() const { return offsets_.back(); }
+
+  // Builds a tree over rows (reordered in place so each leaf's rows are contiguous). Leaf values
+  // are the Newton steps times the learning rate. split_bin receives the bin of each numeric split
+  // (to route binned rows), leaf_segments the [begin, end) of every leaf's rows.
+  Tree Build(std::vector<std::int64_t>& rows, const std::vector<double>& g, const std::vector<double>& h,
+             const std::vector<std::int32_t>& features, std::vector<double>& importance, std::vector<std::int32_t>& split_bin,
+             std::vector<std::pair<std::int32_t, std::pair<std::int64_t, std::int64_t>>>& leaf_segments) {
+    rows_ = &rows;
+    g_ = g.data();
+    h_ = h.data();
+    features_ = &features;
+    all_features_ = static_cast<std::int32_t>(features.size()) == binned_.num_features;
+    Tree tree;
+    split_bin.clear();
+    leaf_segments.clear();
+    std::vector<Leaf> open;
+    open.push_back(Leaf{AddNode(tree, split_bin), 0, static_cast<std::int64_t>(rows.size()), 0, {}, {}, {}});
+    Leaf& root = open.back();
+    root.hist.assign(static_cast<std::size_t>(total_bins()), HistBin{});
+    BuildHistogram(root);
+    const std::int32_t first = features.front();
+    for (std::int32_t b = offsets_[static_cast<std::size_t>(first)]; b < offsets_[static_cast<std::size_t>(first) + 1]; ++b) {
+      root.sum.Add(root.hist[static_cast<std::size_t>(b)]);
+    }
+    FindBestSplit(root);
+
+    std::int32_t num_leaves = 1;
+    while (num_leaves < config_.num_leaves) {
+      std::size_t best = open.size();
+      for (std::size_t k = 0; k < open.size(); ++k) {
+        if (open[k].best.feature >= 0 && (best == open.size() || open[k].best.gain > open[best].best.gain)) best = k;
+      }
+      if (best == open.size()) break;
+      Leaf parent = std::move(open[best]);
+      open.erase(open.begin() + static_cast<std::ptrdiff_t>(best));
+      auto [left, right] = Split(tree, split_bin, parent, importance);
+      open.push_back(std::move(left));
+      open.push_back(std::move(right));
+      ++num_leaves;
+    }
+    for (const Leaf& leaf : open) {
+      tree.value[static_cast<std::size_t>(leaf.node)] = LeafValue(leaf.sum);
+      tree.cover[static_cast<std::size_t>(leaf.node)] = leaf.sum.n;
+      leaf_segments.push_back({leaf.node, {leaf.begin, leaf.end}});
+    }
+    return tree;
+  }
+
+ private:
+  struct Leaf {
+    std::int32_t node;
+    std::int64_t begin, end;
+    std::int32_t depth;
+    HistBin sum;
+    std::vector<HistBin> hist;
+    SplitCandidate best;
+  };
+
+  static std::int32_t AddNode(Tree& tree, std::vector<std::int32_t>& split_bin) {
+    tree.feature.push_back(-1);
+    tree.threshold.push_back(0);
+    tree.left.push_back(-1);
+    tree.right.push_back(-1);
+    tree.default_left.push_back(0);
+    tree.category_set.push_back(-1);
+    tree.value.push_back(0);
+    tree.cover.push_back(0);
+    split_bin.push_back(0);
+    return tree.num_nodes() - 1;
+  }
+
+  double LeafValue(const HistBin& sum) const { return -sum.g / (sum.h + config_.l2) * config_.learning_rate; }
+  double Score(const HistBin& s) const { return s.g * s.g / (s.h + config_.l2); }
+  bool Admissible(const HistBin& s) const { return s.n >= config_.min_samples_leaf && s.h >= config_.min_hessian_leaf; }
+
+  void Accumulate(std::int64_t begin, std::int64_t end, HistBin* hist) const {
+    const std::int64_t* rows = rows_->data();
+    const std::int32_t p = binned_.num_features;
+    const std::int32_t* offsets = offsets_.data();
+    for (std::int64_t k = begin; k < end; ++k) {
+      const std::int64_t r = rows[k];
+      const std::uint8_t* code = binned_.row(r);
+      const double gr = g_[r], hr = h_[r];
+      if (all_features_) {
+        for (std::int32_t j = 0; j < p; ++j) {
+          HistBin& bin = hist[offsets[j] + code[j]];
+          bin.g += gr, bin.h += hr, bin.n += 1;
+        }
+      } else {
+        for (std::int32_t j : *features_) {
+          HistBin& bin = hist[offsets[j] + code[j]];
+          bin.g += gr, bin.h += hr, bin.n += 1;
+        }
+      }
+    }
+  }
+
+  // Fixed chunks (a function of the node size only) folded in order: deterministic sums.
+  void BuildHistogram(Leaf& leaf) {
+    const std::int64_t n = leaf.end - leaf.begin;
+    const std::int64_t chunk = std::max(kMinHistogramChunk, (n + kMaxHistogramChunks - 1) / kMaxHistogramChunks);
+    const std::int64_t chunks = internal::NumChunks(n, chunk);
+    std::fill(leaf.hist.begin(), leaf.hist.end(), HistBin{});
+    if (chunks <= 1) {
+      Accumulate(leaf.begin, leaf.end, leaf.hist.data());
+      return;
+    }
+    const auto bins = static_cast<std::size_t>(total_bins());
+    (void)internal::ParallelForChunks(num_threads_, n, chunk, [&](std::int64_t c, std::int64_t begin, std::int64_t end) {
+      HistBin* partial = partials_.data() + static_cast<std::size_t>(c) * bins;
+      std::fill(partial, partial + bins, HistBin{});
+      Accumulate(leaf.begin + begin, leaf.begin + end, partial);
+    });
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const HistBin* partial = partials_.data() + static_cast<std::size_t>(c) * bins;
+      for (std::size_t b = 0; b < bins; ++b) leaf.hist[b].Add(partial[b]);
+    }
+  }
+
+  void Consider(const HistBin& left, const HistBin& total, double parent_score, SplitCandidate& best,
+                const SplitCandidate& proposal) const {
+    const HistBin right = total.Minus(left);
+    if (!Admissible(left) || !Admissible(right)) return;
+    const double gain = Score(left) + Score(right) - parent_score;
+    if (gain > best.gain && gain > config_.min_split_gain) {
+      best = proposal;
+      best.gain = gain;
+      best.left = left;
+    }
+  }
+
+  void FindBestSplit(Leaf& leaf) const {
+    leaf.best = SplitCandidate{};
+    if (config_.max_depth > 0 && leaf.depth >= config_.max_depth) return;
+    if (leaf.sum.n < 2.0 * config_.min_samples_leaf) return;
+    const double parent_score = Score(leaf.sum);
+    for (std::int32_t j : *features_) {
+      const HistBin* hist = leaf.hist.data() + offsets_[static_cast<std::size_t>(j)];
+      const std::int32_t bins = binning_.num_bins(j);
+      if (binning_.is_categorical(j)) {
+        FindCategoricalSplit(j, hist, bins, leaf.sum, parent_score, leaf.best);
+        continue;
+      }
+      SplitCandidate proposal;
+      proposal.feature = j;
+      // Missing values to the right, then (when there are any) to the left.
+      HistBin left;
+      proposal.default_left = false;
+      for (std::int32_t b = 1; b < bins; ++b) {
+        left.Add(hist[b]);
+        proposal.bin = b;
+        Consider(left, leaf.sum, parent_score, leaf.best, proposal);
+      }
+      if (hist[kMissingBin].n == 0) continue;
+      left = hist[kMissingBin];
+      proposal.default_left = true;
+      for (std::int32_t b = 1; b + 1 < bins; ++b) {
+        left.Add(hist[b]);
+        proposal.bin = b;
+        Consider(left, leaf.sum, parent_score, leaf.best, proposal);
+      }
+    }
+  }
+
+  // Bins (the missing bin among them) ordered by their smoothed gradient ratio; every prefix of the
+  // order, from either end, is a candidate left set. Rare bins always go right.
+  void FindCategoricalSplit(std::int32_t j, const HistBin* hist, std::int32_t bins, const HistBin& total,
+                            double parent_score, SplitCandidate& best) const {
+    std::vector<std::int32_t> order;
+    for (std::int32_t b = 0; b < bins; ++b) {
+      if (hist[b].n >= std::max(1, config_.min_samples_category)) order.push_back(b);
+    }
+    if (order.size() < 2) return;
+    std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
+      return hist[a].g / (hist[a].h + config_.categorical_smoothing) < hist[b].g / (hist[b].h + config_.categorical_smoothing);
+    });
+    for (int direction = 0; direction < 2; ++direction) {
+      SplitCandidate proposal;
+      proposal.feature = j;
+      proposal.categorical = true;
+      HistBin left;
+      for (std::size_t t = 0; t + 1 < order.size(); ++t) {
+        const std::int32_t b = direction == 0 ? order[t] : order[order.size() - 1 - t];
+        left.Add(hist[b]);
+        Insert(proposal.left_bins, static_cast<std::uint32_t>(b));
+        proposal.default_left = Contains(proposal.left_bins, kMissingBin);
+        Consider(left, total, parent_score, best, proposal);
+      }
+    }
+  }
+
+  bool GoesLeft(const SplitCandidate& split, std::uint8_t code) const {
+    if (split.categorical) return Contains(split.left_bins, code);
+    if (code == kMissingBin) return split.default_left;
+    return code <= split.bin;
+  }
+
+  std::pair<Leaf, Leaf> Split(Tree& tree, std::vector<std::int32_t>& split_bin, Leaf& parent, std::vector<double>& importance) {
+    const SplitCandidate& split = parent.best;
+    const auto node = static_cast<std::size_t>(parent.node);
+    tree.feature[node] = split.feature;
+    tree.default_left[node] = split.default_left;
+    tree.cover[node] = parent.sum.n;
+    split_bin[node] = split.bin;
+    if (split.categorical) {
+      tree.category_set[node] = static_cast<std::int32_t>(tree.category_bins.size());
+      tree.category_bins.push_back(split.left_bins);
+      tree.threshold[node] = 0;
+    } else {
+      tree.threshold[node] = binning_.upper_bounds(split.feature)[static_cast<std::size_t>(split.bin - 1)];
+    }
+    importance[static_cast<std::size_t>(split.feature)] += split.gain;
+
+    // Stable partition of the parent's rows: left rows in place, right rows through scratch.
+    std::vector<std::int64_t>& rows = *rows_;
+    scratch_.clear();
+    std::int64_t write = parent.begin;
+    for (std::int64_t k = parent.begin; k < parent.end; ++k) {
+      const std::int64_t r = rows[static_cast<std::size_t>(k)];
+      if (GoesLeft(split, binned_.row(r)[split.feature])) {
+        rows[static_cast<std::size_t>(write++)] = r;
+      } else {
+        scratch_.push_back(r);
+      }
+    }
+    std::copy(scratch_.begin(), scratch_.end(), rows.begin() + write);
+
+    const std::int32_t left_node = AddNode(tree, split_bin);
+    const std::int32_t right_node = AddNode(tree, split_bin);
+    tree.left[node] = left_node;
+    tree.right[node] = right_node;
+    Leaf left{left_node, parent.begin, write, parent.depth + 1, split.left, {}, {}};
+    Leaf right{right_node, write, parent.end, parent.depth + 1, parent.sum.Minus(split.left), {}, {}};
+    // Scan the smaller child; the larger one's histogram is the parent's minus the smaller's.
+    Leaf& small = (left.end - left.begin) <= (right.end - right.begin) ? left : right;
+    Leaf& large = &small == &left ? right : left;
+    small.hist.assign(static_cast<std::size_t>(total_bins()), HistBin{});
+    BuildHistogram(small);
+    large.hist = std::move(parent.hist);
+    for (std::size_t b = 0; b < large.hist.size(); ++b) large.hist[b] = large.hist[b].Minus(small.hist[b]);
+    FindBestSplit(left);
+    FindBestSplit(right);
+    return {std::move(left), std::move(right)};
+  }
+
+  const BinnedMatrix& binned_;
+  const FeatureBinning& binning_;
+  const GradientBoostingConfig& config_;
+  const int num_threads_;
+  std::vector<std::int32_t> offsets_;
+  std::vector<HistBin> partials_;
+  std::vector<std::int64_t> scratch_;
+  std::vector<std::int64_t>* rows_ = nullptr;
+  const double* g_ = nullptr;
+  const double* h_ = nullptr;
+  const std::vector<std::int32_t>* features_ = nullptr;
+  bool all_features_ = true;
+};
+
+bool GoesLeftRaw(const Tree& tree, std::size_t node, double x, const FeatureBinning& binning) {
+  if (std::isnan(x)) return tree.default_left[node];
+  const std::int32_t set = tree.category_set[node];
+  if (set >= 0) return Contains(tree.category_bins[static_cast<std::size_t>(set)], binning.BinOf(tree.feature[node], x));
+  return x <= tree.threshold[node];
+}
+
+double TreeOutput(const Tree& tree, const double* row, const FeatureBinning& binning) {
+  std::size_t node = 0;
+  while (tree.left[node] >= 0) {
+    node = static_cast<std::size_t>(GoesLeftRaw(tree, node, row[tree.feature[node]], binning) ? tree.left[node] : tree.right[node]);
+  }
+  return tree.value[node];
+}
+
+std::int32_t TreeDepth(const Tree& tree, std::int32_t node = 0) {
+  const auto k = static_cast<std::size_t>(node);
+  if (tree.left[k] < 0) return 0;
+  return 1 + std::max(TreeDepth(tree, tree.left[k]), TreeDepth(tree, tree.right[k]));
+}
+
+double ExpectedOutput(const Tree& tree, std::int32_t node = 0) {
+  const auto k = static_cast<std::size_t>(node);
+  if (tree.left[k] < 0) return tree.value[k];
+  const auto l = static_cast<std::size_t>(tree.left[k]), r = static_cast<std::size_t>(tree.right[k]);
+  return (tree.cover[l] * ExpectedOutput(tree, tree.left[k]) + tree.cover[r] * ExpectedOutput(tree, tree.right[k])) / tree.cover[k];
+}
+
+// Exact TreeSHAP (Lundberg, Erion and Lee, 2018, algorithm 2): the path of unique features from the
+// root holds, per feature, the fraction of "zero" (feature unknown: follow covers) and "one" (feature
+// known: follow x) paths, and permutation weights that are extended and unwound in O(depth).
+class TreeShap {
+ public:
+  TreeShap(const Tree& tree, const FeatureBinning& binning, std::int32_t depth)
+      : tree_(tree), binning_(binning), path_(static_cast<std::size_t>((depth + 2) * (depth + 3) / 2 + depth + 2)) {}
+
+  void Explain(const double* x, double* phi) { Recurse(0, x, phi, path_.data(), 0, 1, 1, -1); }
+
+ private:
+  struct PathElement {
+    std::int32_t feature;
+    double zero_fraction, one_fraction, weight;
+  };
+
+  static void Extend(PathElement* path, int depth, double zero_fraction, double one_fraction, std::int32_t feature) {
+    path[depth] = {feature, zero_fraction, one_fraction, depth == 0 ? 1.0 : 0.0};
+    for (int i = depth - 1; i >= 0; --i) {
+      path[i + 1].weight += one_fraction * path[i].weight * (i + 1) / (depth + 1);
+      path[i].weight = zero_fraction * path[i].weight * (depth - i) / (depth + 1);
+    }
+  }
+
+  static void Unwind(PathElement* path, int depth, int index) {
+    const double one = path[index].one_fraction, zero = path[index].zero_fraction;
+    double next = path[depth].weight;
+    for (int i = depth - 1; i >= 0; --i) {
+      if (one != 0) {
+        const double held = path[i].weight;
+        path[i].weight = next * (depth + 1) / ((i + 1) * one);
+        next = held - path[i].weight * zero * (depth - i) / (depth + 1);
+      } else {
+        path[i].weight = path[i].weight * (depth + 1) / (zero * (depth - i));
+      }
+    }
+    for (int i = index; i < depth; ++i) {
+      path[i].feature = path[i + 1].feature;
+      path[i].zero_fraction = path[i + 1].zero_fraction;
+      path[i].one_fraction = path[i + 1].one_fraction;
+    }
+  }
+
+  // The total permutation weight of the path with element `index` unwound, without unwinding it.
+  static double UnwoundSum(const PathElement* path, int depth, int index) {
+    const double one = path[index].one_fraction, zero = path[index].zero_fraction;
+    double next = path[depth].weight, total = 0;
+    for (int i = depth - 1; i >= 0; --i) {
+      if (one != 0) {
+        const double w = next * (depth + 1) / ((i + 1) * one);
+        total += w;
+        next = path[i].weight - w * zero * (depth - i) / (depth + 1);
+      } else {
+        total += path[i].weight * (depth + 1) / (zero * (depth - i));
+      }
+    }
+    return total;
+  }
+
+  void Recurse(std::int32_t node, const double* x, double* phi, PathElement* parent_path, int depth,
+               double zero_fraction, double one_fraction, std::int32_t feature) {
+    PathElement* path = parent_path + depth + 1;
+    std::copy(parent_path, parent_path + depth + 1, path);
+    Extend(path, depth, zero_fraction, one_fraction, feature);
+    const auto k = static_cast<std::size_t>(node);
+    if (tree_.left[k] < 0) {
+      for (int i = 1; i <= depth; ++i) {
+        const double w = UnwoundSum(path, depth, i);
+        phi[path[i].feature] += w * (path[i].one_fraction - path[i].zero_fraction) * tree_.value[k];
+      }
+      return;
+    }
+    const std::int32_t split = tree_.feature[k];
+    const bool left = GoesLeftRaw(tree_, k, x[split], binning_);
+    const std::int32_t hot = left ? tree_.left[k] : tree_.right[k];
+    const std::int32_t cold = left ? tree_.right[k] : tree_.left[k];
+    double incoming_zero = 1, incoming_one = 1;
+    int seen = 1;
+    while (seen <= depth && path[seen].feature != split) ++seen;
+    if (seen <= depth) {
+      incoming_zero = path[seen].zero_fraction;
+      incoming_one = path[seen].one_fraction;
+      Unwind(path, depth, seen);
+      --depth;
+    }
+    const double cover = tree_.cover[k];
+    Recurse(hot, x, phi, path, depth + 1, incoming_zero * tree_.cover[static_cast<std::size_t>(hot)] / cover, incoming_one, split);
+    Recurse(cold, x, phi, path, depth + 1, incoming_zero * tree_.cover[static_cast<std::size_t>(cold)] / cover, 0, split);
+  }
+
+  const Tree& tree_;
+  const FeatureBinning& binning_;
+  std::vector<PathElement> path_;
+};
+
+absl::Status CheckMatrix(const Eigen::Ref<const RowMatrix>& X, std::int32_t num_features) {
+  if (X.cols() != num_features) {
+    return absl::InvalidArgumentError(absl::StrCat("X has ", X.cols(), " features, the model was fitted on ", num_features));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTree(const Tree& t, std::int32_t num_features) {
+  const std::size_t n = t.feature.size();
+  const bool sizes = n > 0 && t.threshold.size() == n && t.left.size() == n && t.right.size() == n && t.default_left.size() == n &&
+                     t.category_set.size() == n && t.value.size() == n && t.cover.size() == n;
+  if (!sizes) return absl::DataLossError("a tree's arrays disagree in length");
+  // Children always come after their parent, so following them cannot loop.
+  for (std::size_t k = 0; k < n; ++k) {
+    if (t.left[k] < 0) continue;
+    const bool ok = t.left[k] > static_cast<std::int32_t>(k) && t.right[k] > static_cast<std::int32_t>(k) &&
+                    t.left[k] < static_cast<std::int32_t>(n) && t.right[k] < static_cast<std::int32_t>(n) &&
+                    t.feature[k] >= 0 && t.feature[k] < num_features && t.cover[k] > 0 &&
+                    t.category_set[k] < static_cast<std::int32_t>(t.category_bins.size());
+    if (!ok) return absl::DataLossError(absl::StrCat("tree node ", k, " is malformed"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status GradientBoostingConfig::Validate() const {
+  if (objective == Objective::kTweedie && !(tweedie_power > 1 && tweedie_power < 2)) {
+    return absl::InvalidArgumentError("tweedie_power must be in (1, 2)");
+  }
+  if (num_trees < 1) return absl::InvalidArgumentError("num_trees must be >= 1");
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return absl::InvalidArgumentError("learning_rate must be positive");
+  if (num_leaves < 2) return absl::InvalidArgumentError("num_leaves must be >= 2");
+  if (max_depth < 0) return absl::InvalidArgumentError("max_depth must be >= 0 (0: unlimited)");
+  if (min_samples_leaf < 1) return absl::InvalidArgumentError("min_samples_leaf must be >= 1");
+  if (!(min_hessian_leaf >= 0) || !(l2 >= 0) || !(min_split_gain >= 0) || !(categorical_smoothing >= 0)) {
+    return absl::InvalidArgumentError("min_hessian_leaf, l2, min_split_gain and categorical_smoothing must be >= 0");
+  }
+  if (!(row_subsample > 0 && row_subsample <= 1) || !(feature_subsample > 0 && feature_subsample <= 1)) {
+    return absl::InvalidArgumentError("row_subsample and feature_subsample must be in (0, 1]");
+  }
+  if (early_stopping_rounds < 0) return absl::InvalidArgumentError("early_stopping_rounds must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const RowMatrix>& X, absl::Span<const double> y,
+                                                       absl::Span<const double> sample_weight,
+                                                       const Eigen::Ref<const RowMatrix>& X_validation,
+                                                       absl::Span<const double> y_validation,
+                                                       const GradientBoostingConfig& config, const ExecutionOptions& options) {
+  COMPTOIR_RETURN_IF_ERROR(config.Validate());
+  COMPTOIR_RETURN_IF_ERROR(options.Validate());
+  const std::int64_t n = X.rows();
+  const auto p = static_cast<std::int32_t>(X.cols());
+  if (n == 0 || p == 0) return absl::InvalidArgumentError("cannot fit on an empty matrix");
+  if (static_cast<std::int64_t>(y.size()) != n) return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", y.size(), " targets"));
+  if (!sample_weight.empty() && static_cast<std::int64_t>(sample_weight.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", sample_weight.size(), " sample weights"));
+  }
+  const bool validating = X_validation.rows() > 0;
+  if (validating && X_validation.cols() != p) {
+    return absl::InvalidArgumentError(absl::StrCat("the validation set has ", X_validation.cols(), " features, the training set ", p));
+  }
+  if (static_cast<std::int64_t>(y_validation.size()) != X_validation.rows()) {
+    return absl::InvalidArgumentError(absl::StrCat(X_validation.rows(), " validation rows but ", y_validation.size(), " targets"));
+  }
+  if (config.early_stopping_rounds > 0 && !validating) {
+    return absl::InvalidArgumentError("early stopping needs a validation set");
+  }
+  const Loss loss{config.objective, config.tweedie_power};
+  COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y, "target"));
+  COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y_validation, "validation target"));
+  double weight_total = 0, target_total = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double w = sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)];
+    if (!(w >= 0) || !std::isfinite(w)) return absl::InvalidArgumentError(absl::StrCat("sample weight ", i, " is ", w));
+    weight_total += w;
+    target_total += w * y[static_cast<std::size_t>(i)];
+  }
+  if (!(weight_total > 0)) return absl::InvalidArgumentError("the sample weights sum to zero");
+  const double mean = target_total / weight_total;
+  if (config.objective == Objective::kBinaryLogLoss && (mean <= 0 || mean >= 1)) {
+    return absl::InvalidArgumentError("the labels hold a single class: there is nothing to learn");
+  }
+  if ((config.objective == Objective::kPoisson || config.objective == Objective::kTweedie) && mean <= 0) {
+    return absl::InvalidArgumentError("every target is zero: a log-link model has nothing to learn");
+  }
+
+  GradientBoosting model;
+  model.config_ = config;
+  COMPTOIR_ASSIGN_OR_RETURN(model.binning_, FeatureBinning::Fit(X, config.binning, options));
+  COMPTOIR_ASSIGN_OR_RETURN(const BinnedMatrix binned, model.binning_.Transform(X, options));
+  model.base_score_ = loss.BaseScore(mean);
+  model.feature_importance_.assign(static_cast<std::size_t>(p), 0.0);
+
+  const auto un = static_cast<std::size_t>(n);
+  std::vector<double> score(un, model.base_score_), g(un), h(un);
+  std::vector<double> validation_score(static_cast<std::size_t>(X_validation.rows()), model.base_score_);
+  std::vector<std::int64_t> rows;
+  rows.reserve(un);
+  std::vector<std::int32_t> features, split_bin;
+  std::vector<std::pair<std::int32_t, std::pair<std::int64_t, std::int64_t>>> leaf_segments;
+  TreeBuilder builder(binned, model.binning_, config, options.num_threads);
+  ProgressReporter progress(options.progress, config.num_trees, "gradient boosting");
+  const auto weight_of = [&](std::int64_t i) { return sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)]; };
+  const auto mean_loss = [&](const std::vector<double>& f, absl::Span<const double> target, bool weighted) {
+    return internal::DeterministicReduce(
+               options.num_threads, static_cast<std::int64_t>(f.size()), kRowChunk, 0.0,
+               [&](std::int64_t begin, std::int64_t end) {
+                 double total = 0;
+                 for (std::int64_t i = begin; i < end; ++i) {
+                   total += (weighted ? weight_of(i) : 1.0) * loss.Value(target[static_cast<std::size_t>(i)], f[static_cast<std::size_t>(i)]);
+                 }
+                 return total;
+               },
+               [](double& a, double b) { a += b; }) /
+           (weighted ? weight_total : static_cast<double>(f.size()));
+  };
+
+  double best_validation = kInf;
+  std::int32_t best_trees = 0;
+  for (std::int32_t t = 0; t < config.num_trees; ++t) {
+    COMPTOIR_RETURN_IF_ERROR(progress.status());
+    (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        const auto k = static_cast<std::size_t>(i);
+        loss.GradientHessian(y[k], score[k], &g[k], &h[k]);
+        const double w = weight_of(i);
+        g[k] *= w, h[k] *= w;
+      }
+    });
+    internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
+    rows.clear();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (config.row_subsample >= 1 || static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.row_subsample) {
+        rows.push_back(i);
+      }
+    }
+    features.resize(static_cast<std::size_t>(p));
+    std::iota(features.begin(), features.end(), 0);
+    if (config.feature_subsample < 1) {
+      const auto keep = static_cast<std::size_t>(std::max(1.0, std::round(config.feature_subsample * p)));
+      internal::CounterRng pick(options.seed ^ 0x66656174ULL, static_cast<std::uint64_t>(t));
+      for (std::size_t k = 0; k < keep; ++k) std::swap(features[k], features[k + pick.UniformInt(features.size() - k)]);
+      features.resize(keep);
+      std::sort(features.begin(), features.end());
+    }
+    if (rows.empty()) continue;
+    Tree tree = builder.Build(rows, g, h, features, model.feature_importance_, split_bin, leaf_segments);
+
+    if (config.row_subsample >= 1) {
+      for (const auto& [node, segment] : leaf_segments) {
+        const double value = tree.value[static_cast<std::size_t>(node)];
+        for (std::int64_t k = segment.first; k < segment.second; ++k) score[static_cast<std::size_t>(rows[static_cast<std::size_t>(k)])] += value;
+      }
+    } else {
+      // Rows left out of the sample are routed through the tree on their bins.
+      (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) {
+          const std::uint8_t* code = binned.row(i);
+          std::size_t node = 0;
+          while (tree.left[node] >= 0) {
+            const std::uint8_t c = code[tree.feature[node]];
+            const std::int32_t set = tree.category_set[node];
+            const bool left = set >= 0 ? Contains(tree.category_bins[static_cast<std::size_t>(set)], c)
+                              : c == kMissingBin ? tree.default_left[node] != 0
+                                                 : c <= split_bin[node];
+            node = static_cast<std::size_t>(left ? tree.left[node] : tree.right[node]);
+          }
+          score[static_cast<std::size_t>(i)] += tree.value[node];
+        }
+      });
+    }
+    model.training_loss_.push_back(mean_loss(score, y, true));
+    if (validating) {
+      (void)internal::ParallelForChunks(options.num_threads, X_validation.rows(), kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) validation_score[static_cast<std::size_t>(i)] += TreeOutput(tree, X_validation.row(i).data(), model.binning_);
+      });
+      model.validation_loss_.push_back(mean_loss(validation_score, y_validation, false));
+    }
+    model.trees_.push_back(std::move(tree));
+    progress.Advance(1);
+    if (validating) {
+      if (model.validation_loss_.back() < best_validation) {
+        best_validation = model.validation_loss_.back();
+        best_trees = model.num_trees();
+      } else if (config.early_stopping_rounds > 0 && model.num_trees() - best_trees >= config.early_stopping_rounds) {
+        break;
+      }
+    }
+  }
+  COMPTOIR_RETURN_IF_ERROR(progress.status());
+  if (config.early_stopping_rounds > 0) model.trees_.resize(static_cast<std::size_t>(best_trees));
+  progress.Finish();
+  return model;
+}
+
+double GradientBoosting::RawScore(const double* row) const {
+  double f = base_score_;
+  for (const Tree& tree : trees_) f += TreeOutput(tree, row, binning_);
+  return f;
+}
+
+absl::StatusOr<std::vector<double>> GradientBoosting::PredictRaw(const Eigen::Ref<const RowMatrix>& X,
+                                                                 const ExecutionOptions& options) const {
+  COMPTOIR_RETURN_IF_ERROR(options.Validate());
+  COMPTOIR_RETURN_IF_ERROR(CheckMatrix(X, num_features()));
+  std::vector<double> out(static_cast<std::size_t>(X.rows()));
+  (void)internal::ParallelForChunks(options.num_threads, X.rows(), 1024, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) out[static_cast<std::size_t>(i)] = RawScore(X.row(i).data());
+  });
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> GradientBoosting::Predict(const Eigen::Ref<const RowMatrix>& X,
+                                                              const ExecutionOptions& options) const {
+  COMPTOIR_ASSIGN_OR_RETURN(std::vector<double> out, PredictRaw(X, options));
+  const Loss loss{config_.objective, config_.tweedie_power};
+  for (double& f : out) f = loss.Response(f);
+  return out;
+}
+
+absl::StatusOr<RowMatrix> GradientBoosting::Contributions(const Eigen::Ref<const RowMatrix>& X,
+                                                          const ExecutionOptions& options) const {
+  COMPTOIR_RETURN_IF_ERROR(options.Validate());
+  COMPTOIR_RETURN_IF_ERROR(CheckMatrix(X, num_features()));
+  const std::int32_t p = num_features();
+  double expected = base_score_;
+  std::int32_t depth = 0;
+  for (const Tree& tree : trees_) {
+    expected += ExpectedOutput(tree);
+    depth = std::max(depth, TreeDepth(tree));
+  }
+  RowMatrix out = RowMatrix::Zero(X.rows(), p + 1);
+  (void)internal::ParallelForChunks(options.num_threads, X.rows(), 256, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+    for (const Tree& tree : trees_) {
+      TreeShap shap(tree, binning_, depth);
+      for (std::int64_t i = begin; i < end; ++i) shap.Explain(X.row(i).data(), out.row(i).data());
+    }
+    for (std::int64_t i = begin; i < end; ++i) out(i, p) = expected;
+  });
+  return out;
+}
+
+absl::Status GradientBoosting::set_feature_names(std::vector<std::string> names) {
+  if (static_cast<std::int32_t>(names.size()) != num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat(names.size(), " feature names for ", num_features(), " features"));
+  }
+  feature_names_ = std::move(names);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<io::ModelFile> GradientBoosting::ToModelFile() const {
+  io::ModelFile file(kModelKind);
+  v1::GradientBoostingConfig c;
+  c.set_objective(static_cast<std::int32_t>(config_.objective));
+  c.set_tweedie_power(config_.tweedie_power);
+  c.set_num_trees(config_.num_trees);
+  c.set_learning_rate(config_.learning_rate);
+  c.set_num_leaves(config_.num_leaves);
+  c.set_max_depth(config_.max_depth);
+  c.set_min_samples_leaf(config_.min_samples_leaf);
+  c.set_min_hessian_leaf(config_.min_hessian_leaf);
+  c.set_l2(config_.l2);
+  c.set_min_split_gain(config_.min_split_gain);
+  c.set_categorical_smoothing(config_.categorical_smoothing);
+  c.set_min_samples_category(config_.min_samples_category);
+  c.set_row_subsample(config_.row_subsample);
+  c.set_feature_subsample(config_.feature_subsample);
+  c.set_early_stopping_rounds(config_.early_stopping_rounds);
+  c.set_max_bins(config_.binning.max_bins);
+  for (std::int32_t j : config_.binning.categorical_features) c.add_categorical_features(j);
+  c.set_sample_rows(config_.binning.sample_rows);
+  file.set_config(c.SerializeAsString());
+
+  v1::GradientBoostingModel m;
+  for (std::int32_t j = 0; j < num_features(); ++j) {
+    v1::FeatureBins* bins = m.add_binning();
+    bins->set_categorical(binning_.is_categorical(j));
+    for (double b : binning_.upper_bounds(j)) bins->add_upper_bounds(b);
+    for (std::int32_t cat : binning_.categories(j)) bins->add_categories(cat);
+  }
+  for (const Tree& tree : trees_) {
+    v1::Tree* t = m.add_trees();
+    t->mutable_feature()->Add(tree.feature.begin(), tree.feature.end());
+    t->mutable_threshold()->Add(tree.threshold.begin(), tree.threshold.end());
+    t->mutable_left()->Add(tree.left.begin(), tree.left.end());
+    t->mutable_right()->Add(tree.right.begin(), tree.right.end());
+    t->set_default_left(std::string(tree.default_left.begin(), tree.default_left.end()));
+    t->mutable_category_set()->Add(tree.category_set.begin(), tree.category_set.end());
+    t->mutable_value()->Add(tree.value.begin(), tree.value.end());
+    t->mutable_cover()->Add(tree.cover.begin(), tree.cover.end());
+    for (const BinSet& set : tree.category_bins) t->mutable_category_bins()->Add(set.begin(), set.end());
+  }
+  m.set_base_score(base_score_);
+  m.mutable_training_loss()->Add(training_loss_.begin(), training_loss_.end());
+  m.mutable_validation_loss()->Add(validation_loss_.begin(), validation_loss_.end());
+  m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
+  for (const std::string& name : feature_names_) m.add_feature_names(name);
+  COMPTOIR_RETURN_IF_ERROR(file.AddBlob("model", m.SerializeAsString()));
+  return file;
+}
+
+absl::StatusOr<GradientBoosting> GradientBoosting::FromModelFile(const io::ModelFile& file) {
+  COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
+  const auto corrupt = [](std::string_view what) { return MarkModelFormatError(absl::DataLossError(absl::StrCat("gradient boosting model: ", internal::Sv(what)))); };
+  v1::GradientBoostingConfig c;
+  if (!c.ParseFromString(file.config())) return corrupt("the config does not parse");
+  COMPTOIR_ASSIGN_OR_RETURN(const std::string_view blob, file.Blob("model"));
+  v1::GradientBoostingModel m;
+  if (!m.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) return corrupt("the trees do not parse");
+
+  GradientBoosting model;
+  GradientBoostingConfig& config = model.config_;
+  if (c.objective() < 0 || c.objective() > static_cast<std::int32_t>(Objective::kTweedie)) return corrupt("unknown objective");
+  config.objective = static_cast<Objective>(c.objective());
+  config.tweedie_power = c.tweedie_power();
+  config.num_trees = c.num_trees();
+  config.learning_rate = c.learning_rate();
+  config.num_leaves = c.num_leaves();
+  config.max_depth = c.max_depth();
+  config.min_samples_leaf = c.min_samples_leaf();
+  config.min_hessian_leaf = c.min_hessian_leaf();
+  config.l2 = c.l2();
+  config.min_split_gain = c.min_split_gain();
+  config.categorical_smoothing = c.categorical_smoothing();
+  config.min_samples_category = c.min_samples_category();
+  config.row_subsample = c.row_subsample();
+  config.feature_subsample = c.feature_subsample();
+  config.early_stopping_rounds = c.early_stopping_rounds();
+  config.binning.max_bins = c.max_bins();
+  config.binning.categorical_features.assign(c.categorical_features().begin(), c.categorical_features().end());
+  config.binning.sample_rows = c.sample_rows();
+  if (!config.Validate().ok()) return corrupt("the config is invalid");
+
+  std::vector<std::vector<double>> bounds;
+  std::vector<std::vector<std::int32_t>> categories;
+  std::vector<bool> categorical;
+  for (const v1::FeatureBins& bins : m.binning()) {
+    categorical.push_back(bins.categorical());
+    bounds.emplace_back(bins.upper_bounds().begin(), bins.upper_bounds().end());
+    categories.emplace_back(bins.categories().begin(), bins.categories().end());
+  }
+  absl::StatusOr<FeatureBinning> binning = FeatureBinning::FromParts(std::move(bounds), std::move(categories), std::move(categorical));
+  if (!binning.ok()) return MarkModelFormatError(binning.status());
+  model.binning_ = *std::move(binning);
+  const std::int32_t p = model.num_features();
+  for (const v1::Tree& t : m.trees()) {
+    Tree tree;
+    tree.feature.assign(t.feature().begin(), t.feature().end());
+    tree.threshold.assign(t.threshold().begin(), t.threshold().end());
+    tree.left.assign(t.left().begin(), t.left().end());
+    tree.right.assign(t.right().begin(), t.right().end());
+    tree.default_left.assign(t.default_left().begin(), t.default_left().end());
+    tree.category_set.assign(t.category_set().begin(), t.category_set().end());
+    tree.value.assign(t.value().begin(), t.value().end());
+    tree.cover.assign(t.cover().begin(), t.cover().end());
+    if (t.category_bins_size() % 4 != 0) return corrupt("a tree's category sets are truncated");
+    for (int k = 0; k < t.category_bins_size(); k += 4) {
+      tree.category_bins.push_back({t.category_bins(k), t.category_bins(k + 1), t.category_bins(k + 2), t.category_bins(k + 3)});
+    }
+    if (absl::Status s = CheckTree(tree, p); !s.ok()) return MarkModelFormatError(s);
+    model.trees_.push_back(std::move(tree));
+  }
+  model.base_score_ = m.base_score();
+  model.training_loss_.assign(m.training_loss().begin(), m.training_loss().end());
+  model.validation_loss_.assign(m.validation_loss().begin(), m.validation_loss().end());
+  model.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
+  model.feature_names_.assign(m.feature_names().begin(), m.feature_names().end());
+  if (static_cast<std::int32_t>(model.feature_importance_.size()) != p ||
+      (!model.feature_names_.empty() && static_cast<std::int32_t>(model.feature_names_.size()) != p)) {
+    return corrupt("per-feature arrays do not match the feature count");
+  }
+  return model;
+}
+
+}  // namespace comptoir::trees
