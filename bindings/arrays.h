@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "absl/types/span.h"
 
 namespace comptoir::python {
@@ -64,6 +66,14 @@ py::tuple PaddedTopK(std::size_t rows, int k, Length&& length, Id&& id, Score&& 
     }
   }
   return py::make_tuple(ids, scores);
+}
+
+using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// A C-contiguous float64 array seen as a row-major matrix, without a copy.
+inline Eigen::Map<const RowMatrixD> MatrixOf(const Array<double>& X) {
+  if (X.ndim() != 2) throw py::value_error("X must be a 2-D array (rows x features)");
+  return Eigen::Map<const RowMatrixD>(X.data(), X.shape(0), X.shape(1));
 }
 
 }  // namespace comptoir::python

@@ -13,6 +13,7 @@ void RegisterSimulate(py::module_& m);
 void RegisterPromo(py::module_& m);
 void RegisterData(py::module_& m);
 void RegisterPropensity(py::module_& m);
+void RegisterTrees(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -26,4 +27,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterPromo(m);
   comptoir::python::RegisterData(m);
   comptoir::python::RegisterPropensity(m);
+  comptoir::python::RegisterTrees(m);
 }

@@ -14,16 +14,6 @@
 #include "status_translation.h"
 
 namespace comptoir::python {
-namespace {
-
-using propensity::RowMatrix;
-Eigen::Map<const RowMatrix> MatrixOf(const Array<double>& X) {
-  if (X.ndim() != 2) throw py::value_error("X must be a 2-D array (rows x features)");
-  return Eigen::Map<const RowMatrix>(X.data(), X.shape(0), X.shape(1));
-}
-
-}  // namespace
-
 void RegisterPropensity(py::module_& m) {
   py::module_ prop = m.def_submodule("propensity", "propensity models and calibration");
   py::class_<propensity::LogisticRegression>(prop, "LogisticRegression")

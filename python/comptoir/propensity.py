@@ -11,36 +11,7 @@ import numpy as np
 from . import _core
 from ._base import Estimator
 from ._progress import make_progress
-
-
-def _matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
-    names = list(X.columns) if hasattr(X, "columns") else None
-    matrix = np.ascontiguousarray(X.to_numpy() if hasattr(X, "to_numpy") else X, dtype=np.float64)
-    if matrix.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows x features), got shape {matrix.shape}")
-    if fitting:
-        estimator.n_features_in_ = matrix.shape[1]
-        if names is not None:
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        elif hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_  # refitted on a plain array
-    else:
-        if matrix.shape[1] != estimator.n_features_in_:
-            raise ValueError(f"X has {matrix.shape[1]} features, but {type(estimator).__name__} was fitted with "
-                             f"{estimator.n_features_in_}")
-        fitted_names = getattr(estimator, "feature_names_in_", None)
-        if fitted_names is not None and names is not None and list(fitted_names) != names:
-            raise ValueError(f"feature names differ from those seen in fit: {names} vs {list(fitted_names)}")
-    return matrix
-
-
-def _labels(y: Any, estimator: Any) -> np.ndarray:
-    y = np.asarray(y)
-    classes = np.unique(y)
-    if len(classes) != 2:
-        raise ValueError(f"y must hold exactly two classes, got {len(classes)}: {classes[:5]}")
-    estimator.classes_ = classes
-    return (y == classes[1]).astype(np.uint8)
+from . import _tabular
 
 
 class LogisticRegression(Estimator):
@@ -70,8 +41,8 @@ class LogisticRegression(Estimator):
             raise ValueError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
         if not self.C > 0:
             raise ValueError(f"C must be positive, got {self.C}")
-        matrix = _matrix(X, self, fitting=True)
-        labels = _labels(y, self)
+        matrix = _tabular.matrix(X, self, fitting=True)
+        labels = _tabular.binary_labels(y, self)
         weights = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
         total = len(labels) if weights is None else float(weights.sum())
         strength = 1.0 / (self.C * total)
@@ -79,8 +50,7 @@ class LogisticRegression(Estimator):
             matrix, labels, weights, strength if self.penalty == "l2" else 0.0, strength if self.penalty == "l1" else 0.0,
             bool(self.fit_intercept), int(self.max_iter), float(self.tol), int(self.n_jobs), make_progress(self.verbose),
         )
-        names = getattr(self, "feature_names_in_", None)
-        self.model_.feature_names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(matrix.shape[1])]
+        self.model_.feature_names = _tabular.feature_names(self)
         self._restore_from_model()
         return self
 
@@ -95,7 +65,7 @@ class LogisticRegression(Estimator):
 
     def decision_function(self, X: Any) -> np.ndarray:
         model = self._fitted()
-        return model.decision_function(_matrix(X, self, fitting=False), int(self.n_jobs))
+        return model.decision_function(_tabular.matrix(X, self, fitting=False), int(self.n_jobs))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         z = self.decision_function(X)
@@ -108,7 +78,7 @@ class LogisticRegression(Estimator):
     def explain(self, X: Any) -> Any:
         """Per-feature contributions coef_j * (x_j - training mean_j) and a ``base_value`` column;
         each row adds up exactly to the log-odds. A DataFrame when X was one."""
-        contributions = self._fitted().contributions(_matrix(X, self, fitting=False))
+        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False))
         if hasattr(X, "columns"):
             import pandas as pd
 

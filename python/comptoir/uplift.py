@@ -13,7 +13,8 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from ._base import Estimator
-from .propensity import LogisticRegression, _matrix
+from ._tabular import matrix as _matrix
+from .propensity import LogisticRegression
 
 
 def _arms(treatment: Any) -> np.ndarray:

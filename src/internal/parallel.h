@@ -51,15 +51,19 @@ absl::Status ParallelForChunks(int num_threads, std::int64_t n, std::int64_t chu
     fn(chunk, begin, end);
     if (progress != nullptr) progress->Advance(end - begin);
   };
-  if (ResolveNumThreads(num_threads) == 1 || chunks == 1) {
+  const int threads = ResolveNumThreads(num_threads);
+  const auto run = [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, chunks, 1),
+                      [&](const tbb::blocked_range<std::int64_t>& r) {
+                        for (std::int64_t c = r.begin(); c != r.end(); ++c) body(c);
+                      });
+  };
+  if (threads == 1 || chunks == 1) {
     for (std::int64_t c = 0; c < chunks; ++c) body(c);
+  } else if (threads == tbb::this_task_arena::max_concurrency()) {
+    run();  // already inside an arena of the right size: creating one per call costs more than small loops
   } else {
-    RunInArena(num_threads, [&] {
-      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, chunks, 1),
-                        [&](const tbb::blocked_range<std::int64_t>& r) {
-                          for (std::int64_t c = r.begin(); c != r.end(); ++c) body(c);
-                        });
-    });
+    RunInArena(num_threads, run);
   }
   return progress != nullptr ? progress->status() : absl::OkStatus();
 }

@@ -193,8 +193,15 @@ std::uint8_t FeatureBinning::BinOf(std::int32_t feature, double value) const {
     const auto it = std::lower_bound(cats.begin(), cats.end(), code);
     return it != cats.end() && *it == code ? static_cast<std::uint8_t>(it - cats.begin() + 1) : other;
   }
-  const auto& bounds = upper_bounds_[j];
-  return static_cast<std::uint8_t>(std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin() + 1);
+  // Branch-free lower bound: the bounds end with +infinity, so some bound is >= any non-NaN value.
+  const std::vector<double>& bounds = upper_bounds_[j];
+  const double* base = bounds.data();
+  for (std::size_t length = bounds.size(); length > 1;) {
+    const std::size_t half = length / 2;
+    base = base[half - 1] < value ? base + half : base;
+    length -= half;
+  }
+  return static_cast<std::uint8_t>(base - bounds.data() + (*base < value) + 1);
 }
 
 absl::StatusOr<BinnedMatrix> FeatureBinning::Transform(const Eigen::Ref<const RowMatrix>& X,

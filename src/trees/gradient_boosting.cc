@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <numeric>
 #include <utility>
@@ -20,6 +21,12 @@ constexpr std::int64_t kRowChunk = 8192;
 // Histogram partials: at most this many per node, so the fold stays cheap on huge nodes.
 constexpr std::int64_t kMaxHistogramChunks = 32;
 constexpr std::int64_t kMinHistogramChunk = 16384;
+// Below this many rows a node's histogram is built by one task; above it, by feature blocks.
+constexpr std::int64_t kMinParallelRows = 2048;
+constexpr std::size_t kFeatureBlock = 4;
+constexpr std::int64_t kPartitionChunk = 32768;
+// (leaf, feature) pairs per split-search task.
+constexpr std::int64_t kSplitSearchBlock = 4;
 // LightGBM's safeguard for Poisson: the hessian of exp(f) is inflated so first steps stay small.
 constexpr double kPoissonMaxDeltaStep = 0.7;
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -165,13 +172,13 @@ class TreeBuilder {
     std::vector<Leaf> open;
     open.push_back(Leaf{AddNode(tree, split_bin), 0, static_cast<std::int64_t>(rows.size()), 0, {}, {}, {}});
     Leaf& root = open.back();
-    root.hist.assign(static_cast<std::size_t>(total_bins()), HistBin{});
+    root.hist = AcquireHistogram();
     BuildHistogram(root);
     const std::int32_t first = features.front();
     for (std::int32_t b = offsets_[static_cast<std::size_t>(first)]; b < offsets_[static_cast<std::size_t>(first) + 1]; ++b) {
       root.sum.Add(root.hist[static_cast<std::size_t>(b)]);
     }
-    FindBestSplit(root);
+    FindBestSplits({&root});
 
     std::int32_t num_leaves = 1;
     while (num_leaves < config_.num_leaves) {
@@ -187,7 +194,8 @@ class TreeBuilder {
       open.push_back(std::move(right));
       ++num_leaves;
     }
-    for (const Leaf& leaf : open) {
+    for (Leaf& leaf : open) {
+      pool_.push_back(std::move(leaf.hist));
       tree.value[static_cast<std::size_t>(leaf.node)] = LeafValue(leaf.sum);
       tree.cover[static_cast<std::size_t>(leaf.node)] = leaf.sum.n;
       leaf_segments.push_back({leaf.node, {leaf.begin, leaf.end}});
@@ -222,21 +230,23 @@ class TreeBuilder {
   double Score(const HistBin& s) const { return s.g * s.g / (s.h + config_.l2); }
   bool Admissible(const HistBin& s) const { return s.n >= config_.min_samples_leaf && s.h >= config_.min_hessian_leaf; }
 
-  void Accumulate(std::int64_t begin, std::int64_t end, HistBin* hist) const {
+  // Adds rows [begin, end) of the current node to `hist`, for active features [first, last).
+  void Accumulate(std::int64_t begin, std::int64_t end, std::size_t first, std::size_t last, HistBin* hist) const {
     const std::int64_t* rows = rows_->data();
-    const std::int32_t p = binned_.num_features;
     const std::int32_t* offsets = offsets_.data();
+    const std::int32_t* features = features_->data();
     for (std::int64_t k = begin; k < end; ++k) {
       const std::int64_t r = rows[k];
       const std::uint8_t* code = binned_.row(r);
       const double gr = g_[r], hr = h_[r];
       if (all_features_) {
-        for (std::int32_t j = 0; j < p; ++j) {
+        for (std::size_t j = first; j < last; ++j) {
           HistBin& bin = hist[offsets[j] + code[j]];
           bin.g += gr, bin.h += hr, bin.n += 1;
         }
       } else {
-        for (std::int32_t j : *features_) {
+        for (std::size_t f = first; f < last; ++f) {
+          const std::int32_t j = features[f];
           HistBin& bin = hist[offsets[j] + code[j]];
           bin.g += gr, bin.h += hr, bin.n += 1;
         }
@@ -244,21 +254,26 @@ class TreeBuilder {
     }
   }
 
-  // Fixed chunks (a function of the node size only) folded in order: deterministic sums.
+  // Large nodes: fixed row chunks (a function of the node size only) folded in order. Smaller
+  // nodes: blocks of features, each filled by one task. Either way the sums are deterministic.
   void BuildHistogram(Leaf& leaf) {
     const std::int64_t n = leaf.end - leaf.begin;
     const std::int64_t chunk = std::max(kMinHistogramChunk, (n + kMaxHistogramChunks - 1) / kMaxHistogramChunks);
     const std::int64_t chunks = internal::NumChunks(n, chunk);
+    const std::size_t num_features = features_->size();
     std::fill(leaf.hist.begin(), leaf.hist.end(), HistBin{});
     if (chunks <= 1) {
-      Accumulate(leaf.begin, leaf.end, leaf.hist.data());
+      const auto block = static_cast<std::int64_t>(n >= kMinParallelRows ? kFeatureBlock : num_features);
+      (void)internal::ParallelForChunks(num_threads_, static_cast<std::int64_t>(num_features), block, [&](std::int64_t, std::int64_t first, std::int64_t last) {
+        Accumulate(leaf.begin, leaf.end, static_cast<std::size_t>(first), static_cast<std::size_t>(last), leaf.hist.data());
+      });
       return;
     }
     const auto bins = static_cast<std::size_t>(total_bins());
     (void)internal::ParallelForChunks(num_threads_, n, chunk, [&](std::int64_t c, std::int64_t begin, std::int64_t end) {
       HistBin* partial = partials_.data() + static_cast<std::size_t>(c) * bins;
       std::fill(partial, partial + bins, HistBin{});
-      Accumulate(leaf.begin + begin, leaf.begin + end, partial);
+      Accumulate(leaf.begin + begin, leaf.begin + end, 0, num_features, partial);
     });
     for (std::int64_t c = 0; c < chunks; ++c) {
       const HistBin* partial = partials_.data() + static_cast<std::size_t>(c) * bins;
@@ -278,37 +293,70 @@ class TreeBuilder {
     }
   }
 
-  void FindBestSplit(Leaf& leaf) const {
-    leaf.best = SplitCandidate{};
-    if (config_.max_depth > 0 && leaf.depth >= config_.max_depth) return;
-    if (leaf.sum.n < 2.0 * config_.min_samples_leaf) return;
+  bool Splittable(const Leaf& leaf) const {
+    return (config_.max_depth == 0 || leaf.depth < config_.max_depth) && leaf.sum.n >= 2.0 * config_.min_samples_leaf;
+  }
+
+  SplitCandidate BestSplitOf(const Leaf& leaf, std::int32_t j) const {
+    SplitCandidate best;
     const double parent_score = Score(leaf.sum);
-    for (std::int32_t j : *features_) {
-      const HistBin* hist = leaf.hist.data() + offsets_[static_cast<std::size_t>(j)];
-      const std::int32_t bins = binning_.num_bins(j);
-      if (binning_.is_categorical(j)) {
-        FindCategoricalSplit(j, hist, bins, leaf.sum, parent_score, leaf.best);
-        continue;
-      }
-      SplitCandidate proposal;
-      proposal.feature = j;
-      // Missing values to the right, then (when there are any) to the left.
-      HistBin left;
-      proposal.default_left = false;
-      for (std::int32_t b = 1; b < bins; ++b) {
+    const HistBin* hist = leaf.hist.data() + offsets_[static_cast<std::size_t>(j)];
+    const std::int32_t bins = binning_.num_bins(j);
+    if (binning_.is_categorical(j)) {
+      FindCategoricalSplit(j, hist, bins, leaf.sum, parent_score, best);
+      return best;
+    }
+    // Missing values to the right, then (when there are any) to the left. The left side only
+    // grows and the right side only shrinks along a scan, so the size checks can stop it early.
+    const auto scan = [&](HistBin left, bool default_left, std::int32_t last_bin) {
+      for (std::int32_t b = 1; b < last_bin; ++b) {
         left.Add(hist[b]);
-        proposal.bin = b;
-        Consider(left, leaf.sum, parent_score, leaf.best, proposal);
+        if (!Admissible(left)) continue;
+        const HistBin right = leaf.sum.Minus(left);
+        if (!Admissible(right)) break;
+        const double gain = Score(left) + Score(right) - parent_score;
+        if (gain > best.gain && gain > config_.min_split_gain) {
+          best.gain = gain;
+          best.feature = j;
+          best.bin = b;
+          best.default_left = default_left;
+          best.left = left;
+        }
       }
-      if (hist[kMissingBin].n == 0) continue;
-      left = hist[kMissingBin];
-      proposal.default_left = true;
-      for (std::int32_t b = 1; b + 1 < bins; ++b) {
-        left.Add(hist[b]);
-        proposal.bin = b;
-        Consider(left, leaf.sum, parent_score, leaf.best, proposal);
+    };
+    scan(HistBin{}, false, bins);
+    if (hist[kMissingBin].n > 0) scan(hist[kMissingBin], true, bins - 1);
+    return best;
+  }
+
+  // Sets each leaf's best split; (leaf, feature) pairs are scanned in parallel and folded in
+  // feature order, so ties go to the lower feature whatever the thread count.
+  void FindBestSplits(std::initializer_list<Leaf*> leaves) {
+    const std::size_t num_features = features_->size();
+    candidates_.assign(leaves.size() * num_features, SplitCandidate{});
+    (void)internal::ParallelForChunks(num_threads_, static_cast<std::int64_t>(candidates_.size()), kSplitSearchBlock,
+                                      [&](std::int64_t, std::int64_t first, std::int64_t last) {
+      for (std::int64_t t = first; t < last; ++t) {
+        const Leaf& leaf = *leaves.begin()[static_cast<std::size_t>(t) / num_features];
+        if (Splittable(leaf)) {
+          candidates_[static_cast<std::size_t>(t)] = BestSplitOf(leaf, (*features_)[static_cast<std::size_t>(t) % num_features]);
+        }
+      }
+    });
+    std::size_t t = 0;
+    for (Leaf* leaf : leaves) {
+      leaf->best = SplitCandidate{};
+      for (std::size_t f = 0; f < num_features; ++f, ++t) {
+        if (candidates_[t].gain > leaf->best.gain) leaf->best = candidates_[t];
       }
     }
+  }
+
+  std::vector<HistBin> AcquireHistogram() {
+    if (pool_.empty()) return std::vector<HistBin>(static_cast<std::size_t>(total_bins()));
+    std::vector<HistBin> hist = std::move(pool_.back());
+    pool_.pop_back();
+    return hist;
   }
 
   // Bins (the missing bin among them) ordered by their smoothed gradient ratio; every prefix of the
@@ -344,6 +392,43 @@ class TreeBuilder {
     return code <= split.bin;
   }
 
+  // Stable partition of rows [begin, end) by the split; returns where the right rows start. Fixed
+  // chunks are partitioned independently (in parallel) into scratch, then gathered in order.
+  std::int64_t Partition(const SplitCandidate& split, std::int64_t begin, std::int64_t end) {
+    std::int64_t* rows = rows_->data();
+    const std::int64_t n = end - begin;
+    const std::int64_t chunks = internal::NumChunks(n, kPartitionChunk);
+    scratch_.resize(static_cast<std::size_t>(n));
+    left_counts_.assign(static_cast<std::size_t>(chunks), 0);
+    (void)internal::ParallelForChunks(num_threads_, n, kPartitionChunk, [&](std::int64_t c, std::int64_t first, std::int64_t last) {
+      // Branch-free: every row is written at both cursors and only its side's cursor advances.
+      std::int64_t* out = scratch_.data() + first;
+      std::int64_t left = 0, right = last - first - 1;
+      for (std::int64_t k = first; k < last; ++k) {
+        const std::int64_t r = rows[begin + k];
+        const bool goes_left = GoesLeft(split, binned_.row(r)[split.feature]);
+        out[left] = r;
+        out[right] = r;  // left <= right until the last row, where they meet
+        left += goes_left;
+        right -= !goes_left;
+      }
+      left_counts_[static_cast<std::size_t>(c)] = left;
+    });
+    // Each chunk holds its left rows in order at the front and its right rows reversed at the back.
+    std::int64_t write = begin;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const std::int64_t first = c * kPartitionChunk;
+      std::copy_n(scratch_.data() + first, left_counts_[static_cast<std::size_t>(c)], rows + write);
+      write += left_counts_[static_cast<std::size_t>(c)];
+    }
+    std::int64_t right = write;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const std::int64_t first = c * kPartitionChunk, last = std::min(n, first + kPartitionChunk);
+      for (std::int64_t k = last - 1; k >= first + left_counts_[static_cast<std::size_t>(c)]; --k) rows[right++] = scratch_[static_cast<std::size_t>(k)];
+    }
+    return write;
+  }
+
   std::pair<Leaf, Leaf> Split(Tree& tree, std::vector<std::int32_t>& split_bin, Leaf& parent, std::vector<double>& importance) {
     const SplitCandidate& split = parent.best;
     const auto node = static_cast<std::size_t>(parent.node);
@@ -360,19 +445,7 @@ class TreeBuilder {
     }
     importance[static_cast<std::size_t>(split.feature)] += split.gain;
 
-    // Stable partition of the parent's rows: left rows in place, right rows through scratch.
-    std::vector<std::int64_t>& rows = *rows_;
-    scratch_.clear();
-    std::int64_t write = parent.begin;
-    for (std::int64_t k = parent.begin; k < parent.end; ++k) {
-      const std::int64_t r = rows[static_cast<std::size_t>(k)];
-      if (GoesLeft(split, binned_.row(r)[split.feature])) {
-        rows[static_cast<std::size_t>(write++)] = r;
-      } else {
-        scratch_.push_back(r);
-      }
-    }
-    std::copy(scratch_.begin(), scratch_.end(), rows.begin() + write);
+    const std::int64_t write = Partition(split, parent.begin, parent.end);
 
     const std::int32_t left_node = AddNode(tree, split_bin);
     const std::int32_t right_node = AddNode(tree, split_bin);
@@ -383,12 +456,11 @@ class TreeBuilder {
     // Scan the smaller child; the larger one's histogram is the parent's minus the smaller's.
     Leaf& small = (left.end - left.begin) <= (right.end - right.begin) ? left : right;
     Leaf& large = &small == &left ? right : left;
-    small.hist.assign(static_cast<std::size_t>(total_bins()), HistBin{});
+    small.hist = AcquireHistogram();
     BuildHistogram(small);
     large.hist = std::move(parent.hist);
     for (std::size_t b = 0; b < large.hist.size(); ++b) large.hist[b] = large.hist[b].Minus(small.hist[b]);
-    FindBestSplit(left);
-    FindBestSplit(right);
+    FindBestSplits({&left, &right});
     return {std::move(left), std::move(right)};
   }
 
@@ -399,6 +471,9 @@ class TreeBuilder {
   std::vector<std::int32_t> offsets_;
   std::vector<HistBin> partials_;
   std::vector<std::int64_t> scratch_;
+  std::vector<std::int64_t> left_counts_;
+  std::vector<SplitCandidate> candidates_;
+  std::vector<std::vector<HistBin>> pool_;  // histogram buffers of finished trees, reused
   std::vector<std::int64_t>* rows_ = nullptr;
   const double* g_ = nullptr;
   const double* h_ = nullptr;
@@ -579,151 +654,154 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
                                                        const Eigen::Ref<const RowMatrix>& X_validation,
                                                        absl::Span<const double> y_validation,
                                                        const GradientBoostingConfig& config, const ExecutionOptions& options) {
-  COMPTOIR_RETURN_IF_ERROR(config.Validate());
   COMPTOIR_RETURN_IF_ERROR(options.Validate());
-  const std::int64_t n = X.rows();
-  const auto p = static_cast<std::int32_t>(X.cols());
-  if (n == 0 || p == 0) return absl::InvalidArgumentError("cannot fit on an empty matrix");
-  if (static_cast<std::int64_t>(y.size()) != n) return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", y.size(), " targets"));
-  if (!sample_weight.empty() && static_cast<std::int64_t>(sample_weight.size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", sample_weight.size(), " sample weights"));
-  }
-  const bool validating = X_validation.rows() > 0;
-  if (validating && X_validation.cols() != p) {
-    return absl::InvalidArgumentError(absl::StrCat("the validation set has ", X_validation.cols(), " features, the training set ", p));
-  }
-  if (static_cast<std::int64_t>(y_validation.size()) != X_validation.rows()) {
-    return absl::InvalidArgumentError(absl::StrCat(X_validation.rows(), " validation rows but ", y_validation.size(), " targets"));
-  }
-  if (config.early_stopping_rounds > 0 && !validating) {
-    return absl::InvalidArgumentError("early stopping needs a validation set");
-  }
-  const Loss loss{config.objective, config.tweedie_power};
-  COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y, "target"));
-  COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y_validation, "validation target"));
-  double weight_total = 0, target_total = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double w = sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)];
-    if (!(w >= 0) || !std::isfinite(w)) return absl::InvalidArgumentError(absl::StrCat("sample weight ", i, " is ", w));
-    weight_total += w;
-    target_total += w * y[static_cast<std::size_t>(i)];
-  }
-  if (!(weight_total > 0)) return absl::InvalidArgumentError("the sample weights sum to zero");
-  const double mean = target_total / weight_total;
-  if (config.objective == Objective::kBinaryLogLoss && (mean <= 0 || mean >= 1)) {
-    return absl::InvalidArgumentError("the labels hold a single class: there is nothing to learn");
-  }
-  if ((config.objective == Objective::kPoisson || config.objective == Objective::kTweedie) && mean <= 0) {
-    return absl::InvalidArgumentError("every target is zero: a log-link model has nothing to learn");
-  }
-
-  GradientBoosting model;
-  model.config_ = config;
-  COMPTOIR_ASSIGN_OR_RETURN(model.binning_, FeatureBinning::Fit(X, config.binning, options));
-  COMPTOIR_ASSIGN_OR_RETURN(const BinnedMatrix binned, model.binning_.Transform(X, options));
-  model.base_score_ = loss.BaseScore(mean);
-  model.feature_importance_.assign(static_cast<std::size_t>(p), 0.0);
-
-  const auto un = static_cast<std::size_t>(n);
-  std::vector<double> score(un, model.base_score_), g(un), h(un);
-  std::vector<double> validation_score(static_cast<std::size_t>(X_validation.rows()), model.base_score_);
-  std::vector<std::int64_t> rows;
-  rows.reserve(un);
-  std::vector<std::int32_t> features, split_bin;
-  std::vector<std::pair<std::int32_t, std::pair<std::int64_t, std::int64_t>>> leaf_segments;
-  TreeBuilder builder(binned, model.binning_, config, options.num_threads);
-  ProgressReporter progress(options.progress, config.num_trees, "gradient boosting");
-  const auto weight_of = [&](std::int64_t i) { return sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)]; };
-  const auto mean_loss = [&](const std::vector<double>& f, absl::Span<const double> target, bool weighted) {
-    return internal::DeterministicReduce(
-               options.num_threads, static_cast<std::int64_t>(f.size()), kRowChunk, 0.0,
-               [&](std::int64_t begin, std::int64_t end) {
-                 double total = 0;
-                 for (std::int64_t i = begin; i < end; ++i) {
-                   total += (weighted ? weight_of(i) : 1.0) * loss.Value(target[static_cast<std::size_t>(i)], f[static_cast<std::size_t>(i)]);
-                 }
-                 return total;
-               },
-               [](double& a, double b) { a += b; }) /
-           (weighted ? weight_total : static_cast<double>(f.size()));
-  };
-
-  double best_validation = kInf;
-  std::int32_t best_trees = 0;
-  for (std::int32_t t = 0; t < config.num_trees; ++t) {
-    COMPTOIR_RETURN_IF_ERROR(progress.status());
-    (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) {
-        const auto k = static_cast<std::size_t>(i);
-        loss.GradientHessian(y[k], score[k], &g[k], &h[k]);
-        const double w = weight_of(i);
-        g[k] *= w, h[k] *= w;
-      }
-    });
-    internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
-    rows.clear();
+  // One arena for the whole fit: the many small parallel loops of tree growing run inside it.
+  return internal::RunInArena(options.num_threads, [&]() -> absl::StatusOr<GradientBoosting> {
+    COMPTOIR_RETURN_IF_ERROR(config.Validate());
+    COMPTOIR_RETURN_IF_ERROR(options.Validate());
+    const std::int64_t n = X.rows();
+    const auto p = static_cast<std::int32_t>(X.cols());
+    if (n == 0 || p == 0) return absl::InvalidArgumentError("cannot fit on an empty matrix");
+    if (static_cast<std::int64_t>(y.size()) != n) return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", y.size(), " targets"));
+    if (!sample_weight.empty() && static_cast<std::int64_t>(sample_weight.size()) != n) {
+      return absl::InvalidArgumentError(absl::StrCat(n, " rows but ", sample_weight.size(), " sample weights"));
+    }
+    const bool validating = X_validation.rows() > 0;
+    if (validating && X_validation.cols() != p) {
+      return absl::InvalidArgumentError(absl::StrCat("the validation set has ", X_validation.cols(), " features, the training set ", p));
+    }
+    if (static_cast<std::int64_t>(y_validation.size()) != X_validation.rows()) {
+      return absl::InvalidArgumentError(absl::StrCat(X_validation.rows(), " validation rows but ", y_validation.size(), " targets"));
+    }
+    if (config.early_stopping_rounds > 0 && !validating) {
+      return absl::InvalidArgumentError("early stopping needs a validation set");
+    }
+    const Loss loss{config.objective, config.tweedie_power};
+    COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y, "target"));
+    COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y_validation, "validation target"));
+    double weight_total = 0, target_total = 0;
     for (std::int64_t i = 0; i < n; ++i) {
-      if (config.row_subsample >= 1 || static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.row_subsample) {
-        rows.push_back(i);
-      }
+      const double w = sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)];
+      if (!(w >= 0) || !std::isfinite(w)) return absl::InvalidArgumentError(absl::StrCat("sample weight ", i, " is ", w));
+      weight_total += w;
+      target_total += w * y[static_cast<std::size_t>(i)];
     }
-    features.resize(static_cast<std::size_t>(p));
-    std::iota(features.begin(), features.end(), 0);
-    if (config.feature_subsample < 1) {
-      const auto keep = static_cast<std::size_t>(std::max(1.0, std::round(config.feature_subsample * p)));
-      internal::CounterRng pick(options.seed ^ 0x66656174ULL, static_cast<std::uint64_t>(t));
-      for (std::size_t k = 0; k < keep; ++k) std::swap(features[k], features[k + pick.UniformInt(features.size() - k)]);
-      features.resize(keep);
-      std::sort(features.begin(), features.end());
+    if (!(weight_total > 0)) return absl::InvalidArgumentError("the sample weights sum to zero");
+    const double mean = target_total / weight_total;
+    if (config.objective == Objective::kBinaryLogLoss && (mean <= 0 || mean >= 1)) {
+      return absl::InvalidArgumentError("the labels hold a single class: there is nothing to learn");
     }
-    if (rows.empty()) continue;
-    Tree tree = builder.Build(rows, g, h, features, model.feature_importance_, split_bin, leaf_segments);
+    if ((config.objective == Objective::kPoisson || config.objective == Objective::kTweedie) && mean <= 0) {
+      return absl::InvalidArgumentError("every target is zero: a log-link model has nothing to learn");
+    }
 
-    if (config.row_subsample >= 1) {
-      for (const auto& [node, segment] : leaf_segments) {
-        const double value = tree.value[static_cast<std::size_t>(node)];
-        for (std::int64_t k = segment.first; k < segment.second; ++k) score[static_cast<std::size_t>(rows[static_cast<std::size_t>(k)])] += value;
-      }
-    } else {
-      // Rows left out of the sample are routed through the tree on their bins.
+    GradientBoosting model;
+    model.config_ = config;
+    COMPTOIR_ASSIGN_OR_RETURN(model.binning_, FeatureBinning::Fit(X, config.binning, options));
+    COMPTOIR_ASSIGN_OR_RETURN(const BinnedMatrix binned, model.binning_.Transform(X, options));
+    model.base_score_ = loss.BaseScore(mean);
+    model.feature_importance_.assign(static_cast<std::size_t>(p), 0.0);
+
+    const auto un = static_cast<std::size_t>(n);
+    std::vector<double> score(un, model.base_score_), g(un), h(un);
+    std::vector<double> validation_score(static_cast<std::size_t>(X_validation.rows()), model.base_score_);
+    std::vector<std::int64_t> rows;
+    rows.reserve(un);
+    std::vector<std::int32_t> features, split_bin;
+    std::vector<std::pair<std::int32_t, std::pair<std::int64_t, std::int64_t>>> leaf_segments;
+    TreeBuilder builder(binned, model.binning_, config, options.num_threads);
+    ProgressReporter progress(options.progress, config.num_trees, "gradient boosting");
+    const auto weight_of = [&](std::int64_t i) { return sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)]; };
+    const auto validation_loss = [&] {
+      return internal::DeterministicReduce(
+                 options.num_threads, X_validation.rows(), kRowChunk, 0.0,
+                 [&](std::int64_t begin, std::int64_t end) {
+                   double total = 0;
+                   for (std::int64_t i = begin; i < end; ++i) {
+                     total += loss.Value(y_validation[static_cast<std::size_t>(i)], validation_score[static_cast<std::size_t>(i)]);
+                   }
+                   return total;
+                 },
+                 [](double& a, double b) { a += b; }) /
+             static_cast<double>(X_validation.rows());
+    };
+
+    double best_validation = kInf;
+    std::int32_t best_trees = 0;
+    for (std::int32_t t = 0; t < config.num_trees; ++t) {
+      COMPTOIR_RETURN_IF_ERROR(progress.status());
       (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
         for (std::int64_t i = begin; i < end; ++i) {
-          const std::uint8_t* code = binned.row(i);
-          std::size_t node = 0;
-          while (tree.left[node] >= 0) {
-            const std::uint8_t c = code[tree.feature[node]];
-            const std::int32_t set = tree.category_set[node];
-            const bool left = set >= 0 ? Contains(tree.category_bins[static_cast<std::size_t>(set)], c)
-                              : c == kMissingBin ? tree.default_left[node] != 0
-                                                 : c <= split_bin[node];
-            node = static_cast<std::size_t>(left ? tree.left[node] : tree.right[node]);
-          }
-          score[static_cast<std::size_t>(i)] += tree.value[node];
+          const auto k = static_cast<std::size_t>(i);
+          loss.GradientHessian(y[k], score[k], &g[k], &h[k]);
+          const double w = weight_of(i);
+          g[k] *= w, h[k] *= w;
         }
       });
-    }
-    model.training_loss_.push_back(mean_loss(score, y, true));
-    if (validating) {
-      (void)internal::ParallelForChunks(options.num_threads, X_validation.rows(), kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
-        for (std::int64_t i = begin; i < end; ++i) validation_score[static_cast<std::size_t>(i)] += TreeOutput(tree, X_validation.row(i).data(), model.binning_);
-      });
-      model.validation_loss_.push_back(mean_loss(validation_score, y_validation, false));
-    }
-    model.trees_.push_back(std::move(tree));
-    progress.Advance(1);
-    if (validating) {
-      if (model.validation_loss_.back() < best_validation) {
-        best_validation = model.validation_loss_.back();
-        best_trees = model.num_trees();
-      } else if (config.early_stopping_rounds > 0 && model.num_trees() - best_trees >= config.early_stopping_rounds) {
-        break;
+      internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
+      rows.clear();
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (config.row_subsample >= 1 || static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.row_subsample) {
+          rows.push_back(i);
+        }
+      }
+      features.resize(static_cast<std::size_t>(p));
+      std::iota(features.begin(), features.end(), 0);
+      if (config.feature_subsample < 1) {
+        const auto keep = static_cast<std::size_t>(std::max(1.0, std::round(config.feature_subsample * p)));
+        internal::CounterRng pick(options.seed ^ 0x66656174ULL, static_cast<std::uint64_t>(t));
+        for (std::size_t k = 0; k < keep; ++k) std::swap(features[k], features[k + pick.UniformInt(features.size() - k)]);
+        features.resize(keep);
+        std::sort(features.begin(), features.end());
+      }
+      if (rows.empty()) continue;
+      Tree tree = builder.Build(rows, g, h, features, model.feature_importance_, split_bin, leaf_segments);
+
+      if (config.row_subsample >= 1) {
+        for (const auto& [node, segment] : leaf_segments) {
+          const double value = tree.value[static_cast<std::size_t>(node)];
+          for (std::int64_t k = segment.first; k < segment.second; ++k) score[static_cast<std::size_t>(rows[static_cast<std::size_t>(k)])] += value;
+        }
+      } else {
+        // Rows left out of the sample are routed through the tree on their bins.
+        (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) {
+            const std::uint8_t* code = binned.row(i);
+            std::size_t node = 0;
+            while (tree.left[node] >= 0) {
+              const std::uint8_t c = code[tree.feature[node]];
+              const std::int32_t set = tree.category_set[node];
+              const bool left = set >= 0 ? Contains(tree.category_bins[static_cast<std::size_t>(set)], c)
+                                : c == kMissingBin ? tree.default_left[node] != 0
+                                                   : c <= split_bin[node];
+              node = static_cast<std::size_t>(left ? tree.left[node] : tree.right[node]);
+            }
+            score[static_cast<std::size_t>(i)] += tree.value[node];
+          }
+        });
+      }
+      if (validating) {
+        (void)internal::ParallelForChunks(options.num_threads, X_validation.rows(), kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) validation_score[static_cast<std::size_t>(i)] += TreeOutput(tree, X_validation.row(i).data(), model.binning_);
+        });
+        model.validation_loss_.push_back(validation_loss());
+      }
+      model.trees_.push_back(std::move(tree));
+      progress.Advance(1);
+      if (validating) {
+        if (model.validation_loss_.back() < best_validation) {
+          best_validation = model.validation_loss_.back();
+          best_trees = model.num_trees();
+        } else if (config.early_stopping_rounds > 0 && model.num_trees() - best_trees >= config.early_stopping_rounds) {
+          break;
+        }
       }
     }
-  }
-  COMPTOIR_RETURN_IF_ERROR(progress.status());
-  if (config.early_stopping_rounds > 0) model.trees_.resize(static_cast<std::size_t>(best_trees));
-  progress.Finish();
-  return model;
+    COMPTOIR_RETURN_IF_ERROR(progress.status());
+    if (config.early_stopping_rounds > 0) model.trees_.resize(static_cast<std::size_t>(best_trees));
+    progress.Finish();
+    return model;
+  });
 }
 
 double GradientBoosting::RawScore(const double* row) const {
@@ -824,7 +902,6 @@ absl::StatusOr<io::ModelFile> GradientBoosting::ToModelFile() const {
     for (const BinSet& set : tree.category_bins) t->mutable_category_bins()->Add(set.begin(), set.end());
   }
   m.set_base_score(base_score_);
-  m.mutable_training_loss()->Add(training_loss_.begin(), training_loss_.end());
   m.mutable_validation_loss()->Add(validation_loss_.begin(), validation_loss_.end());
   m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
   for (const std::string& name : feature_names_) m.add_feature_names(name);
@@ -894,7 +971,6 @@ absl::StatusOr<GradientBoosting> GradientBoosting::FromModelFile(const io::Model
     model.trees_.push_back(std::move(tree));
   }
   model.base_score_ = m.base_score();
-  model.training_loss_.assign(m.training_loss().begin(), m.training_loss().end());
   model.validation_loss_.assign(m.validation_loss().begin(), m.validation_loss().end());
   model.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
   model.feature_names_.assign(m.feature_names().begin(), m.feature_names().end());

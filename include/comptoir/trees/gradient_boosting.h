@@ -94,8 +94,7 @@ class GradientBoosting {
   double base_score() const { return base_score_; }
   Objective objective() const { return config_.objective; }
   const GradientBoostingConfig& config() const { return config_; }
-  // Mean training loss and (with a validation set) validation loss after each tree.
-  const std::vector<double>& training_loss() const { return training_loss_; }
+  // Mean validation loss after each tree (empty without a validation set).
   const std::vector<double>& validation_loss() const { return validation_loss_; }
   // Total split gain per feature.
   const std::vector<double>& feature_importance() const { return feature_importance_; }
@@ -113,7 +112,7 @@ class GradientBoosting {
   FeatureBinning binning_;
   std::vector<Tree> trees_;
   double base_score_ = 0;
-  std::vector<double> training_loss_, validation_loss_, feature_importance_;
+  std::vector<double> validation_loss_, feature_importance_;
   std::vector<std::string> feature_names_;
 };
 
