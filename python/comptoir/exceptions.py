@@ -7,6 +7,9 @@ catches ``ValueError`` or ``KeyError`` keeps working, and ``ComptoirError`` catc
 
 from __future__ import annotations
 
+import sys
+from typing import Optional
+
 
 class ComptoirError(Exception):
     """Base class of every comptoir error."""
@@ -25,6 +28,21 @@ class NotFoundError(ComptoirError, KeyError, FileNotFoundError):
 
 class NotFittedError(ComptoirError, ValueError, AttributeError):
     """The model must be fitted (or loaded) before this call, as in scikit-learn."""
+
+
+def not_fitted_error(message: str) -> NotFittedError:
+    """A NotFittedError that, once scikit-learn is loaded, is also scikit-learn's own, so its
+    tools recognise it; comptoir never imports scikit-learn itself."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError(message)
+    global _SklearnNotFittedError
+    if _SklearnNotFittedError is None:
+        _SklearnNotFittedError = type("NotFittedError", (NotFittedError, sklearn_exceptions.NotFittedError), {})
+    return _SklearnNotFittedError(message)
+
+
+_SklearnNotFittedError: Optional[type] = None
 
 
 class ModelFormatError(ComptoirError, ValueError):

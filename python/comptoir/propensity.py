@@ -9,12 +9,12 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
-from ._base import Estimator
+from ._base import ClassifierMixin, Estimator
 from ._progress import make_progress
 from . import _tabular
 
 
-class LogisticRegression(Estimator):
+class LogisticRegression(ClassifierMixin, Estimator):
     """L1 or L2 logistic regression fitted to its optimum by proximal Newton in C++.
 
     ``C`` has scikit-learn's meaning (inverse penalty strength on the summed log loss), so the same
@@ -43,7 +43,7 @@ class LogisticRegression(Estimator):
             raise ValueError(f"C must be positive, got {self.C}")
         matrix = _tabular.matrix(X, self, fitting=True)
         labels = _tabular.binary_labels(y, self)
-        weights = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        weights = _tabular.sample_weights(sample_weight, len(labels))
         total = len(labels) if weights is None else float(weights.sum())
         strength = 1.0 / (self.C * total)
         self.model_ = _core.propensity.LogisticRegression.fit(
@@ -73,7 +73,8 @@ class LogisticRegression(Estimator):
         return np.c_[1 - p, p]
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
 
     def explain(self, X: Any) -> Any:
         """Per-feature contributions coef_j * (x_j - training mean_j) and a ``base_value`` column;

@@ -14,12 +14,13 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _tabular
-from ._base import Estimator
+from ._base import ClassifierMixin, Estimator, RegressorMixin
 from ._progress import make_progress
 
 
 class _GradientBoosting(Estimator):
     _objective = "binary"
+    _allow_nan = True
     _param_names = ("n_estimators", "learning_rate", "num_leaves", "max_depth", "min_samples_leaf", "min_hessian_leaf",
                     "l2_regularization", "min_split_gain", "max_bins", "categorical_features", "subsample",
                     "colsample", "early_stopping", "n_iter_no_change", "validation_fraction", "random_state",
@@ -98,7 +99,7 @@ class _GradientBoosting(Estimator):
         if len(targets) != len(matrix):
             raise ValueError(f"X has {len(matrix)} rows but y has {len(targets)}")
         categorical = self._categorical_indices(X, matrix.shape[1])
-        weights = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        weights = _tabular.sample_weights(sample_weight, len(targets))
         X_validation = y_validation = None
         if eval_set is not None:
             X_validation = _tabular.matrix(eval_set[0], self, fitting=False)
@@ -150,12 +151,12 @@ class _GradientBoosting(Estimator):
         return contributions
 
 
-class GradientBoostingClassifier(_GradientBoosting):
+class GradientBoostingClassifier(ClassifierMixin, _GradientBoosting):
     """Binary classifier; ``predict_proba`` gives P(class 1), ``decision_function`` the log-odds."""
 
     def _targets(self, y: Any, validating: bool = False) -> np.ndarray:
         if validating:
-            y = np.asarray(y)
+            y = _tabular.targets(y)
             unknown = ~np.isin(y, self.classes_)
             if unknown.any():
                 raise ValueError(f"eval_set labels hold classes not seen in y: {np.unique(y[unknown])[:5]}")
@@ -176,10 +177,11 @@ class GradientBoostingClassifier(_GradientBoosting):
         return np.c_[1 - p, p]
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self._raw(X) > 0).astype(int)]
+        positive = self._raw(X) > 0
+        return self.classes_[positive.astype(int)]
 
 
-class GradientBoostingRegressor(_GradientBoosting):
+class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
     """Regressor with ``loss`` ``"squared_error"``, ``"poisson"`` (counts) or ``"tweedie"`` (spend:
     many zeros and a long tail; ``power`` in (1, 2)). Poisson and Tweedie predict a mean through a
     log link, so the TreeSHAP values add up to the log of the prediction."""
@@ -206,10 +208,7 @@ class GradientBoostingRegressor(_GradientBoosting):
         return self.loss
 
     def _targets(self, y: Any, validating: bool = False) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D, got shape {y.shape}")
-        return np.ascontiguousarray(y)
+        return np.ascontiguousarray(_tabular.targets(y), dtype=np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
         raw = self._raw(X)

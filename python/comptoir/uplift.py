@@ -50,9 +50,9 @@ class _MetaLearner(Estimator):
 
     def _fitted(self) -> Any:
         if not hasattr(self, "models_"):
-            from .exceptions import NotFittedError
+            from .exceptions import not_fitted_error
 
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+            raise not_fitted_error(f"this {type(self).__name__} is not fitted yet: call fit() first")
         return self.models_
 
     def __getstate__(self) -> Dict[str, Any]:

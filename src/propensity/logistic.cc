@@ -63,7 +63,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
     for (Eigen::Index j = 0; j < p; ++j) {
       if (!std::isfinite(X(i, j))) {
         return absl::InvalidArgumentError(absl::StrCat("feature ", j, " of row ", i, " is ", X(i, j),
-                                                       ": logistic regression needs finite values (impute missing ones)"));
+                                                       ": logistic regression needs finite values, not NaN or infinity (impute missing ones)"));
       }
     }
   }
@@ -196,6 +196,12 @@ absl::StatusOr<std::vector<double>> LogisticRegression::DecisionFunction(const E
                                                        [&](std::int64_t, std::int64_t begin, std::int64_t end) {
     Eigen::Map<Eigen::VectorXd>(out.data() + begin, end - begin) = (X.middleRows(begin, end - begin) * coef_).array() + intercept_;
   }));
+  // A non-finite score can only come from a NaN or infinite feature: name the row, never return it.
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("row ", i, " holds NaN or infinity: logistic regression needs finite values"));
+    }
+  }
   return out;
 }
 

@@ -72,7 +72,7 @@ def test_pickle_params_and_errors():
         LogisticRegression().fit(X, np.ones(len(X)))
     X_bad = X.copy()
     X_bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="feature 1 of row 3"):
+    with pytest.raises(ValueError, match="row 3, column 1"):
         LogisticRegression().fit(X_bad, y)
 
 
