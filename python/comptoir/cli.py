@@ -38,18 +38,30 @@ def _write_table(frame: Any, path: str) -> None:
         frame.to_csv(path, index=False)
 
 
+def _load_scorer(path: str) -> Any:
+    """The estimator around a saved propensity or spend model, by the kind its file declares."""
+    from .exceptions import ModelFormatError
+    from .propensity import LogisticRegression
+    from .trees import GradientBoostingClassifier, GradientBoostingRegressor
+
+    kind = inspect_model_file(path)["model_kind"]
+    if kind == "logistic_regression":
+        return LogisticRegression.load(path)
+    if kind == "gradient_boosting":
+        model = GradientBoostingClassifier.load(path)
+        if model.model_.objective != "binary":
+            model = GradientBoostingRegressor.load(path)
+            model.loss = model.model_.objective
+        return model
+    raise ModelFormatError(f"{path} holds a '{kind}' model; `comptoir score` scores propensity and spend models")
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
-    """Batch scoring for offline scripts: a saved propensity model, a table in, scores out."""
+    """Batch scoring for offline scripts: a saved propensity (or spend) model, a table in, scores out."""
     import numpy as np
     import pandas as pd
 
-    from .exceptions import ModelFormatError
-    from .propensity import LogisticRegression
-
-    kind = inspect_model_file(args.model)["model_kind"]
-    if kind != "logistic_regression":
-        raise ModelFormatError(f"{args.model} holds a '{kind}' model; `comptoir score` scores propensity models")
-    model = LogisticRegression.load(args.model)
+    model = _load_scorer(args.model)
     model.n_jobs = args.n_jobs
     table = _read_table(args.input)
     names = list(model.model_.feature_names)
@@ -58,7 +70,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.input} lacks the model's feature columns {missing}")
     features = table[names]
     out = pd.DataFrame({args.id_column: table[args.id_column]} if args.id_column else {})
-    out["probability"] = model.predict_proba(features)[:, 1]
+    if hasattr(model, "predict_proba"):
+        out["probability"] = model.predict_proba(features)[:, 1]
+    else:
+        out["prediction"] = model.predict(features)
     if args.explain > 0:
         contributions = model.explain(features).drop(columns="base_value").to_numpy()
         top = np.argsort(-np.abs(contributions), axis=1)[:, : args.explain]
@@ -82,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     score = sub.add_parser("score", help="batch-score a CSV or Parquet table with a saved propensity model")
-    score.add_argument("model", help="a model file written by LogisticRegression.save")
+    score.add_argument("model", help="a model file saved by LogisticRegression or GradientBoostingClassifier/Regressor")
     score.add_argument("input", help="CSV or .parquet table holding the model's feature columns")
     score.add_argument("output", help="CSV or .parquet file for the scores")
     score.add_argument("--id-column", default=None, help="column copied to the output beside each score")

@@ -209,21 +209,19 @@ def _section_features(shop: Storefront, seed: int, num_threads: int, out: TextIO
 
 
 def _section_propensity(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
-    from .features import behaviour_features, purchase_labels
+    from .features import LinearFeatures, behaviour_features, purchase_labels
     from .metrics import expected_calibration_error, lift_and_gain, log_loss_gain, roc_auc_score
     from .propensity import CalibratedClassifier, LogisticRegression
+    from .trees import GradientBoostingClassifier
 
     events = shop.events
     snapshot = int(events["timestamp"].min()) + 60 * DAY
     X, names = behaviour_features(events, snapshot, num_users=shop.num_customers, window_days=(7, 30, 60),
                                   customer_attributes=shop.customer_attributes, n_jobs=num_threads, as_frame=False)
     bought, _ = purchase_labels(events, snapshot, horizon_days=30, num_users=shop.num_customers)
-    # Missing facts (never bought: no recency) become the column median plus a missing flag.
-    missing = np.isnan(X)
-    flagged = np.flatnonzero(missing.any(axis=0))
-    X = np.where(missing, np.nanmedian(X, axis=0), X)
-    X = np.c_[np.log1p(np.abs(X)) * np.sign(X), missing[:, flagged]]
-    names = list(names) + [f"{names[j]}_missing" for j in flagged]
+    behaviour, behaviour_names = X, names
+    linear = LinearFeatures().fit(X, names)
+    X, names = linear.transform(X), linear.get_feature_names_out()
     order = np.random.default_rng(seed).permutation(shop.num_customers)
     train, calibrate, test = np.array_split(order, [shop.num_customers // 2, 3 * shop.num_customers // 4])
     start = time.perf_counter()
@@ -244,6 +242,21 @@ def _section_propensity(shop: Storefront, seed: int, num_threads: int, out: Text
     top = np.argsort(-np.abs(contributions[:-1]))[:3]
     reasons = ", ".join(f"{names[j]} {contributions[j]:+.2f}" for j in top)
     out.write(f"  customer {customer}: probability {raw[0]:.2f}; largest log-odds contributions: {reasons}\n")
+    # Trees take the features as they come, NaN included, and stop on a held-out tenth.
+    start = time.perf_counter()
+    boosted = GradientBoostingClassifier(n_estimators=500, learning_rate=0.05, early_stopping=True, n_jobs=num_threads,
+                                         random_state=seed).fit(behaviour[train], bought[train])
+    boost_ms = (time.perf_counter() - start) * 1e3
+    boosted_p = boosted.predict_proba(behaviour[test])[:, 1]
+    shap = boosted.explain(behaviour[customer: customer + 1])[0]
+    top = np.argsort(-np.abs(shap[:-1]))[:3]
+    reasons = ", ".join(f"{behaviour_names[j]} {shap[j]:+.2f}" for j in top)
+    out.write(
+        f"  gradient-boosted trees on the {behaviour.shape[1]} raw features (missing kept as NaN): {boosted.n_estimators_} trees "
+        f"after early stopping, fitted in {boost_ms:.0f} ms, ROC-AUC {roc_auc_score(bought[test], boosted_p):.3f}, "
+        f"ECE {expected_calibration_error(bought[test], boosted_p):.3f}\n"
+        f"  customer {customer}: probability {boosted_p[0]:.2f}; exact TreeSHAP contributions: {reasons}\n"
+    )
     # The nightly-script path: the saved model scores a CSV through the command line.
     import tempfile
 
@@ -253,8 +266,9 @@ def _section_propensity(shop: Storefront, seed: int, num_threads: int, out: Text
 
     with tempfile.TemporaryDirectory() as folder:
         model_path, table, scores = f"{folder}/propensity.cmf", f"{folder}/customers.csv", f"{folder}/scores.csv"
-        model.save(model_path)
-        pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]).assign(customer=np.arange(len(X))).to_csv(table, index=False)
+        boosted.save(model_path)
+        pd.DataFrame(behaviour[test], columns=[f"x{j}" for j in range(behaviour.shape[1])]).assign(
+            customer=test).to_csv(table, index=False)
         start = time.perf_counter()
         cli_main(["score", model_path, table, scores, "--id-column", "customer", "--explain", "2", "--n-jobs", str(num_threads)])
         elapsed = time.perf_counter() - start

@@ -171,3 +171,32 @@ def _maybe_frame(matrix: np.ndarray, names: Sequence[str], as_frame: Optional[bo
             raise
         return matrix, list(names)
     return pd.DataFrame(matrix, columns=list(names), copy=False)
+
+
+class LinearFeatures:
+    """Prepares behaviour features for a linear model: a missing fact (no purchase yet, so no
+    recency) becomes the training median plus a 0/1 ``<name>_missing`` column, and every value is
+    signed-log scaled, ``sign(x) log(1 + |x|)``, so heavy-tailed counts and revenues do not swamp
+    the rest. Tree models need none of this: they take the NaN directly."""
+
+    def fit(self, X: Any, names: Optional[Sequence[str]] = None) -> "LinearFeatures":
+        matrix = np.asarray(X, dtype=np.float64)
+        self.names_ = list(names) if names is not None else [f"x{j}" for j in range(matrix.shape[1])]
+        missing = np.isnan(matrix)
+        with np.errstate(all="ignore"):
+            medians = np.nanmedian(np.where(missing.all(axis=0), 0.0, matrix), axis=0)
+        self.medians_ = np.nan_to_num(medians)
+        self.flagged_ = np.flatnonzero(missing.any(axis=0))
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        matrix = np.asarray(X, dtype=np.float64)
+        missing = np.isnan(matrix)
+        filled = np.where(missing, self.medians_, matrix)
+        return np.c_[np.log1p(np.abs(filled)) * np.sign(filled), missing[:, self.flagged_]]
+
+    def fit_transform(self, X: Any, names: Optional[Sequence[str]] = None) -> np.ndarray:
+        return self.fit(X, names).transform(X)
+
+    def get_feature_names_out(self) -> list:
+        return self.names_ + [f"{self.names_[j]}_missing" for j in self.flagged_]

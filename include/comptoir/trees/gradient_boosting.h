@@ -106,7 +106,17 @@ class GradientBoosting {
 
  private:
   GradientBoosting() = default;
-  double RawScore(const double* row) const;
+  // Flattens the trees into one array of compact nodes, the layout batch scoring walks.
+  void BuildScoringLayout();
+
+  // One node in 24 bytes: a split (feature >= 0) or a leaf whose value sits in `threshold`.
+  struct ScoringNode {
+    double threshold;
+    std::int32_t feature;
+    std::int32_t left, right;  // absolute indices into scoring_nodes_
+    std::int32_t category_set : 24;  // index into scoring_category_bins_, -1 for numeric splits
+    std::uint32_t default_left : 8;
+  };
 
   GradientBoostingConfig config_;
   FeatureBinning binning_;
@@ -114,6 +124,9 @@ class GradientBoosting {
   double base_score_ = 0;
   std::vector<double> validation_loss_, feature_importance_;
   std::vector<std::string> feature_names_;
+  std::vector<ScoringNode> scoring_nodes_;
+  std::vector<std::int32_t> scoring_roots_;
+  std::vector<std::array<std::uint64_t, 4>> scoring_category_bins_;
 };
 
 }  // namespace comptoir::trees
