@@ -2,13 +2,20 @@
 
 ``fit(X, treatment, y)`` with ``treatment`` 0 for control and 1..K for the offers;
 ``predict(X)`` returns the estimated effect of each offer against control, shape (rows, K).
-Binary outcomes (conversion, visit) for now; the base learner defaults to comptoir's
-``LogisticRegression``.
+Outcomes are binary (conversion, visit: response models are classifiers, ``base_learner``,
+comptoir's ``LogisticRegression`` by default) or continuous (spend: response models are regressors,
+``regressor``, comptoir's ``GradientBoostingRegressor`` by default). The X- and doubly-robust
+learners regress imputed effects with ``regressor`` and explain each customer's predicted effect
+with its TreeSHAP contributions.
+
+Propensities: by default the data are taken as a randomised experiment, so the chance of each arm
+is its share of the rows; pass ``propensity_learner`` (a classifier factory) for observational
+data, where it is fitted per offer against control.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -27,26 +34,51 @@ def _arms(treatment: Any) -> np.ndarray:
     return arms
 
 
-def _binary(y: Any, treatment: np.ndarray, arms: np.ndarray) -> np.ndarray:
+def _outcome(y: Any, treatment: np.ndarray, arms: np.ndarray, binary_only: bool = False) -> Tuple[np.ndarray, bool]:
+    """(outcome as float64, whether it is binary), every arm checked to have something to model."""
     y = np.asarray(y, dtype=float)
+    if y.shape != treatment.shape:
+        raise ValueError(f"outcome has shape {y.shape} but treatment has {treatment.shape}")
     if np.isnan(y).any():
         raise ValueError(f"outcome has NaN at rows {np.flatnonzero(np.isnan(y))[:5].tolist()}")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("the meta-learners here take a binary outcome (0/1)")
+    binary = bool(np.isin(y, (0, 1)).all())
+    if binary_only and not binary:
+        raise ValueError("this learner takes a binary outcome (0/1)")
     for arm in arms:
-        if not 0 < y[treatment == arm].sum() < (treatment == arm).sum():
+        values = y[treatment == arm]
+        if binary and not 0 < values.sum() < len(values):
             raise ValueError(f"arm {arm} has only one outcome class: its response cannot be modelled")
-    return y.astype(np.uint8)
+    return y, binary
+
+
+def _default_regressor() -> Any:
+    from .trees import GradientBoostingRegressor
+
+    # Imputed effects are noisy: small, well-populated trees and a slow learning rate.
+    return GradientBoostingRegressor(n_estimators=150, learning_rate=0.05, num_leaves=15, min_samples_leaf=100)
+
+
+def _response(model: Any, X: np.ndarray, binary: bool) -> np.ndarray:
+    return model.predict_proba(X)[:, 1] if binary else model.predict(X)
 
 
 class _MetaLearner(Estimator):
-    _param_names = ("base_learner",)
+    _param_names = ("base_learner", "regressor")
 
-    def __init__(self, base_learner: Optional[Callable[[], Any]] = None) -> None:
+    def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None) -> None:
         self.base_learner = base_learner
+        self.regressor = regressor
 
-    def _new_model(self) -> Any:
-        return self.base_learner() if self.base_learner is not None else LogisticRegression(C=1.0)
+    def _response_model(self, binary: bool) -> Any:
+        if binary:
+            return self.base_learner() if self.base_learner is not None else LogisticRegression(C=1.0)
+        return self._effect_model()
+
+    def _effect_model(self) -> Any:
+        return self.regressor() if self.regressor is not None else _default_regressor()
+
+    def _fit_responses(self, matrix: np.ndarray, treatment: np.ndarray, y: np.ndarray, arms: np.ndarray) -> List[Any]:
+        return [self._response_model(self.binary_outcome_).fit(matrix[treatment == a], y[treatment == a]) for a in arms]
 
     def _fitted(self) -> Any:
         if not hasattr(self, "models_"):
@@ -63,20 +95,24 @@ class _MetaLearner(Estimator):
 
 
 class TLearner(_MetaLearner):
-    """One response model per arm; the effect is the difference of their predicted probabilities."""
+    """One response model per arm; the effect is the difference of their predictions."""
 
     def fit(self, X: Any, treatment: Any, y: Any) -> "TLearner":
         treatment = np.asarray(treatment)
         arms = _arms(treatment)
-        labels = _binary(y, treatment, arms)
+        values, self.binary_outcome_ = _outcome(y, treatment, arms)
         matrix = _matrix(X, self, fitting=True)
-        self.models_ = [self._new_model().fit(matrix[treatment == a], labels[treatment == a]) for a in arms]
+        self.models_ = self._fit_responses(matrix, treatment, values, arms)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict_outcomes(self, X: Any) -> np.ndarray:
+        """Predicted outcome under each arm, control first: shape (rows, K + 1)."""
         matrix = _matrix(X, self, fitting=False)
-        p = np.column_stack([m.predict_proba(matrix)[:, 1] for m in self._fitted()])
-        return p[:, 1:] - p[:, :1]
+        return np.column_stack([_response(m, matrix, self.binary_outcome_) for m in self._fitted()])
+
+    def predict(self, X: Any) -> np.ndarray:
+        outcomes = self.predict_outcomes(X)
+        return outcomes[:, 1:] - outcomes[:, :1]
 
 
 class SLearner(_MetaLearner):
@@ -93,18 +129,19 @@ class SLearner(_MetaLearner):
     def fit(self, X: Any, treatment: Any, y: Any) -> "SLearner":
         treatment = np.asarray(treatment)
         arms = _arms(treatment)
-        labels = _binary(y, treatment, arms)
+        values, self.binary_outcome_ = _outcome(y, treatment, arms)
         matrix = _matrix(X, self, fitting=True)
         self.num_arms_ = len(arms)
         design = np.concatenate([self._design(matrix[treatment == a], a, len(arms)) for a in arms])
-        order = np.concatenate([labels[treatment == a] for a in arms])
-        self.models_ = [self._new_model().fit(design, order)]
+        order = np.concatenate([values[treatment == a] for a in arms])
+        self.models_ = [self._response_model(self.binary_outcome_).fit(design, order)]
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         matrix = _matrix(X, self, fitting=False)
         model = self._fitted()[0]
-        p = np.column_stack([model.predict_proba(self._design(matrix, a, self.num_arms_))[:, 1] for a in range(self.num_arms_)])
+        p = np.column_stack([_response(model, self._design(matrix, a, self.num_arms_), self.binary_outcome_)
+                             for a in range(self.num_arms_)])
         return p[:, 1:] - p[:, :1]
 
 
@@ -116,7 +153,8 @@ class ClassTransformation(_MetaLearner):
     def fit(self, X: Any, treatment: Any, y: Any) -> "ClassTransformation":
         treatment = np.asarray(treatment)
         arms = _arms(treatment)
-        labels = _binary(y, treatment, arms)
+        labels, self.binary_outcome_ = _outcome(y, treatment, arms, binary_only=True)
+        labels = labels.astype(np.uint8)
         matrix = _matrix(X, self, fitting=True)
         self.models_ = []
         for arm in arms[1:]:
@@ -124,9 +162,129 @@ class ClassTransformation(_MetaLearner):
             treated = treatment[rows] == arm
             z = np.where(treated, labels[rows], 1 - labels[rows])
             weight = np.where(treated, 0.5 / treated.mean(), 0.5 / (1 - treated.mean()))
-            self.models_.append(self._new_model().fit(matrix[rows], z, sample_weight=weight))
+            self.models_.append(self._response_model(True).fit(matrix[rows], z, sample_weight=weight))
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         matrix = _matrix(X, self, fitting=False)
         return np.column_stack([2 * m.predict_proba(matrix)[:, 1] - 1 for m in self._fitted()])
+
+
+class _EffectRegressionLearner(_MetaLearner):
+    """Shared by the learners whose last stage regresses an imputed effect per offer."""
+
+    _param_names = ("base_learner", "regressor", "propensity_learner")
+
+    def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
+                 propensity_learner: Optional[Callable[[], Any]] = None) -> None:
+        super().__init__(base_learner, regressor)
+        self.propensity_learner = propensity_learner
+
+    def _propensity(self, matrix: np.ndarray, treated: np.ndarray) -> np.ndarray:
+        """P(offer | x) among the rows of one offer and control."""
+        if self.propensity_learner is None:
+            return np.full(len(treated), treated.mean())
+        model = self.propensity_learner().fit(matrix, treated.astype(int))
+        return np.clip(model.predict_proba(matrix)[:, 1], 0.01, 0.99)
+
+    def explain(self, X: Any, offer: int = 1) -> Any:
+        """Per-feature contributions to the predicted effect of ``offer`` (1..K), with a
+        ``base_value`` column; each row adds up to the predicted effect. Needs a regressor with
+        ``explain`` (comptoir's gradient-boosted trees have exact TreeSHAP)."""
+        matrix = _matrix(X, self, fitting=False)
+        if not 1 <= offer <= len(self._fitted()):
+            raise ValueError(f"offer must be in 1..{len(self._fitted())}, got {offer}")
+        contributions = self._explain_offer(matrix, offer - 1)
+        if hasattr(X, "columns"):
+            import pandas as pd
+
+            return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
+        return contributions
+
+
+class XLearner(_EffectRegressionLearner):
+    """Künzel et al.'s X-learner: response models per arm impute each customer's effect (treated:
+    outcome minus the control model's prediction; control: the offer model's prediction minus the
+    outcome), one regressor per side learns those effects, and the two are blended by the
+    propensity, which favours the side that had more data."""
+
+    def fit(self, X: Any, treatment: Any, y: Any) -> "XLearner":
+        treatment = np.asarray(treatment)
+        arms = _arms(treatment)
+        values, self.binary_outcome_ = _outcome(y, treatment, arms)
+        matrix = _matrix(X, self, fitting=True)
+        responses = self._fit_responses(matrix, treatment, values, arms)
+        control = treatment == 0
+        self.models_ = []
+        self.blend_ = []
+        for arm in arms[1:]:
+            treated = treatment == arm
+            imputed_treated = values[treated] - _response(responses[0], matrix[treated], self.binary_outcome_)
+            imputed_control = _response(responses[arm], matrix[control], self.binary_outcome_) - values[control]
+            on_treated = self._effect_model().fit(matrix[treated], imputed_treated)
+            on_control = self._effect_model().fit(matrix[control], imputed_control)
+            rows = control | treated
+            self.blend_.append(float(self._propensity(matrix[rows], treated[rows]).mean()))
+            self.models_.append((on_control, on_treated))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        matrix = _matrix(X, self, fitting=False)
+        return np.column_stack([g * on_control.predict(matrix) + (1 - g) * on_treated.predict(matrix)
+                                for g, (on_control, on_treated) in zip(self.blend_, self._fitted())])
+
+    def _explain_offer(self, matrix: np.ndarray, k: int) -> np.ndarray:
+        on_control, on_treated = self._fitted()[k]
+        g = self.blend_[k]
+        return g * on_control.explain(matrix) + (1 - g) * on_treated.explain(matrix)
+
+
+class DRLearner(_EffectRegressionLearner):
+    """Kennedy's doubly-robust learner: with cross-fitted response models and propensities, each
+    customer's pseudo-outcome  mu1 - mu0 + T (y - mu1) / e - (1 - T) (y - mu0) / (1 - e)  is an
+    unbiased effect estimate if either the responses or the propensity are right; a regressor
+    learns it. ``folds`` splits for cross-fitting, seeded by ``random_state``."""
+
+    _param_names = _EffectRegressionLearner._param_names + ("folds", "random_state")
+
+    def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
+                 propensity_learner: Optional[Callable[[], Any]] = None, folds: int = 3, random_state: int = 42) -> None:
+        super().__init__(base_learner, regressor, propensity_learner)
+        self.folds = folds
+        self.random_state = random_state
+
+    def fit(self, X: Any, treatment: Any, y: Any) -> "DRLearner":
+        if self.folds < 2:
+            raise ValueError(f"folds must be >= 2, got {self.folds}")
+        treatment = np.asarray(treatment)
+        arms = _arms(treatment)
+        values, self.binary_outcome_ = _outcome(y, treatment, arms)
+        matrix = _matrix(X, self, fitting=True)
+        fold = np.random.default_rng(self.random_state).permutation(len(values)) % self.folds
+        self.models_ = []
+        for arm in arms[1:]:
+            rows = np.flatnonzero((treatment == 0) | (treatment == arm))
+            treated = treatment[rows] == arm
+            pseudo = np.empty(len(rows))
+            for f in range(self.folds):
+                held, used = fold[rows] == f, fold[rows] != f
+                mu1 = self._response_model(self.binary_outcome_).fit(matrix[rows[used & treated]], values[rows[used & treated]])
+                mu0 = self._response_model(self.binary_outcome_).fit(matrix[rows[used & ~treated]], values[rows[used & ~treated]])
+                if self.propensity_learner is None:
+                    e = treated[used].mean()
+                else:
+                    model = self.propensity_learner().fit(matrix[rows[used]], treated[used].astype(int))
+                    e = np.clip(model.predict_proba(matrix[rows[held]])[:, 1], 0.01, 0.99)
+                m1 = _response(mu1, matrix[rows[held]], self.binary_outcome_)
+                m0 = _response(mu0, matrix[rows[held]], self.binary_outcome_)
+                t, outcome = treated[held], values[rows[held]]
+                pseudo[held] = m1 - m0 + t * (outcome - m1) / e - (1 - t) * (outcome - m0) / (1 - e)
+            self.models_.append(self._effect_model().fit(matrix[rows], pseudo))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        matrix = _matrix(X, self, fitting=False)
+        return np.column_stack([model.predict(matrix) for model in self._fitted()])
+
+    def _explain_offer(self, matrix: np.ndarray, k: int) -> np.ndarray:
+        return self._fitted()[k].explain(matrix)

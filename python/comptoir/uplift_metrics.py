@@ -78,3 +78,54 @@ def plot_qini(scores: Any, treatment: Any, outcome: Any, ax: Any = None, label: 
     ax.set_ylabel("incremental responses")
     ax.legend()
     return ax
+
+
+def policy_value(policy: Any, treatment: Any, outcome: Any, propensity: Any = None, predicted_outcomes: Any = None) -> Dict[str, float]:
+    """The mean outcome a targeting policy would have produced, estimated on held-out randomised
+    (or logged) data where the policy was not applied.
+
+    ``policy``: the arm the policy gives each row (0 = no offer, 1..K); ``treatment``: the arm each
+    row actually got; ``propensity``: P(arm | x) as a (rows, K + 1) array, or None for a randomised
+    experiment (each arm's share of the rows). The inverse-propensity estimate averages
+    1[T = policy] y / P(T = policy). With ``predicted_outcomes`` (rows, K + 1), e.g. from
+    ``TLearner.predict_outcomes`` fitted on other rows, the doubly-robust estimate adds the model's
+    prediction for the policy's arm and corrects it with the same weighting of its residual.
+    Returns ``ipw`` (and ``dr``) with standard errors and 95% intervals."""
+    policy = np.asarray(policy, dtype=np.int64)
+    treatment = np.asarray(treatment, dtype=np.int64)
+    outcome = np.asarray(outcome, dtype=np.float64)
+    n = len(outcome)
+    if policy.shape != (n,) or treatment.shape != (n,):
+        raise ValueError("policy, treatment and outcome must be 1-D arrays of the same length")
+    if np.isnan(outcome).any():
+        raise ValueError("outcome holds NaN")
+    arms = int(max(policy.max(), treatment.max())) + 1
+    if policy.min() < 0 or treatment.min() < 0:
+        raise ValueError("arms must be 0 (no offer) or 1..K")
+    if propensity is None:
+        shares = np.bincount(treatment, minlength=arms) / n
+        if (shares[np.unique(policy)] == 0).any():
+            raise ValueError("the policy gives an arm that no row received: its value cannot be estimated")
+        p = shares[policy]
+    else:
+        propensity = np.asarray(propensity, dtype=np.float64)
+        if propensity.shape != (n, arms):
+            raise ValueError(f"propensity must have shape {(n, arms)}, got {propensity.shape}")
+        p = propensity[np.arange(n), policy]
+        if not (p > 0).all():
+            raise ValueError("some rows have zero propensity for the arm the policy gives them")
+    matched = (treatment == policy).astype(np.float64)
+    terms = {"ipw": matched * outcome / p}
+    if predicted_outcomes is not None:
+        predicted = np.asarray(predicted_outcomes, dtype=np.float64)
+        if predicted.shape != (n, arms):
+            raise ValueError(f"predicted_outcomes must have shape {(n, arms)}, got {predicted.shape}")
+        model = predicted[np.arange(n), policy]
+        terms["dr"] = model + matched * (outcome - model) / p
+    result: Dict[str, float] = {}
+    for name, values in terms.items():
+        mean, stderr = float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
+        result[name] = mean
+        result[f"{name}_stderr"] = stderr
+        result[f"{name}_ci_low"], result[f"{name}_ci_high"] = mean - 1.96 * stderr, mean + 1.96 * stderr
+    return result

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from comptoir.simulate import simulate
-from comptoir.uplift import ClassTransformation, SLearner, TLearner
-from comptoir.uplift_metrics import qini_coefficient_vs_perfect
+from comptoir.uplift import ClassTransformation, DRLearner, SLearner, TLearner, XLearner
+from comptoir.uplift_metrics import policy_value, qini_coefficient_vs_perfect
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def campaign():
     return X, c["arm"], c["converted"].astype(int), shop
 
 
-@pytest.mark.parametrize("learner", [TLearner, SLearner, ClassTransformation])
+@pytest.mark.parametrize("learner", [TLearner, SLearner, ClassTransformation, XLearner, DRLearner])
 def test_learners_rank_customers_by_their_true_effect(campaign, learner):
     X, arm, converted, shop = campaign
     train = np.arange(len(arm)) < 20_000
@@ -43,3 +43,55 @@ def test_bad_treatments_and_outcomes_are_named(campaign):
         TLearner().fit(X, arm, np.where(np.arange(len(arm)) == 5, np.nan, converted))
     with pytest.raises(ValueError, match="only one outcome class"):
         TLearner().fit(X, arm, np.where(arm == 1, 0, converted))
+    with pytest.raises(ValueError, match="binary outcome"):
+        ClassTransformation().fit(X, arm, converted * 12.5)
+
+
+def heterogeneous_spend(n, seed):
+    """Spend whose response to offer 1 is a step in x0 and to offer 2 grows with x1; x2 is noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(n, 3))
+    arm = rng.integers(0, 3, size=n).astype(np.int32)
+    effect = np.c_[np.where(X[:, 0] > 0.2, 8.0, -2.0), 6.0 * X[:, 1]]
+    base = 20 + 5 * X[:, 2]
+    spend = base + np.where(arm == 1, effect[:, 0], 0) + np.where(arm == 2, effect[:, 1], 0) + rng.normal(0, 3, n)
+    return X, arm, spend, effect
+
+
+@pytest.mark.parametrize("learner", [TLearner, XLearner, DRLearner])
+def test_continuous_outcomes_and_several_offers(learner):
+    X, arm, spend, _ = heterogeneous_spend(30_000, 1)
+    X_test, _, _, truth = heterogeneous_spend(5_000, 2)
+    effect = learner().fit(X, arm, spend).predict(X_test)
+    for k in range(2):
+        assert np.corrcoef(effect[:, k], truth[:, k])[0, 1] > 0.9
+        assert np.sqrt(np.mean((effect[:, k] - truth[:, k]) ** 2)) < 2.0  # PEHE against effects of -2..8
+
+
+@pytest.mark.parametrize("learner", [XLearner, DRLearner])
+def test_per_customer_reasons_add_up_to_the_predicted_uplift(learner):
+    pd = pytest.importorskip("pandas")
+    X, arm, spend, _ = heterogeneous_spend(20_000, 3)
+    frame = pd.DataFrame(X, columns=["tenure", "price_sensitivity", "noise"])
+    model = learner().fit(frame, arm, spend)
+    reasons = model.explain(frame.head(100), offer=2)
+    np.testing.assert_allclose(reasons.sum(axis=1), model.predict(frame.head(100))[:, 1], atol=1e-9)
+    # Offer 2's effect is driven by price sensitivity, not by the other columns.
+    spread = reasons.drop(columns="base_value").abs().mean()
+    assert spread.idxmax() == "price_sensitivity"
+    with pytest.raises(ValueError, match="offer must be in 1..2"):
+        model.explain(frame.head(5), offer=3)
+
+
+def test_policy_value_estimates_cover_the_true_value():
+    X, arm, spend, effect = heterogeneous_spend(40_000, 4)
+    policy = np.where(X[:, 0] > 0.2, 1, np.where(X[:, 1] > 0.3, 2, 0))
+    base = 20 + 5 * X[:, 2]
+    true_value = np.mean(base + np.where(policy == 1, effect[:, 0], 0) + np.where(policy == 2, effect[:, 1], 0))
+    outcomes = TLearner().fit(X[:20_000], arm[:20_000], spend[:20_000]).predict_outcomes(X[20_000:])
+    value = policy_value(policy[20_000:], arm[20_000:], spend[20_000:], predicted_outcomes=outcomes)
+    for method in ("ipw", "dr"):
+        assert value[f"{method}_ci_low"] < true_value < value[f"{method}_ci_high"]
+    assert value["dr_stderr"] < value["ipw_stderr"]  # the outcome model removes most of the noise
+    with pytest.raises(ValueError, match="no row received"):
+        policy_value(np.full(10, 3), np.arange(10) % 3, np.ones(10))
