@@ -183,7 +183,9 @@ def simulator_task() -> Tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 def report_classification(task: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> None:
     informative = ~np.isnan(X).all(axis=0)  # a column never observed (no carts in a shop log) is dropped for all
-    X, X_test = np.ascontiguousarray(X[:, informative]), np.ascontiguousarray(X_test[:, informative])
+    # float64 for every model: comptoir would otherwise copy float32 input into float64 first.
+    X = np.ascontiguousarray(X[:, informative], dtype=np.float64)
+    X_test = np.ascontiguousarray(X_test[:, informative], dtype=np.float64)
     linear = LinearFeatures().fit(X)
     linear_train, linear_test = linear.transform(X), linear.transform(X_test)
     y, y_test = y.astype(int), y_test.astype(int)
@@ -204,10 +206,30 @@ def report_classification(task: str, X: np.ndarray, y: np.ndarray, X_test: np.nd
             line += (f" {auc - ref[0]:+9.4f} {loss / ref[1]:9.3f} {fit_seconds / ref[2]:9.2f} {peak / max(ref[3], 1):8.2f} "
                      f"{speed / ref[4]:10.2f}")
         print(line)
+    if "LightGBM" in results and len(X) <= 100_000:
+        paired_resamples(X, y, X_test, y_test)
     if objectives.get("sklearn LogisticRegression") is not None:
         ours, theirs = objectives["comptoir LogisticRegression"], objectives["sklearn LogisticRegression"]
         print(f"logistic objective (C x log loss sum + L2/2): comptoir {ours:.8f}, scikit-learn {theirs:.8f}, "
               f"relative gap {(ours - theirs) / theirs:+.1e}")
+
+
+def paired_resamples(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, resamples: int = 5) -> None:
+    """One split is noisy on small data: both boosters on the same bootstrap resamples of the
+    training rows, the test rows fixed; differences to LightGBM, mean and standard deviation."""
+    import lightgbm
+
+    from comptoir.trees import GradientBoostingClassifier
+
+    differences = []
+    for seed in range(resamples):
+        rows = np.random.default_rng(seed).choice(len(X), len(X))
+        ours = GradientBoostingClassifier(n_jobs=THREADS).fit(X[rows], y[rows]).predict_proba(X_test)[:, 1]
+        theirs = lightgbm.LGBMClassifier(n_jobs=THREADS, verbose=-1, max_bin=255).fit(X[rows], y[rows]).predict_proba(X_test)[:, 1]
+        differences.append((roc_auc_score(y_test, ours) - roc_auc_score(y_test, theirs), log_loss(y_test, ours) - log_loss(y_test, theirs)))
+    mean, spread = np.mean(differences, axis=0), np.std(differences, axis=0)
+    print(f"comptoir minus LightGBM over {resamples} bootstrap resamples of the training rows: ROC-AUC {mean[0]:+.4f} "
+          f"(sd {spread[0]:.4f}), log loss {mean[1]:+.4f} (sd {spread[1]:.4f})")
 
 
 def report_spend(task: str, X: np.ndarray, spend: np.ndarray, X_test: np.ndarray, spend_test: np.ndarray) -> None:

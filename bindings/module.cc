@@ -14,6 +14,7 @@ void RegisterPromo(py::module_& m);
 void RegisterData(py::module_& m);
 void RegisterPropensity(py::module_& m);
 void RegisterTrees(py::module_& m);
+void RegisterUplift(py::module_& m);
 }  // namespace comptoir::python
 
 PYBIND11_MODULE(_core, m) {
@@ -28,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterData(m);
   comptoir::python::RegisterPropensity(m);
   comptoir::python::RegisterTrees(m);
+  comptoir::python::RegisterUplift(m);
 }

@@ -19,7 +19,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import _core
 from ._base import Estimator
+from ._progress import make_progress
+from ._tabular import feature_names
 from ._tabular import matrix as _matrix
 from .propensity import LogisticRegression
 
@@ -288,3 +291,78 @@ class DRLearner(_EffectRegressionLearner):
 
     def _explain_offer(self, matrix: np.ndarray, k: int) -> np.ndarray:
         return self._fitted()[k].explain(matrix)
+
+
+class UpliftRandomForest(Estimator):
+    """Uplift random forest (C++, all cores): trees split to separate customers by how differently
+    they respond to each offer than to control. ``criterion``: ``"KL"``, ``"ED"`` (squared
+    Euclidean), ``"Chi"`` or ``"DDP"``; KL and Chi need a 0/1 outcome, ED and DDP also take spend.
+    ``honest=True`` estimates leaf effects on rows that did not choose the splits. Parameter names
+    follow causalml's ``UpliftRandomForestClassifier``. ``n_estimators=1, bootstrap=False,
+    max_features=1.0`` gives a single uplift tree."""
+
+    _param_names = ("n_estimators", "criterion", "max_depth", "min_samples_leaf", "min_samples_treatment", "n_reg",
+                    "max_features", "bootstrap", "honest", "max_bins", "random_state", "n_jobs", "verbose")
+
+    def __init__(self, n_estimators: int = 100, criterion: str = "KL", max_depth: int = 6, min_samples_leaf: int = 100,
+                 min_samples_treatment: int = 10, n_reg: float = 100.0, max_features: Optional[float] = None,
+                 bootstrap: bool = True, honest: bool = False, max_bins: int = 64, random_state: int = 42, n_jobs: int = 0,
+                 verbose: Any = False) -> None:
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.min_samples_treatment = min_samples_treatment
+        self.n_reg = n_reg
+        self.max_features = max_features
+        self.bootstrap = bootstrap
+        self.honest = honest
+        self.max_bins = max_bins
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    @classmethod
+    def _load_core(cls, data: bytes) -> Any:
+        return _core.uplift.UpliftForest.from_bytes(data)
+
+    def fit(self, X: Any, treatment: Any, y: Any) -> "UpliftRandomForest":
+        treatment = np.asarray(treatment)
+        arms = _arms(treatment)
+        values, _ = _outcome(y, treatment, arms)
+        matrix = _matrix(X, self, fitting=True)
+        self.model_ = _core.uplift.UpliftForest.fit(
+            matrix, treatment.astype(np.int32), values, criterion=self.criterion, num_trees=int(self.n_estimators),
+            max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
+            min_samples_treatment=int(self.min_samples_treatment), n_reg=float(self.n_reg),
+            max_features=0.0 if self.max_features is None else float(self.max_features), bootstrap=bool(self.bootstrap),
+            honest=bool(self.honest), max_bins=int(self.max_bins), num_threads=int(self.n_jobs),
+            seed=int(self.random_state), on_progress=make_progress(self.verbose),
+        )
+        self.model_.feature_names = feature_names(self)
+        self._restore_from_model()
+        return self
+
+    def _restore_from_model(self) -> None:
+        self.n_features_in_ = self.model_.num_features
+        importance = self.model_.feature_importance
+        self.feature_importances_ = importance / importance.sum() if importance.sum() > 0 else importance
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Estimated effect of each offer against control, shape (rows, K)."""
+        return self._fitted().predict(_matrix(X, self, fitting=False), int(self.n_jobs))
+
+    def predict_outcomes(self, X: Any) -> np.ndarray:
+        """Estimated outcome under each arm, control first: shape (rows, K + 1)."""
+        return self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False), int(self.n_jobs))
+
+    def explain(self, X: Any, offer: int = 1) -> Any:
+        """Per-feature contributions to the predicted effect of ``offer``: along each tree's path,
+        every split moves the effect from the parent's to the child's and the change is credited to
+        the split's feature; ``base_value`` is the mean root effect. Rows add up to the effect."""
+        contributions = self._fitted().contributions(_matrix(X, self, fitting=False), int(offer), int(self.n_jobs))
+        if hasattr(X, "columns"):
+            import pandas as pd
+
+            return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
+        return contributions

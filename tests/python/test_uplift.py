@@ -95,3 +95,36 @@ def test_policy_value_estimates_cover_the_true_value():
     assert value["dr_stderr"] < value["ipw_stderr"]  # the outcome model removes most of the noise
     with pytest.raises(ValueError, match="no row received"):
         policy_value(np.full(10, 3), np.arange(10) % 3, np.ones(10))
+
+
+@pytest.mark.parametrize("criterion", ["KL", "ED", "Chi", "DDP"])
+def test_uplift_forest_ranks_by_true_effect_and_round_trips(campaign, criterion, tmp_path):
+    from comptoir.uplift import UpliftRandomForest
+
+    X, arm, converted, shop = campaign
+    train = np.arange(len(arm)) < 20_000
+    forest = UpliftRandomForest(n_estimators=20, criterion=criterion, min_samples_leaf=200).fit(X[train], arm[train], converted[train])
+    effect = forest.predict(X[~train])
+    assert effect.shape == (int((~train).sum()), 2)
+    assert np.corrcoef(effect[:, 1], shop.true_uplift(2)[~train])[0, 1] > 0.3
+    contributions = forest.explain(X[~train][:50], offer=2)
+    np.testing.assert_allclose(contributions.sum(axis=1), effect[:50, 1], atol=1e-12)
+    path = tmp_path / "forest.cmf"
+    forest.save(path)
+    np.testing.assert_array_equal(UpliftRandomForest.load(path).predict(X[~train][:100]), effect[:100])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(forest)).predict(X[~train][:100]), effect[:100])
+
+
+def test_uplift_forest_on_spend_and_bad_input():
+    from comptoir.uplift import UpliftRandomForest
+
+    X, arm, spend, truth = heterogeneous_spend(30_000, 7)
+    X_test, _, _, truth_test = heterogeneous_spend(3_000, 8)
+    forest = UpliftRandomForest(n_estimators=30, criterion="ED", max_features=1.0, honest=True).fit(X, arm, spend)
+    effect = forest.predict(X_test)
+    assert np.corrcoef(effect[:, 0], truth_test[:, 0])[0, 1] > 0.9
+    assert np.corrcoef(effect[:, 1], truth_test[:, 1])[0, 1] > 0.8
+    with pytest.raises(ValueError, match="0/1 outcome"):
+        UpliftRandomForest(criterion="KL").fit(X, arm, spend)
+    with pytest.raises(ValueError, match="criterion must be"):
+        UpliftRandomForest(criterion="gini").fit(X, arm, (spend > 20).astype(int))
