@@ -23,3 +23,47 @@ def dataset_folder(args: argparse.Namespace, name: str) -> Optional[Path]:
         print(f"{name} not found under {args.data}: nothing to benchmark")
         return None
     return folder
+
+
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        line = next(line for line in handle if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
+
+class PeakMemory:
+    """Peak resident memory of this process above its size when the block began (Linux only)."""
+
+    def __enter__(self) -> "PeakMemory":
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # resets the peak resident size (VmHWM) to the current one
+        self.start = _status_bytes("VmRSS")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bytes = _status_bytes("VmHWM") - self.start
+
+
+def _run_and_report(target, args, queue) -> None:
+    queue.put(target(*args))
+
+
+def run_in_fresh_process(target, *args):
+    """target(*args) in a new interpreter, so memory peaks are its own (and no TBB or OpenMP
+    threads are inherited through fork). target must be a module-level function."""
+    import multiprocessing
+    from queue import Empty
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_run_and_report, args=(target, args, queue))
+    child.start()
+    while True:
+        try:
+            result = queue.get(timeout=1)
+            break
+        except Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"{target.__name__} failed in its child process (exit code {child.exitcode})") from None
+    child.join()
+    return result

@@ -22,28 +22,20 @@ for one million rows (the test rows repeated), 2 threads.
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import tempfile
 import time
 from importlib.util import find_spec
-from queue import Empty
 from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
-from common import dataset_folder, parse_args
+from common import PeakMemory, dataset_folder, parse_args, run_in_fresh_process
 from comptoir.features import LinearFeatures, behaviour_features, purchase_labels, to_unix_seconds
 from comptoir.metrics import brier_score, expected_calibration_error, log_loss, roc_auc_score
 
 THREADS = 2
 SCORED_ROWS = 1_000_000
-
-
-def _status_bytes(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        line = next(line for line in handle if line.startswith(field + ":"))
-    return int(line.split()[1]) * 1024
 
 
 def _logistic_objective(estimator: Any, X: np.ndarray, y: np.ndarray) -> float:
@@ -52,18 +44,15 @@ def _logistic_objective(estimator: Any, X: np.ndarray, y: np.ndarray) -> float:
     return float(estimator.C * np.sum(np.logaddexp(0, z) - y * z) + 0.5 * estimator.coef_.ravel() @ estimator.coef_.ravel())
 
 
-def _child(model: str, regression: bool, arrays: str, queue: Any) -> None:
+def _fit_and_score(model: str, regression: bool, arrays: str) -> Tuple:
     data = np.load(arrays)
     X, y, X_test = data["X"], data["y"], data["X_test"]
     make = (regressors() if regression else {name: make for name, (make, _) in classifiers().items()})[model]
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")  # resets the peak resident size (VmHWM) to the current one
-    start_rss = _status_bytes("VmRSS")
     estimator = make()
-    start = time.perf_counter()
-    estimator.fit(X, y)
-    fit_seconds = time.perf_counter() - start
-    peak = _status_bytes("VmHWM") - start_rss
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        fit_seconds = time.perf_counter() - start
     objective = _logistic_objective(estimator, X, y) if hasattr(estimator, "coef_") else None
     predict = estimator.predict if regression else (lambda rows: estimator.predict_proba(rows)[:, 1])
     scores = predict(X_test)
@@ -71,27 +60,14 @@ def _child(model: str, regression: bool, arrays: str, queue: Any) -> None:
     start = time.perf_counter()
     predict(repeated)
     rows_per_second = SCORED_ROWS / (time.perf_counter() - start)
-    queue.put((scores, fit_seconds, peak, rows_per_second, objective))
+    return scores, fit_seconds, memory.bytes, rows_per_second, objective
 
 
 def run_isolated(model: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, regression: bool = False) -> Tuple:
-    """Fits and scores in a fresh interpreter (forking after TBB has started threads is unsafe)."""
-    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as folder:
         arrays = f"{folder}/task.npz"
         np.savez(arrays, X=X, y=y, X_test=X_test)
-        queue = context.Queue()
-        child = context.Process(target=_child, args=(model, regression, arrays, queue))
-        child.start()
-        while True:
-            try:
-                result = queue.get(timeout=1)
-                break
-            except Empty:
-                if not child.is_alive():
-                    raise RuntimeError(f"{model} failed (exit code {child.exitcode}); its error is above") from None
-        child.join()
-    return result
+        return run_in_fresh_process(_fit_and_score, model, regression, arrays)
 
 
 def classifiers() -> Dict[str, Tuple[Callable[[], Any], bool]]:

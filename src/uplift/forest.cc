@@ -70,17 +70,20 @@ class TreeGrower {
              absl::Span<const double> y, std::int32_t arms, bool binary, const UpliftForestConfig& config)
       : binned_(binned), binning_(binning), treatment_(treatment), y_(y), arms_(arms), binary_(binary), config_(config) {}
 
-  // `split_rows` choose the splits, `estimate_rows` (the same rows unless honest) the node values.
-  UpliftTree Grow(std::vector<std::int64_t> split_rows, std::vector<std::int64_t> estimate_rows, internal::CounterRng& rng,
-                  std::vector<double>& importance) {
+  // `split_rows` choose the splits and `estimate_rows` the node values; empty `estimate_rows`
+  // means the split rows estimate too (no honesty), and are then partitioned only once. `weight`
+  // holds each row's multiplicity in a bootstrap sample (empty: every row once).
+  UpliftTree Grow(std::vector<std::int64_t> split_rows, std::vector<std::int64_t> estimate_rows, std::vector<float> weight,
+                  internal::CounterRng& rng, std::vector<double>& importance) {
     UpliftTree tree;
+    weight_ = std::move(weight);
     split_rows_ = std::move(split_rows);
     estimate_rows_ = std::move(estimate_rows);
     std::vector<ArmSum> root(static_cast<std::size_t>(arms_));
-    SumArms(estimate_rows_, 0, static_cast<std::int64_t>(estimate_rows_.size()), root.data());
+    SumArms(Estimates(), 0, static_cast<std::int64_t>(Estimates().size()), root.data());
     std::vector<double> prior(static_cast<std::size_t>(arms_));
     for (std::int32_t k = 0; k < arms_; ++k) prior[static_cast<std::size_t>(k)] = root[static_cast<std::size_t>(k)].sum / std::max(root[static_cast<std::size_t>(k)].n, 1.0);
-    GrowNode(tree, {0, static_cast<std::int64_t>(split_rows_.size())}, {0, static_cast<std::int64_t>(estimate_rows_.size())}, 0,
+    GrowNode(tree, {0, static_cast<std::int64_t>(split_rows_.size())}, {0, static_cast<std::int64_t>(Estimates().size())}, 0,
              prior, rng, importance);
     return tree;
   }
@@ -88,12 +91,17 @@ class TreeGrower {
  private:
   using Range = std::pair<std::int64_t, std::int64_t>;
 
+  const std::vector<std::int64_t>& Estimates() const { return estimate_rows_.empty() ? split_rows_ : estimate_rows_; }
+
+  double WeightOf(std::int64_t r) const { return weight_.empty() ? 1.0 : weight_[static_cast<std::size_t>(r)]; }
+
   void SumArms(const std::vector<std::int64_t>& rows, std::int64_t begin, std::int64_t end, ArmSum* out) const {
     for (std::int64_t k = begin; k < end; ++k) {
       const std::int64_t r = rows[static_cast<std::size_t>(k)];
+      const double w = WeightOf(r);
       ArmSum& s = out[treatment_[static_cast<std::size_t>(r)]];
-      s.n += 1;
-      s.sum += y_[static_cast<std::size_t>(r)];
+      s.n += w;
+      s.sum += w * y_[static_cast<std::size_t>(r)];
     }
   }
 
@@ -106,13 +114,15 @@ class TreeGrower {
     tree.right.push_back(-1);
     tree.default_left.push_back(0);
     std::vector<ArmSum> sums(static_cast<std::size_t>(arms_));
-    SumArms(estimate_rows_, estimate.first, estimate.second, sums.data());
+    SumArms(Estimates(), estimate.first, estimate.second, sums.data());
     std::vector<double> mean(static_cast<std::size_t>(arms_));
     ShrunkMeans(sums.data(), parent_mean.data(), arms_, config_.n_reg, mean.data());
     tree.arm_mean.insert(tree.arm_mean.end(), mean.begin(), mean.end());
-    tree.count.push_back(static_cast<double>(estimate.second - estimate.first));
+    double rows = 0;
+    for (const ArmSum& arm : sums) rows += arm.n;
+    tree.count.push_back(rows);
 
-    if (depth >= config_.max_depth || split.second - split.first < 2 * static_cast<std::int64_t>(config_.min_samples_leaf)) return node;
+    if (depth >= config_.max_depth || split.second - split.first < 2) return node;
     const Split best = FindSplit(split, rng);
     if (best.feature < 0) return node;
     importance[static_cast<std::size_t>(best.feature)] += best.gain;
@@ -121,7 +131,7 @@ class TreeGrower {
     tree.threshold[k] = binning_.upper_bounds(best.feature)[static_cast<std::size_t>(best.bin - 1)];
     tree.default_left[k] = best.default_left;
     const std::int64_t split_middle = Partition(split_rows_, split, best);
-    const std::int64_t estimate_middle = Partition(estimate_rows_, estimate, best);
+    const std::int64_t estimate_middle = estimate_rows_.empty() ? split_middle : Partition(estimate_rows_, estimate, best);
     // With honest estimation a child may get no estimation rows of an arm: shrinkage fills it in.
     const std::int32_t left = GrowNode(tree, {split.first, split_middle}, {estimate.first, estimate_middle}, depth + 1, mean, rng, importance);
     tree.left[k] = left;
@@ -134,11 +144,20 @@ class TreeGrower {
     return code == trees::kMissingBin ? split.default_left : code <= split.bin;
   }
 
-  std::int64_t Partition(std::vector<std::int64_t>& rows, Range range, const Split& split) const {
-    const auto middle = std::stable_partition(rows.begin() + range.first, rows.begin() + range.second, [&](std::int64_t r) {
-      return GoesLeft(split, binned_.row(r)[split.feature]);
-    });
-    return middle - rows.begin();
+  // Stable: left rows in place, right rows through scratch.
+  std::int64_t Partition(std::vector<std::int64_t>& rows, Range range, const Split& split) {
+    scratch_.clear();
+    std::int64_t write = range.first;
+    for (std::int64_t k = range.first; k < range.second; ++k) {
+      const std::int64_t r = rows[static_cast<std::size_t>(k)];
+      if (GoesLeft(split, binned_.row(r)[split.feature])) {
+        rows[static_cast<std::size_t>(write++)] = r;
+      } else {
+        scratch_.push_back(r);
+      }
+    }
+    std::copy(scratch_.begin(), scratch_.end(), rows.begin() + write);
+    return write;
   }
 
   std::vector<std::int32_t> SampleFeatures(internal::CounterRng& rng) const {
@@ -189,22 +208,33 @@ class TreeGrower {
     const double node_divergence = Divergence(config_.criterion, node_mean.data(), arms_, binary_);
     Split best;
     std::vector<ArmSum> left(arms), right(arms);
-    for (const std::int32_t f : SampleFeatures(rng)) {
-      const auto bins = static_cast<std::size_t>(binning_.num_bins(f));
-      hist_.assign(bins * arms, ArmSum{});
-      for (std::int64_t k = range.first; k < range.second; ++k) {
-        const std::int64_t r = split_rows_[static_cast<std::size_t>(k)];
-        ArmSum& s = hist_[binned_.row(r)[f] * arms + static_cast<std::size_t>(treatment_[static_cast<std::size_t>(r)])];
-        s.n += 1;
-        s.sum += y_[static_cast<std::size_t>(r)];
+    // One pass over the node's rows fills the histograms of every sampled feature.
+    const std::vector<std::int32_t> features = SampleFeatures(rng);
+    offsets_.assign(features.size() + 1, 0);
+    for (std::size_t s = 0; s < features.size(); ++s) offsets_[s + 1] = offsets_[s] + static_cast<std::size_t>(binning_.num_bins(features[s])) * arms;
+    hist_.assign(offsets_.back(), ArmSum{});
+    for (std::int64_t k = range.first; k < range.second; ++k) {
+      const std::int64_t r = split_rows_[static_cast<std::size_t>(k)];
+      const std::uint8_t* code = binned_.row(r);
+      const auto arm = static_cast<std::size_t>(treatment_[static_cast<std::size_t>(r)]);
+      const double w = WeightOf(r), value = w * y_[static_cast<std::size_t>(r)];
+      for (std::size_t s = 0; s < features.size(); ++s) {
+        ArmSum& sum = hist_[offsets_[s] + code[features[s]] * arms + arm];
+        sum.n += w;
+        sum.sum += value;
       }
-      const bool has_missing = std::any_of(hist_.begin(), hist_.begin() + static_cast<std::ptrdiff_t>(arms), [](const ArmSum& s) { return s.n > 0; });
+    }
+    for (std::size_t s = 0; s < features.size(); ++s) {
+      const std::int32_t f = features[s];
+      const auto bins = static_cast<std::size_t>(binning_.num_bins(f));
+      const ArmSum* hist = hist_.data() + offsets_[s];
+      const bool has_missing = std::any_of(hist, hist + arms, [](const ArmSum& sum) { return sum.n > 0; });
       for (const bool default_left : {false, true}) {
         if (default_left && !has_missing) break;
         std::fill(left.begin(), left.end(), ArmSum{});
-        if (default_left) std::copy(hist_.begin(), hist_.begin() + static_cast<std::ptrdiff_t>(arms), left.begin());
+        if (default_left) std::copy(hist, hist + arms, left.begin());
         for (std::size_t b = 1; b + 1 < bins; ++b) {
-          for (std::size_t k = 0; k < arms; ++k) left[k].n += hist_[b * arms + k].n, left[k].sum += hist_[b * arms + k].sum;
+          for (std::size_t k = 0; k < arms; ++k) left[k].n += hist[b * arms + k].n, left[k].sum += hist[b * arms + k].sum;
           for (std::size_t k = 0; k < arms; ++k) right[k] = {total[k].n - left[k].n, total[k].sum - left[k].sum};
           if (!Admissible(left.data()) || !Admissible(right.data())) continue;
           const double gain = SplitGain(left.data(), right.data(), node_mean.data(), node_divergence, left_mean.data(), right_mean.data());
@@ -222,8 +252,10 @@ class TreeGrower {
   const std::int32_t arms_;
   const bool binary_;
   const UpliftForestConfig& config_;
-  std::vector<std::int64_t> split_rows_, estimate_rows_;
+  std::vector<std::int64_t> split_rows_, estimate_rows_, scratch_;
+  std::vector<float> weight_;
   std::vector<ArmSum> hist_;
+  std::vector<std::size_t> offsets_;
 };
 
 absl::Status CheckTree(const UpliftTree& t, std::int32_t num_features, std::int32_t arms) {
@@ -302,10 +334,17 @@ absl::StatusOr<UpliftForest> UpliftForest::Fit(const Eigen::Ref<const RowMatrix>
       options.num_threads, config.num_trees, 1,
       [&](std::int64_t t, std::int64_t, std::int64_t) {
         internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
-        std::vector<std::int64_t> rows(static_cast<std::size_t>(n));
+        // A bootstrap sample as multiplicities of the distinct rows drawn: duplicates cost nothing.
+        std::vector<float> weight;
+        std::vector<std::int64_t> rows;
         if (config.bootstrap) {
-          for (auto& r : rows) r = static_cast<std::int64_t>(rng.UniformInt(static_cast<std::uint64_t>(n)));
+          weight.assign(static_cast<std::size_t>(n), 0.0f);
+          for (std::int64_t draw = 0; draw < n; ++draw) weight[rng.UniformInt(static_cast<std::uint64_t>(n))] += 1;
+          for (std::int64_t r = 0; r < n; ++r) {
+            if (weight[static_cast<std::size_t>(r)] > 0) rows.push_back(r);
+          }
         } else {
+          rows.resize(static_cast<std::size_t>(n));
           std::iota(rows.begin(), rows.end(), 0);
         }
         std::vector<std::int64_t> estimate;
@@ -314,11 +353,10 @@ absl::StatusOr<UpliftForest> UpliftForest::Fit(const Eigen::Ref<const RowMatrix>
           for (std::size_t k = rows.size(); k > 1; --k) std::swap(rows[k - 1], rows[rng.UniformInt(k)]);
           estimate.assign(rows.begin() + static_cast<std::ptrdiff_t>(rows.size() / 2), rows.end());
           rows.resize(rows.size() / 2);
-        } else {
-          estimate = rows;
         }
         TreeGrower grower(binned, binning, treatment, y, arms, binary, config);
-        forest.trees_[static_cast<std::size_t>(t)] = grower.Grow(std::move(rows), std::move(estimate), rng, importance[static_cast<std::size_t>(t)]);
+        forest.trees_[static_cast<std::size_t>(t)] =
+            grower.Grow(std::move(rows), std::move(estimate), std::move(weight), rng, importance[static_cast<std::size_t>(t)]);
       },
       &progress));
   forest.feature_importance_.assign(static_cast<std::size_t>(X.cols()), 0.0);

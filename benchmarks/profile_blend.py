@@ -1,7 +1,7 @@
 """How much a returning customer's long-term profile adds to the live session, on UCI Online
 Retail (invoices as sessions, customers with earlier invoices).
 
-    python benchmarks/profile.py [--data ../shared/data]
+    python benchmarks/profile_blend.py [--data ../shared/data]
 
 item2vec is trained on the invoices before the last 30 days. For every later invoice with at least
 two items whose customer bought before, the first item is the live session and the second item
