@@ -83,3 +83,36 @@ def plot_gain(labels: Any, scores: Any, ax: Any = None, label: str = "model") ->
     ax.set_ylabel("share of buyers reached")
     ax.legend()
     return ax
+
+
+def plot_contributions(contributions: Any, feature_names: Any = None, top: int = 10, ax: Any = None) -> Any:
+    """Per-feature contributions from any ``explain``: for one row, a bar per feature of its
+    largest contributions (what pushed this customer's score up or down); for several rows, the
+    mean absolute contribution per feature (what drives scores overall). The ``base_value`` column,
+    when present, is left out of the bars and shown in the title."""
+    import matplotlib.pyplot as plt
+
+    if hasattr(contributions, "columns"):
+        feature_names = list(contributions.columns)
+        contributions = contributions.to_numpy()
+    values = np.atleast_2d(np.asarray(contributions, dtype=np.float64))
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(values.shape[1])]
+    if len(names) != values.shape[1]:
+        raise ValueError(f"{len(names)} feature names for {values.shape[1]} columns")
+    base = None
+    if names and names[-1] == "base_value":
+        base, values, names = values[:, -1], values[:, :-1], names[:-1]
+    single = values.shape[0] == 1
+    heights = values[0] if single else np.abs(values).mean(axis=0)
+    order = np.argsort(-np.abs(heights))[:top][::-1]
+    ax = ax or plt.gca()
+    colours = ["tab:red" if h < 0 else "tab:blue" for h in heights[order]]
+    ax.barh([names[j] for j in order], heights[order], color=colours)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    if single:
+        ax.set_xlabel("contribution to the score")
+        if base is not None:
+            ax.set_title(f"base value {base[0]:+.3f}, total {base[0] + values[0].sum():+.3f}")
+    else:
+        ax.set_xlabel(f"mean |contribution| over {values.shape[0]:,} rows")
+    return ax

@@ -145,3 +145,28 @@ def test_scikit_learn_estimator_checks(estimator):
     failed = [f"{r['check_name']}: {r['exception']}" for r in results if r["status"] == "failed"]
     assert len(results) > 40
     assert not failed, "\n".join(failed)
+
+
+def test_contribution_plots_show_the_largest_reasons():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from comptoir.metrics import plot_contributions
+
+    X, y = binary_task(2000)
+    model = GradientBoostingClassifier(n_estimators=20).fit(X, y)
+    contributions = model.explain(X[:200])
+    names = [f"f{j}" for j in range(5)] + ["base_value"]
+    _, (one, many) = plt.subplots(1, 2)
+    plot_contributions(contributions[:1], names, top=3, ax=one)
+    plot_contributions(contributions, names, ax=many)
+    bars = [patch.get_width() for patch in one.patches]
+    assert len(bars) == 3
+    largest = np.sort(np.abs(contributions[0, :-1]))[-3:]
+    np.testing.assert_allclose(np.sort(np.abs(bars)), largest)
+    assert "base value" in one.get_title()
+    np.testing.assert_allclose(sorted(p.get_width() for p in many.patches), np.sort(np.abs(contributions[:, :-1]).mean(axis=0)))
+    with pytest.raises(ValueError, match="feature names"):
+        plot_contributions(contributions, names[:3])
+    plt.close("all")
