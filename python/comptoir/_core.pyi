@@ -55,7 +55,7 @@ embed: _EmbedModule
 
 # Areas whose Python layer wraps every call: typed loosely here, precisely in the wrapping modules
 # (comptoir.features, comptoir.recommend, comptoir.simulate, comptoir.uplift_metrics, comptoir.promo,
-# comptoir.data, comptoir.propensity, comptoir.metrics).
+# comptoir.data, comptoir.propensity, comptoir.metrics, comptoir.trees, comptoir.uplift).
 features: Any
 recommend: Any
 eval: Any
@@ -65,6 +65,8 @@ promo: Any
 data: Any
 propensity: Any
 binary_metrics: Any
+trees: Any
+uplift: Any
 
 class _Testing:
     @staticmethod

@@ -86,6 +86,55 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_offers(args: argparse.Namespace) -> int:
+    """Offer per customer for offline scripts: a saved uplift forest predicts each offer's effect on
+    conversion, each conversion is worth ``--value`` (the margin), each offer costs its ``--cost``
+    (discount given away and contact), and the budget goes where it earns most."""
+    import numpy as np
+    import pandas as pd
+
+    from .exceptions import ModelFormatError
+    from .promo import plan_offers
+    from .uplift import UpliftRandomForest
+
+    kind = inspect_model_file(args.model)["model_kind"]
+    if kind != "uplift_forest":
+        raise ModelFormatError(f"{args.model} holds a '{kind}' model; `comptoir offers` needs an uplift forest")
+    model = UpliftRandomForest.load(args.model)
+    model.n_jobs = args.n_jobs
+    table = _read_table(args.input)
+    names = list(model.model_.feature_names)
+    missing = [name for name in names if name not in table.columns]
+    if missing:
+        raise ValueError(f"{args.input} lacks the model's feature columns {missing}")
+    features = table[names]
+    costs = np.asarray([float(c) for c in args.cost.split(",")])
+    effect = model.predict(features)
+    if len(costs) != effect.shape[1]:
+        raise ValueError(f"the model has {effect.shape[1]} offers but --cost gives {len(costs)} costs")
+    if args.budget < 0 or (costs < 0).any():
+        raise ValueError("the budget and the costs must be non-negative")
+    value = effect * args.value
+    allocation = plan_offers(value, np.broadcast_to(costs, value.shape), n_jobs=args.n_jobs).at(args.budget)
+    offer = np.asarray(allocation["offer"])
+    out = pd.DataFrame({args.id_column: table[args.id_column]} if args.id_column else {})
+    out["offer"] = offer + 1                                   # 0: no offer, 1..K as in training
+    given = offer >= 0
+    out["expected_incremental_value"] = np.where(given, value[np.arange(len(offer)), np.maximum(offer, 0)], 0.0)
+    out["cost"] = np.where(given, costs[np.maximum(offer, 0)], 0.0)
+    reason = np.full(len(offer), "", dtype=object)
+    for k in np.unique(offer[given]):
+        rows = np.flatnonzero(offer == k)
+        contributions = model.explain(features.iloc[rows], offer=int(k) + 1).drop(columns="base_value")
+        top = contributions.abs().to_numpy().argmax(axis=1)
+        reason[rows] = [f"{names[c]}={contributions.iat[i, c]:+.4f}" for i, c in enumerate(top)]
+    out["main_reason"] = reason
+    _write_table(out, args.output)
+    print(f"{int(given.sum()):,} of {len(out):,} customers get an offer: spend {allocation['spend']:,.2f}, expected "
+          f"incremental value {allocation['value']:,.2f} (ROI {allocation['roi']:.2f}) -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description=__doc__)
     parser.add_argument("--version", action="version", version=f"comptoir {__version__}")
@@ -104,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--explain", type=int, default=0, help="add the N largest per-feature contributions")
     score.add_argument("--n-jobs", type=int, default=0)
     score.set_defaults(func=_cmd_score)
+
+    offers = sub.add_parser("offers", help="choose an offer per customer under a budget with a saved uplift forest")
+    offers.add_argument("model", help="a model file saved by UpliftRandomForest")
+    offers.add_argument("input", help="CSV or .parquet table holding the model's feature columns")
+    offers.add_argument("output", help="CSV or .parquet file: offer (0 none, 1..K), value, cost, main reason")
+    offers.add_argument("--budget", type=float, required=True, help="total cost allowed")
+    offers.add_argument("--value", type=float, required=True, help="value (margin) of one extra conversion")
+    offers.add_argument("--cost", required=True, help="cost of each offer, comma-separated (discount and contact)")
+    offers.add_argument("--id-column", default=None, help="column copied to the output beside each offer")
+    offers.add_argument("--n-jobs", type=int, default=0)
+    offers.set_defaults(func=_cmd_offers)
 
     inspect = sub.add_parser("inspect-model", help="verify and describe a comptoir model file")
     inspect.add_argument("path")

@@ -355,6 +355,27 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     top = np.argsort(-np.abs(reasons[:-1]))[:2]
     out.write(f"  customer {hold[0]}: predicted uplift of {discounts[top_arm]:.0%} off {reasons.sum():+.3f}, driven by "
               + ", ".join(f"{names[j]} {reasons[j]:+.3f}" for j in top) + "\n")
+    # The offline-script path: the saved forest picks an offer per customer from a CSV.
+    import tempfile
+
+    import pandas as pd
+
+    from .cli import main as cli_main
+
+    with tempfile.TemporaryDirectory() as folder:
+        forest.save(f"{folder}/forest.cmf")
+        pd.DataFrame(X[hold], columns=[f"x{j}" for j in range(X.shape[1])]).assign(customer=hold).to_csv(f"{folder}/in.csv", index=False)
+        start = time.perf_counter()
+        cli_main(["offers", f"{folder}/forest.cmf", f"{folder}/in.csv", f"{folder}/offers.csv", "--budget", "5000",
+                  "--value", f"{0.4 * float(np.median(basket)):.2f}", "--cost",
+                  ",".join(f"{d * float(np.median(basket)) * 0.3 + 0.05:.2f}" for d in discounts[1:]), "--id-column", "customer",
+                  "--n-jobs", str(num_threads)])
+        elapsed = time.perf_counter() - start
+        chosen = pd.read_csv(f"{folder}/offers.csv")["offer"].to_numpy() - 1
+    given = chosen >= 0
+    realised = float((true_value[np.flatnonzero(given), chosen[given]] - true_cost[np.flatnonzero(given), chosen[given]]).sum())
+    out.write(f"  `comptoir offers` (uplift forest, median basket values, budget 5,000) chose offers for {given.sum():,} "
+              f"customers with reasons in {elapsed:.2f} s; true profit {realised:,.0f}\n")
     from .promo import allocate_with_caps, offer_audit
 
     capped = allocate_with_caps(*offers(estimated), 5_000, max_customers=[0, 300], n_jobs=num_threads)

@@ -128,3 +128,30 @@ def test_uplift_forest_on_spend_and_bad_input():
         UpliftRandomForest(criterion="KL").fit(X, arm, spend)
     with pytest.raises(ValueError, match="criterion must be"):
         UpliftRandomForest(criterion="gini").fit(X, arm, (spend > 20).astype(int))
+
+
+def test_offers_command_spends_the_budget_on_the_best_customers(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from comptoir.cli import main as cli_main
+    from comptoir.uplift import UpliftRandomForest
+
+    X, arm, spend, _ = heterogeneous_spend(20_000, 9)
+    converted = (spend > 24).astype(int)
+    frame = pd.DataFrame(X, columns=["tenure", "price_sensitivity", "noise"])
+    forest = UpliftRandomForest(n_estimators=20, criterion="KL", max_features=1.0).fit(frame, arm, converted)
+    forest.save(tmp_path / "forest.cmf")
+    frame.assign(customer=np.arange(len(frame)) + 1000).to_csv(tmp_path / "customers.csv", index=False)
+    code = cli_main(["offers", str(tmp_path / "forest.cmf"), str(tmp_path / "customers.csv"), str(tmp_path / "offers.csv"),
+                     "--budget", "500", "--value", "40", "--cost", "2,3", "--id-column", "customer"])
+    assert code == 0
+    offers = pd.read_csv(tmp_path / "offers.csv")
+    assert list(offers.columns) == ["customer", "offer", "expected_incremental_value", "cost", "main_reason"]
+    assert offers["cost"].sum() <= 500
+    chosen = offers[offers["offer"] > 0]
+    assert len(chosen) > 0
+    assert (chosen["expected_incremental_value"] > chosen["cost"]).all()  # no offer loses money
+    assert chosen["main_reason"].str.contains("=").all()
+    # The customers chosen for offer 1 are mostly those whose step in x0 makes it work.
+    assert (frame["tenure"].to_numpy()[chosen[chosen["offer"] == 1]["customer"] - 1000] > 0.2).mean() > 0.9
+    assert cli_main(["offers", str(tmp_path / "forest.cmf"), str(tmp_path / "customers.csv"), str(tmp_path / "x.csv"),
+                     "--budget", "500", "--value", "40", "--cost", "2"]) == 2  # one cost for two offers
