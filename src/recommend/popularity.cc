@@ -20,6 +20,7 @@ struct Accumulator {
   std::vector<std::int32_t> touched;
   std::vector<std::int32_t> excluded;
   std::vector<std::int32_t> anchors;
+  std::vector<std::int32_t> picked;
   retrieval::TopKSelector selector;
   std::vector<retrieval::ScoredId> top;
 
@@ -95,6 +96,18 @@ Popularity::Popularity(std::vector<float> score, std::vector<std::int32_t> categ
   std::iota(ranked_.begin(), ranked_.end(), 0);
   std::stable_sort(ranked_.begin(), ranked_.end(), [&](std::int32_t a, std::int32_t b) { return score_[a] > score_[b]; });
   while (!ranked_.empty() && !(score_[ranked_.back()] > 0)) ranked_.pop_back();
+  if (category_.empty()) return;
+  const std::int32_t num_categories = *std::max_element(category_.begin(), category_.end()) + 1;
+  category_offsets_.assign(static_cast<std::size_t>(std::max(num_categories, 0)) + 1, 0);
+  for (std::int32_t item : ranked_) {
+    if (category_[item] >= 0) ++category_offsets_[static_cast<std::size_t>(category_[item]) + 1];
+  }
+  for (std::size_t c = 1; c < category_offsets_.size(); ++c) category_offsets_[c] += category_offsets_[c - 1];
+  category_ranked_.resize(static_cast<std::size_t>(category_offsets_.back()));
+  std::vector<std::int64_t> next(category_offsets_.begin(), category_offsets_.end() - 1);
+  for (std::int32_t item : ranked_) {
+    if (category_[item] >= 0) category_ranked_[static_cast<std::size_t>(next[static_cast<std::size_t>(category_[item])]++)] = item;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Popularity>> Popularity::Fit(const EventsView& events, std::int32_t num_items,
@@ -147,16 +160,33 @@ absl::StatusOr<RecommendResponse> Popularity::Recommend(const RecommendRequest& 
   }
   std::reverse(response.unknown_items.begin(), response.unknown_items.end());
   const auto k = static_cast<std::size_t>(request.k);
-  for (int pass = 0; pass < 2 && response.items.size() < k; ++pass) {
-    for (std::int32_t item : ranked_) {
-      if (response.items.size() >= k) break;
-      const bool in_session_category =
-          !categories.empty() && std::find(categories.begin(), categories.end(), category_[item]) != categories.end();
-      if ((pass == 0) != in_session_category || !filter.Allows(item)) continue;
-      response.items.push_back(item);
-      response.scores.push_back(score_[item]);
-      response.reasons.push_back({ReasonKind::kTrending, -1, 0, in_session_category ? category_[item] : -1});
+  const auto in_session_category = [&](std::int32_t item) {
+    return std::find(categories.begin(), categories.end(), category_[item]) != categories.end();
+  };
+  // First the best allowed items of the session's categories (each category's own ranking), merged
+  // by score; then the overall ranking for the rest.
+  std::vector<std::int32_t>& picked = scratch.picked;
+  picked.clear();
+  for (std::int32_t c : categories) {
+    if (c < 0 || static_cast<std::size_t>(c) + 1 >= category_offsets_.size()) continue;
+    std::size_t taken = 0;
+    for (std::int64_t at = category_offsets_[static_cast<std::size_t>(c)]; at < category_offsets_[static_cast<std::size_t>(c) + 1] && taken < k; ++at) {
+      const std::int32_t item = category_ranked_[static_cast<std::size_t>(at)];
+      if (filter.Allows(item)) picked.push_back(item), ++taken;
     }
+  }
+  std::stable_sort(picked.begin(), picked.end(), [&](std::int32_t a, std::int32_t b) { return score_[a] > score_[b]; });
+  for (std::size_t j = 0; j < picked.size() && response.items.size() < k; ++j) {
+    response.items.push_back(picked[j]);
+    response.scores.push_back(score_[picked[j]]);
+    response.reasons.push_back({ReasonKind::kTrending, -1, 0, category_[picked[j]]});
+  }
+  for (std::int32_t item : ranked_) {
+    if (response.items.size() >= k) break;
+    if ((!categories.empty() && in_session_category(item)) || !filter.Allows(item)) continue;
+    response.items.push_back(item);
+    response.scores.push_back(score_[item]);
+    response.reasons.push_back({ReasonKind::kTrending, -1, 0, -1});
   }
   return response;
 }

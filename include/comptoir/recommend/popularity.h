@@ -52,6 +52,9 @@ class Popularity final : public Recommender {
   std::vector<float> score_;
   std::vector<std::int32_t> category_;       // empty when unknown
   std::vector<std::int32_t> ranked_;         // items by score, best first
+  // ranked_ split by category (CSR): a session's categories are served in O(k), not O(items).
+  std::vector<std::int64_t> category_offsets_;
+  std::vector<std::int32_t> category_ranked_;
 };
 
 enum class AssociationMeasure : std::int32_t { kLift = 0, kCosine = 1, kConfidence = 2 };
