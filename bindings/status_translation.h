@@ -75,7 +75,13 @@ auto RunReleasingGil(Fn&& fn, const py::object& on_progress = py::none()) {
       py::gil_scoped_release release;
       ready = future.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready;
     }
-    FlushLogs();
+    // Forwarding logs runs Python code, where a pending Ctrl-C can surface: it must cancel too.
+    try {
+      FlushLogs();
+    } catch (py::error_already_set& error) {
+      if (!pending) pending.emplace(std::move(error));
+      shared.cancel = true;
+    }
     if (!on_progress.is_none() && !pending) {
       std::int64_t done = 0, total = 0;
       std::string stage;
