@@ -106,7 +106,7 @@ def test_progress_is_reported_and_an_exception_cancels():
         _core.parallel_uniform_sum(2_000_000_000, num_threads=2, on_progress=stop)
 
 
-def test_ctrl_c_stops_a_long_call_cleanly():
+def test_ctrl_c_stops_a_long_call_cleanly(ctrl_c_delivered):
     timer = threading.Timer(0.2, _thread.interrupt_main)
     start = time.perf_counter()
     timer.start()

@@ -50,7 +50,7 @@ def test_invalid_settings_are_named():
         simulate(num_customers=10, colour="blue")
 
 
-def test_ctrl_c_cancels_a_large_simulation_promptly():
+def test_ctrl_c_cancels_a_large_simulation_promptly(ctrl_c_delivered):
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     start = time.perf_counter()
