@@ -337,6 +337,8 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
         plan = learned.at(budget)
         given = plan["offer"] >= 0
         realised = float((true_value[chosen[given], plan["offer"][given]] - true_cost[chosen[given], plan["offer"][given]]).sum())
+        if budget == 5_000:
+            realised_at_5000 = realised
         counts = np.bincount(plan["offer"] + 1, minlength=len(discounts))
         out.write(f"    budget {budget:>6,}: plan from the T-learner earns {realised:>7,.0f} (true profit) vs {best['profit']:>7,.0f} "
                   f"for the oracle plan; offers " + ", ".join(f"{discounts[j + 1]:.0%}: {counts[j + 1]:,}" for j in range(len(discounts) - 1))
@@ -384,6 +386,14 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     channel = shop.customer_attributes[hold, shop.customer_attribute_names.index("channel")].astype(int)
     audit = offer_audit(learned.at(5_000)["offer"], discounts[1:], channel, replicates=100, random_state=seed)
     records = audit.to_dict("records") if hasattr(audit, "to_dict") else audit
+    from .promo import allocate_with_parity
+
+    fair = allocate_with_parity(*offers(estimated), 5_000, channel, max_gap=0.01, n_jobs=num_threads)
+    fair_given = fair["offer"] >= 0
+    fair_true = float((true_value[np.flatnonzero(fair_given), fair["offer"][fair_given]]
+                       - true_cost[np.flatnonzero(fair_given), fair["offer"][fair_given]]).sum())
+    out.write(f"  with offer rates by channel within 1 point (" + ", ".join(f"{g}: {r:.1%}" for g, r in zip(fair["groups"], fair["offer_rates"]))
+              + f"): true profit {fair_true:,.0f} vs {realised_at_5000:,.0f} without the constraint\n")
     out.write("  offer rate by channel (difference to the largest channel, 95% interval): " + "; ".join(
         f"{r['group']}: {r['offer_rate']:.1%} ({r['offer_rate_difference']:+.1%} [{r['offer_rate_difference_ci'][0]:+.1%}, "
         f"{r['offer_rate_difference_ci'][1]:+.1%}])" for r in records) + "\n")

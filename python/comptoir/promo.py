@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -54,6 +54,55 @@ def allocate_with_caps(value: Any, cost: Any, budget: float, max_customers: Any,
     return _core.promo.allocate_with_caps(np.ascontiguousarray(value, dtype=np.float64), np.ascontiguousarray(cost, dtype=np.float64),
                                           float(budget), np.ascontiguousarray(max_customers, dtype=np.int64),
                                           float(min_value_per_spend), int(n_jobs))
+
+
+def allocate_with_parity(value: Any, cost: Any, budget: float, group: Any, max_gap: float, max_iterations: int = 200,
+                         n_jobs: int = 0) -> dict:
+    """Like ``plan_offers(...).at(budget)`` with the offer rate of every group of ``group`` (a
+    customer attribute) within ``max_gap`` of every other's. A Lagrangian subsidy per group and per
+    unit spent (``subsidies``, negative for groups held back) is adjusted until the rates meet;
+    ``profit`` is the true value minus spend of the result, ``unconstrained_profit`` what the budget
+    earns without the constraint (the difference is the price of parity). Raises ``ValueError``
+    naming every group's rate and the groups that bind when ``max_iterations`` rounds of
+    subsidies do not bring the rates within ``max_gap``."""
+    value = np.ascontiguousarray(value, dtype=np.float64)
+    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    group = np.asarray(group)
+    if value.ndim != 2 or value.shape != cost.shape or len(group) != len(value):
+        raise ValueError("value and cost must be customers x offers and group one label per customer")
+    if not max_gap >= 0:
+        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+    labels, codes = np.unique(group, return_inverse=True)
+    sizes = np.bincount(codes)
+    subsidy = np.zeros(len(labels))
+    scale = float(np.median(np.abs(value[value != 0]) / np.maximum(cost[value != 0], 1e-12))) if (value != 0).any() else 1.0
+    unconstrained = plan_offers(value, cost, n_jobs).at(budget)
+
+    def allocate(subsidies: np.ndarray) -> Tuple[dict, np.ndarray]:
+        adjusted = value + subsidies[codes][:, None] * cost
+        result = plan_offers(adjusted, cost, n_jobs).at(budget)
+        rates = np.bincount(codes, weights=(np.asarray(result["offer"]) >= 0).astype(float), minlength=len(labels)) / sizes
+        return result, rates
+
+    result, rates = allocate(subsidy)
+    step = 0.5 * scale
+    for _ in range(max_iterations):
+        if rates.max() - rates.min() <= max_gap:
+            break
+        subsidy += step * (rates.mean() - rates) / max(rates.max() - rates.min(), 1e-12)
+        step *= 0.97
+        result, rates = allocate(subsidy)
+    if rates.max() - rates.min() > max_gap:
+        spread = ", ".join(f"{label}: {rate:.1%}" for label, rate in zip(labels, rates))
+        raise ValueError(f"no allocation at budget {budget:,.0f} keeps offer rates within {max_gap:.1%}: "
+                         f"the closest found has {spread} (binding: {labels[np.argmin(rates)]} too low, "
+                         f"{labels[np.argmax(rates)]} too high)")
+    offer = np.asarray(result["offer"])
+    given = np.flatnonzero(offer >= 0)
+    spend = float(cost[given, offer[given]].sum())
+    earned = float(value[given, offer[given]].sum())
+    return {"offer": offer, "spend": spend, "value": earned, "profit": earned - spend, "groups": labels,
+            "offer_rates": rates, "subsidies": subsidy, "unconstrained_profit": float(unconstrained["profit"])}
 
 
 def offer_audit(offer: Any, discounts: Any, group: Any, reference: Any = None, replicates: int = 200,

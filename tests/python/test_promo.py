@@ -113,3 +113,26 @@ def test_offer_audit_reports_rates_depths_and_intervals():
     assert south["discount_depth"] < rows["north"]["discount_depth"]
     with pytest.raises(ValueError, match="index into discounts"):
         offer_audit([0, 5], [0.1], ["a", "b"])
+
+
+def test_parity_keeps_group_offer_rates_together_at_a_price():
+    from comptoir.promo import allocate_with_parity, plan_offers
+
+    rng = np.random.default_rng(5)
+    n = 4_000
+    group = np.where(rng.uniform(size=n) < 0.5, "north", "south")
+    # The south responds far less: an unconstrained plan mostly targets the north.
+    effect = rng.exponential(0.05, size=(n, 2)) * np.where(group == "north", 1.0, 0.3)[:, None]
+    value = effect * np.array([60.0, 80.0])
+    cost = np.tile([1.0, 2.0], (n, 1))
+    free = plan_offers(value, cost).at(800)
+    rate = lambda offers, g: (offers[group == g] >= 0).mean()  # noqa: E731
+    assert rate(free["offer"], "north") - rate(free["offer"], "south") > 0.1
+    fair = allocate_with_parity(value, cost, 800, group, max_gap=0.02)
+    assert abs(rate(fair["offer"], "north") - rate(fair["offer"], "south")) <= 0.02
+    assert fair["spend"] <= 800 + 1e-9
+    assert fair["profit"] <= fair["unconstrained_profit"] + 1e-9
+    assert fair["subsidies"][list(fair["groups"]).index("south")] > fair["subsidies"][list(fair["groups"]).index("north")]
+    # When the subsidies cannot close the gap in the iterations allowed, the error says who binds.
+    with pytest.raises(ValueError, match=r"north: \d+\.\d%, south: \d+\.\d% \(binding: south too low, north too high\)"):
+        allocate_with_parity(value, cost, 800, group, max_gap=0.0, max_iterations=1)
