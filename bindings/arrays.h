@@ -13,6 +13,7 @@
 #include <Eigen/Core>
 
 #include "absl/types/span.h"
+#include "comptoir/options.h"
 
 namespace comptoir::python {
 
@@ -74,6 +75,13 @@ using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::
 inline Eigen::Map<const RowMatrixD> MatrixOf(const Array<double>& X) {
   if (X.ndim() != 2) throw py::value_error("X must be a 2-D array (rows x features)");
   return Eigen::Map<const RowMatrixD>(X.data(), X.shape(0), X.shape(1));
+}
+
+// Options for a call that takes only a thread count from Python.
+inline ExecutionOptions ThreadOptions(int num_threads) {
+  ExecutionOptions options;
+  options.num_threads = num_threads;
+  return options;
 }
 
 }  // namespace comptoir::python

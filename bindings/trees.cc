@@ -33,12 +33,6 @@ const char* ObjectiveName(trees::Objective objective) {
   return "";
 }
 
-ExecutionOptions Threads(int num_threads) {
-  ExecutionOptions options;
-  options.num_threads = num_threads;
-  return options;
-}
-
 }  // namespace
 
 void RegisterTrees(py::module_& m) {
@@ -75,7 +69,7 @@ void RegisterTrees(py::module_& m) {
             const auto matrix = MatrixOf(X);
             const RowMatrixD no_rows(0, matrix.cols());
             const auto validation = X_validation ? MatrixOf(*X_validation) : Eigen::Map<const RowMatrixD>(no_rows.data(), 0, matrix.cols());
-            ExecutionOptions options = Threads(num_threads);
+            ExecutionOptions options = ThreadOptions(num_threads);
             options.seed = seed;
             return RunReleasingGil(
                 [&](ProgressCallback progress) {
@@ -95,15 +89,15 @@ void RegisterTrees(py::module_& m) {
           py::arg("seed") = 42, py::arg("on_progress") = py::none())
       .def("predict_raw", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
-        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.PredictRaw(matrix, Threads(num_threads)); }));
+        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.PredictRaw(matrix, ThreadOptions(num_threads)); }));
       }, py::arg("X"), py::arg("num_threads") = 0)
       .def("predict", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
-        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Predict(matrix, Threads(num_threads)); }));
+        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Predict(matrix, ThreadOptions(num_threads)); }));
       }, py::arg("X"), py::arg("num_threads") = 0)
       .def("contributions", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
-        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, Threads(num_threads)); });
+        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, ThreadOptions(num_threads)); });
       }, py::arg("X"), py::arg("num_threads") = 0)
       .def_property_readonly("objective", [](const GradientBoosting& self) { return ObjectiveName(self.objective()); })
       .def_property_readonly("num_trees", &GradientBoosting::num_trees)

@@ -22,12 +22,6 @@ uplift::SplitCriterion CriterionOf(const std::string& name) {
   throw py::value_error("criterion must be 'KL', 'ED', 'Chi' or 'DDP', got '" + name + "'");
 }
 
-ExecutionOptions Threads(int num_threads) {
-  ExecutionOptions options;
-  options.num_threads = num_threads;
-  return options;
-}
-
 }  // namespace
 
 void RegisterUplift(py::module_& m) {
@@ -52,7 +46,7 @@ void RegisterUplift(py::module_& m) {
             config.honest = honest;
             config.binning.max_bins = max_bins;
             const auto matrix = MatrixOf(X);
-            ExecutionOptions options = Threads(num_threads);
+            ExecutionOptions options = ThreadOptions(num_threads);
             options.seed = seed;
             return RunReleasingGil(
                 [&](ProgressCallback progress) {
@@ -67,15 +61,15 @@ void RegisterUplift(py::module_& m) {
           py::arg("max_bins") = 64, py::arg("num_threads") = 0, py::arg("seed") = 42, py::arg("on_progress") = py::none())
       .def("predict", [](const UpliftForest& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
-        return RunReleasingGil([&](ProgressCallback) { return self.Predict(matrix, Threads(num_threads)); });
+        return RunReleasingGil([&](ProgressCallback) { return self.Predict(matrix, ThreadOptions(num_threads)); });
       }, py::arg("X"), py::arg("num_threads") = 0)
       .def("predict_arm_outcomes", [](const UpliftForest& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
-        return RunReleasingGil([&](ProgressCallback) { return self.PredictArmOutcomes(matrix, Threads(num_threads)); });
+        return RunReleasingGil([&](ProgressCallback) { return self.PredictArmOutcomes(matrix, ThreadOptions(num_threads)); });
       }, py::arg("X"), py::arg("num_threads") = 0)
       .def("contributions", [](const UpliftForest& self, const Array<double>& X, std::int32_t offer, int num_threads) {
         const auto matrix = MatrixOf(X);
-        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, offer, Threads(num_threads)); });
+        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, offer, ThreadOptions(num_threads)); });
       }, py::arg("X"), py::arg("offer"), py::arg("num_threads") = 0)
       .def_property_readonly("num_features", &UpliftForest::num_features)
       .def_property_readonly("num_offers", &UpliftForest::num_offers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from . import __version__
 from .io import inspect_model_file
@@ -38,6 +38,16 @@ def _write_table(frame: Any, path: str) -> None:
         frame.to_csv(path, index=False)
 
 
+def _read_features(path: str, names: List[str]) -> Tuple[Any, Any]:
+    """The table at ``path`` and its columns ``names`` (a model's features), or a ValueError
+    naming the columns it lacks."""
+    table = _read_table(path)
+    missing = [name for name in names if name not in table.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the model's feature columns {missing}")
+    return table, table[names]
+
+
 def _load_scorer(path: str) -> Any:
     """The estimator around a saved propensity or spend model, by the kind its file declares."""
     from .exceptions import ModelFormatError
@@ -63,12 +73,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     model = _load_scorer(args.model)
     model.n_jobs = args.n_jobs
-    table = _read_table(args.input)
     names = list(model.model_.feature_names)
-    missing = [name for name in names if name not in table.columns]
-    if missing:
-        raise ValueError(f"{args.input} lacks the model's feature columns {missing}")
-    features = table[names]
+    table, features = _read_features(args.input, names)
     out = pd.DataFrame({args.id_column: table[args.id_column]} if args.id_column else {})
     if hasattr(model, "predict_proba"):
         out["probability"] = model.predict_proba(features)[:, 1]
@@ -102,12 +108,8 @@ def _cmd_offers(args: argparse.Namespace) -> int:
         raise ModelFormatError(f"{args.model} holds a '{kind}' model; `comptoir offers` needs an uplift forest")
     model = UpliftRandomForest.load(args.model)
     model.n_jobs = args.n_jobs
-    table = _read_table(args.input)
     names = list(model.model_.feature_names)
-    missing = [name for name in names if name not in table.columns]
-    if missing:
-        raise ValueError(f"{args.input} lacks the model's feature columns {missing}")
-    features = table[names]
+    table, features = _read_features(args.input, names)
     costs = np.asarray([float(c) for c in args.cost.split(",")])
     effect = model.predict(features)
     if len(costs) != effect.shape[1]:

@@ -258,6 +258,13 @@ class TreeGrower {
   std::vector<std::size_t> offsets_;
 };
 
+// The child of split `node` that `row` goes to; NaN follows the learned default direction.
+std::size_t ChildOf(const UpliftTree& tree, std::size_t node, const double* row) {
+  const double x = row[tree.feature[node]];
+  const bool left = std::isnan(x) ? tree.default_left[node] != 0 : x <= tree.threshold[node];
+  return static_cast<std::size_t>(left ? tree.left[node] : tree.right[node]);
+}
+
 absl::Status CheckTree(const UpliftTree& t, std::int32_t num_features, std::int32_t arms) {
   const std::size_t n = t.feature.size();
   if (n == 0 || t.threshold.size() != n || t.left.size() != n || t.right.size() != n || t.default_left.size() != n ||
@@ -369,11 +376,7 @@ absl::StatusOr<UpliftForest> UpliftForest::Fit(const Eigen::Ref<const RowMatrix>
 
 std::int32_t UpliftForest::LeafOf(const UpliftTree& tree, const double* row) const {
   std::size_t node = 0;
-  while (tree.feature[node] >= 0) {
-    const double x = row[tree.feature[node]];
-    const bool left = std::isnan(x) ? tree.default_left[node] != 0 : x <= tree.threshold[node];
-    node = static_cast<std::size_t>(left ? tree.left[node] : tree.right[node]);
-  }
+  while (tree.feature[node] >= 0) node = ChildOf(tree, node, row);
   return static_cast<std::int32_t>(node);
 }
 
@@ -421,9 +424,7 @@ absl::StatusOr<RowMatrix> UpliftForest::Contributions(const Eigen::Ref<const Row
         std::size_t node = 0;
         out(i, num_features_) += effect(tree, 0);
         while (tree.feature[node] >= 0) {
-          const double x = row[tree.feature[node]];
-          const bool left = std::isnan(x) ? tree.default_left[node] != 0 : x <= tree.threshold[node];
-          const auto child = static_cast<std::size_t>(left ? tree.left[node] : tree.right[node]);
+          const std::size_t child = ChildOf(tree, node, row);
           out(i, tree.feature[node]) += effect(tree, child) - effect(tree, node);
           node = child;
         }
