@@ -113,21 +113,33 @@ void RegisterPromo(py::module_& m) {
       },
       py::arg("path"), py::arg("num_customers"), py::arg("budget"), py::arg("min_value_per_spend") = 1.0);
   promo.def(
-      "allocate_with_caps",
+      "allocate_with_rules",
       [](const Array<double>& value, const Array<double>& cost, double budget, const Array<std::int64_t>& max_customers,
-         double min_value_per_spend, int num_threads) {
+         const Array<std::int64_t>& min_customers, const Array<double>& margin_after_offer, double min_margin,
+         const Array<std::int32_t>& contacts_so_far, std::int32_t max_contacts, double min_value_per_spend, int num_threads) {
         const promo::OfferMatrix offers = OffersOf(value, cost);
+        promo::OfferRules rules;
+        rules.max_customers = SpanOf(max_customers);
+        rules.min_customers = SpanOf(min_customers);
+        rules.margin_after_offer = SpanOf(margin_after_offer);
+        rules.min_margin = min_margin;
+        rules.contacts_so_far = SpanOf(contacts_so_far);
+        rules.max_contacts = max_contacts;
+        rules.min_value_per_spend = min_value_per_spend;
         ExecutionOptions options;
         options.num_threads = num_threads;
-        const promo::CappedAllocation result = RunReleasingGil([&](ProgressCallback) {
-          return promo::AllocateWithOfferCaps(offers, budget, SpanOf(max_customers), min_value_per_spend, options);
-        });
+        const promo::RuledAllocation result =
+            RunReleasingGil([&](ProgressCallback) { return promo::AllocateWithRules(offers, budget, rules, options); });
         py::dict out = AllocationDict(result.allocation);
         out["prices"] = ToNumpy(result.prices);
+        out["customers_per_offer"] = ToNumpy(result.customers_per_offer);
+        out["pairs_below_margin_floor"] = result.pairs_below_margin_floor;
+        out["customers_at_contact_cap"] = result.customers_at_contact_cap;
         return out;
       },
-      py::arg("value"), py::arg("cost"), py::arg("budget"), py::arg("max_customers"), py::arg("min_value_per_spend") = 1.0,
-      py::arg("num_threads") = 0);
+      py::arg("value"), py::arg("cost"), py::arg("budget"), py::arg("max_customers"), py::arg("min_customers"),
+      py::arg("margin_after_offer"), py::arg("min_margin"), py::arg("contacts_so_far"), py::arg("max_contacts"),
+      py::arg("min_value_per_spend"), py::arg("num_threads"));
 }
 
 }  // namespace comptoir::python

@@ -14,6 +14,7 @@ namespace {
 // derives from comptoir.ComptoirError and from the matching built-in exception.
 const char* ExceptionName(const absl::Status& status) {
   if (IsModelFormatError(status)) return "ModelFormatError";
+  if (IsInfeasible(status)) return "InfeasibleError";
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:

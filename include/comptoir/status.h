@@ -24,6 +24,17 @@ inline bool IsModelFormatError(const absl::Status& status) {
   return status.GetPayload(kModelFormatPayload).has_value();
 }
 
+// Constraints that no plan can meet (an offer allocation's rules, say) carry this payload, so that
+// the Python layer raises comptoir.InfeasibleError; the message names what binds.
+inline constexpr const char* kInfeasiblePayload = "comptoir/infeasible";
+
+inline absl::Status MarkInfeasible(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kInfeasiblePayload, absl::Cord("1"));
+  return status;
+}
+
+inline bool IsInfeasible(const absl::Status& status) { return status.GetPayload(kInfeasiblePayload).has_value(); }
+
 }  // namespace comptoir
 
 #define COMPTOIR_STATUS_CONCAT_INNER_(a, b) a##b

@@ -378,11 +378,26 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     realised = float((true_value[np.flatnonzero(given), chosen[given]] - true_cost[np.flatnonzero(given), chosen[given]]).sum())
     out.write(f"  `comptoir offers` (uplift forest, median basket values, budget 5,000) chose offers for {given.sum():,} "
               f"customers with reasons in {elapsed:.2f} s; true profit {realised:,.0f}\n")
-    from .promo import allocate_with_caps, offer_audit
+    from .promo import allocate, offer_audit
 
-    capped = allocate_with_caps(*offers(estimated), 5_000, max_customers=[0, 300], n_jobs=num_threads)
+    capped = allocate(*offers(estimated), 5_000, max_customers=[0, 300], n_jobs=num_threads)
     out.write(f"  with at most 300 {discounts[-1]:.0%} vouchers at budget 5,000: {np.sum(capped['offer'] == 1):,} given, "
               f"shadow price {capped['prices'][1]:.2f} per voucher\n")
+    # The margin a basket keeps after each discount (40% gross margin on list price); a 30% floor.
+    margin_after = (0.4 - discounts[1:]) / (1.0 - discounts[1:])
+    minimum = 2 * int(capped["customers_per_offer"][0]) + 100
+    ruled = allocate(*offers(estimated), 5_000, margin_after_offer=margin_after, min_margin=0.3,
+                     min_customers=[minimum] + [0] * (len(discounts) - 2), n_jobs=num_threads)
+    out.write(f"  with a 30% margin floor after discount ({ruled['pairs_below_margin_floor']:,} customer-offer pairs "
+              f"excluded) and at least {minimum:,} {discounts[1]:.0%} vouchers: "
+              + ", ".join(f"{discounts[j + 1]:.0%}: {n:,}" for j, n in enumerate(ruled["customers_per_offer"]))
+              + f", subsidy {-ruled['prices'][0]:.2f} per {discounts[1]:.0%} voucher, expected profit {ruled['profit']:,.0f}\n")
+    from .exceptions import InfeasibleError
+
+    try:
+        allocate(*offers(estimated), 5_000, min_customers=[len(hold) // 2] + [0] * (len(discounts) - 2))
+    except InfeasibleError as error:
+        out.write(f"  asking for {len(hold) // 2:,} {discounts[1]:.0%} vouchers on 5,000 is refused: {error}\n")
     channel = shop.customer_attributes[hold, shop.customer_attribute_names.index("channel")].astype(int)
     audit = offer_audit(learned.at(5_000)["offer"], discounts[1:], channel, replicates=100, random_state=seed)
     records = audit.to_dict("records") if hasattr(audit, "to_dict") else audit

@@ -49,6 +49,11 @@ class ModelFormatError(ComptoirError, ValueError):
     """A model file is truncated, corrupted, foreign, of another kind or from a newer version."""
 
 
+class InfeasibleError(ComptoirError, ValueError):
+    """Constraints that no plan can meet (an allocation's minimums, caps, floors and budget); the
+    message names what binds."""
+
+
 class AlreadyExistsError(ComptoirError, ValueError):
     """Something was added twice."""
 
@@ -71,6 +76,7 @@ __all__ = [
     "NotFoundError",
     "NotFittedError",
     "ModelFormatError",
+    "InfeasibleError",
     "AlreadyExistsError",
     "ComptoirOSError",
     "NotImplementedComptoirError",

@@ -47,13 +47,39 @@ def plan_offers(value: Any, cost: Any, n_jobs: int = 0) -> OfferPlan:
     return OfferPlan(_core.promo.solve_budget_path(value, cost, int(n_jobs)), value.shape[0])
 
 
-def allocate_with_caps(value: Any, cost: Any, budget: float, max_customers: Any, min_value_per_spend: float = 1.0,
-                       n_jobs: int = 0) -> dict:
-    """Like ``plan_offers(...).at(budget)`` with at most ``max_customers[j]`` customers per offer
-    (0 = no cap): Lagrangian prices per offer (returned as ``prices``), always within the caps."""
-    return _core.promo.allocate_with_caps(np.ascontiguousarray(value, dtype=np.float64), np.ascontiguousarray(cost, dtype=np.float64),
-                                          float(budget), np.ascontiguousarray(max_customers, dtype=np.int64),
-                                          float(min_value_per_spend), int(n_jobs))
+def allocate(value: Any, cost: Any, budget: float, *, max_customers: Any = None, min_customers: Any = None,
+             margin_after_offer: Any = None, min_margin: float = 0.0, contacts_so_far: Any = None, max_contacts: int = 0,
+             min_value_per_spend: float = 1.0, n_jobs: int = 0) -> dict:
+    """Like ``plan_offers(...).at(budget)`` under business rules, each optional:
+
+    - ``max_customers[j]``: at most this many customers get offer j (0 = no cap);
+    - ``min_customers[j]``: at least this many do (0 = none), even at a loss;
+    - ``margin_after_offer``: the margin rate a customer's expected basket keeps after an offer's
+      discount (customers x offers, or anything that broadcasts to it, such as
+      ``basket_margin[:, None] - discounts``); pairs below ``min_margin`` are never chosen;
+    - ``contacts_so_far`` per customer: those at ``max_contacts`` or more (0 = no cap) are left out.
+
+    Returns the allocation dict (``offer``, ``spend``, ``value``, ``profit``, ``roi``,
+    ``lp_bound``) plus ``prices`` (per offer: positive where a cap binds, negative where a
+    minimum needed a subsidy), ``customers_per_offer``, ``pairs_below_margin_floor`` and
+    ``customers_at_contact_cap``. Rules that cannot all hold raise ``InfeasibleError`` naming
+    what binds."""
+    value = np.ascontiguousarray(value, dtype=np.float64)
+    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    if value.ndim == 1:
+        value, cost = value[:, None], cost.reshape(-1, 1)
+    if margin_after_offer is None:
+        margin = np.zeros((0,))
+    else:
+        margin = np.ascontiguousarray(np.broadcast_to(np.asarray(margin_after_offer, dtype=np.float64), value.shape))
+
+    def optional(array: Any, dtype: Any) -> np.ndarray:
+        return np.zeros(0, dtype=dtype) if array is None else np.ascontiguousarray(array, dtype=dtype)
+
+    return _core.promo.allocate_with_rules(value, cost, float(budget), optional(max_customers, np.int64),
+                                           optional(min_customers, np.int64), margin, float(min_margin),
+                                           optional(contacts_so_far, np.int32), int(max_contacts),
+                                           float(min_value_per_spend), int(n_jobs))
 
 
 def allocate_with_parity(value: Any, cost: Any, budget: float, group: Any, max_gap: float, max_iterations: int = 200,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "comptoir/status.h"
@@ -138,77 +139,221 @@ absl::StatusOr<Allocation> AllocateAtBudget(const BudgetPath& path, std::int64_t
   return allocation;
 }
 
-absl::StatusOr<CappedAllocation> AllocateWithOfferCaps(const OfferMatrix& offers, double budget,
-                                                       absl::Span<const std::int64_t> max_customers,
-                                                       double min_value_per_spend, const ExecutionOptions& options) {
-  if (static_cast<std::int32_t>(max_customers.size()) != offers.num_offers) {
-    return absl::InvalidArgumentError(absl::StrCat("need one cap per offer: ", max_customers.size(), " caps for ",
-                                                   offers.num_offers, " offers"));
-  }
-  for (std::size_t j = 0; j < max_customers.size(); ++j) {
-    if (max_customers[j] < 0) return absl::InvalidArgumentError(absl::StrCat("offer ", j, " has a negative cap"));
-  }
-  COMPTOIR_ASSIGN_OR_RETURN(const BudgetPath uncapped, SolveBudgetPath(offers, options));
+namespace {
+
+absl::Status CheckRules(const OfferMatrix& offers, double budget, const OfferRules& rules) {
   const std::int32_t m = offers.num_offers;
-  std::vector<double> prices(static_cast<std::size_t>(m), 0.0);
-  std::vector<double> priced(offers.value.begin(), offers.value.end());
-  double highest = 0;
-  for (double v : offers.value) highest = std::max(highest, v);
-  // Plans with the current prices; counts[j] = customers given offer j.
-  const auto plan = [&](std::vector<std::int64_t>& counts) -> absl::StatusOr<Allocation> {
-    for (std::int64_t c = 0; c < offers.num_customers; ++c) {
-      for (std::int32_t j = 0; j < m; ++j) priced[c * m + j] = offers.value[c * m + j] - prices[j];
+  if (!(budget >= 0) || !std::isfinite(budget)) return absl::InvalidArgumentError(absl::StrCat("budget must be finite and >= 0, got ", budget));
+  for (const auto* limits : {&rules.max_customers, &rules.min_customers}) {
+    const char* name = limits == &rules.max_customers ? "cap" : "minimum";
+    if (!limits->empty() && static_cast<std::int32_t>(limits->size()) != m) {
+      return absl::InvalidArgumentError(absl::StrCat("need one ", name, " per offer: ", limits->size(), " for ", m, " offers"));
     }
-    COMPTOIR_ASSIGN_OR_RETURN(const BudgetPath path, SolveBudgetPath({priced, offers.cost, offers.num_customers, m}, options));
-    COMPTOIR_ASSIGN_OR_RETURN(Allocation a, AllocateAtBudget(path, offers.num_customers, budget, min_value_per_spend));
+    for (std::size_t j = 0; j < limits->size(); ++j) {
+      if ((*limits)[j] < 0) return absl::InvalidArgumentError(absl::StrCat("offer ", j, " has a negative ", name));
+    }
+  }
+  if (!rules.margin_after_offer.empty()) {
+    if (rules.margin_after_offer.size() != offers.value.size()) {
+      return absl::InvalidArgumentError("margin_after_offer must be customers x offers, like value and cost");
+    }
+    for (std::size_t i = 0; i < rules.margin_after_offer.size(); ++i) {
+      if (std::isnan(rules.margin_after_offer[i])) {
+        return absl::InvalidArgumentError(absl::StrCat("customer ", i / m, ", offer ", i % m, ": margin_after_offer is NaN"));
+      }
+    }
+    if (!std::isfinite(rules.min_margin)) return absl::InvalidArgumentError("min_margin must be finite");
+  }
+  if (!rules.contacts_so_far.empty() && static_cast<std::int64_t>(rules.contacts_so_far.size()) != offers.num_customers) {
+    return absl::InvalidArgumentError(absl::StrCat("contacts_so_far has ", rules.contacts_so_far.size(), " entries for ",
+                                                   offers.num_customers, " customers"));
+  }
+  for (std::int32_t contacts : rules.contacts_so_far) {
+    if (contacts < 0) return absl::InvalidArgumentError("contacts_so_far must be >= 0");
+  }
+  if (rules.max_contacts < 0) return absl::InvalidArgumentError("max_contacts must be >= 0 (0 = no cap)");
+  if (!(rules.min_value_per_spend >= 0)) return absl::InvalidArgumentError("min_value_per_spend must be >= 0");
+  return absl::OkStatus();
+}
+
+std::int64_t LimitOf(absl::Span<const std::int64_t> limits, std::int32_t j) { return limits.empty() ? 0 : limits[j]; }
+
+// Exact necessary conditions for the minimums, each failure naming what binds.
+absl::Status CheckMinimumsCanHold(const OfferMatrix& offers, double budget, const OfferRules& rules,
+                                  const std::vector<std::uint8_t>& eligible, const RuledAllocation& counts) {
+  const std::int32_t m = offers.num_offers;
+  const std::int64_t n = offers.num_customers;
+  std::string excluded = absl::StrCat(n, " customers");
+  if (counts.pairs_below_margin_floor > 0) {
+    absl::StrAppend(&excluded, "; ", counts.pairs_below_margin_floor, " customer-offer pairs fall below the margin floor of ", rules.min_margin);
+  }
+  if (counts.customers_at_contact_cap > 0) {
+    absl::StrAppend(&excluded, "; ", counts.customers_at_contact_cap, " customers are at the contact cap of ", rules.max_contacts);
+  }
+  std::int64_t needed = 0;
+  double cheapest_total = 0;
+  std::string cheapest_parts;
+  std::vector<double> costs;
+  for (std::int32_t j = 0; j < m; ++j) {
+    const std::int64_t minimum = LimitOf(rules.min_customers, j), cap = LimitOf(rules.max_customers, j);
+    if (minimum == 0) continue;
+    if (cap > 0 && minimum > cap) {
+      return MarkInfeasible(absl::FailedPreconditionError(
+          absl::StrCat("offer ", j, ": its minimum of ", minimum, " customers is above its cap of ", cap)));
+    }
+    costs.clear();
+    for (std::int64_t c = 0; c < n; ++c) {
+      if (eligible[c * m + j]) costs.push_back(offers.cost[c * m + j]);
+    }
+    if (static_cast<std::int64_t>(costs.size()) < minimum) {
+      return MarkInfeasible(absl::FailedPreconditionError(absl::StrCat(
+          "offer ", j, " needs at least ", minimum, " customers but only ", costs.size(), " are eligible (", excluded, ")")));
+    }
+    std::nth_element(costs.begin(), costs.begin() + (minimum - 1), costs.end());
+    double cheapest = 0;
+    for (std::int64_t i = 0; i < minimum; ++i) cheapest += costs[i];
+    cheapest_total += cheapest;
+    absl::StrAppend(&cheapest_parts, cheapest_parts.empty() ? "" : ", ", "offer ", j, ": ", cheapest);
+    needed += minimum;
+  }
+  if (needed == 0) return absl::OkStatus();
+  std::int64_t reachable = 0;  // customers who can take at least one offer with a minimum
+  for (std::int64_t c = 0; c < n; ++c) {
+    for (std::int32_t j = 0; j < m; ++j) {
+      if (LimitOf(rules.min_customers, j) > 0 && eligible[c * m + j]) {
+        ++reachable;
+        break;
+      }
+    }
+  }
+  if (needed > reachable) {
+    return MarkInfeasible(absl::FailedPreconditionError(absl::StrCat(
+        "the offers' minimums need ", needed, " customers together (one offer each) but only ", reachable,
+        " can receive one of those offers (", excluded, ")")));
+  }
+  if (cheapest_total > budget * (1 + 1e-12)) {
+    return MarkInfeasible(absl::FailedPreconditionError(absl::StrCat(
+        "the offers' minimums cost at least ", cheapest_total, " (", cheapest_parts, ") but the budget is ", budget)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RuledAllocation> AllocateWithRules(const OfferMatrix& offers, double budget, const OfferRules& rules,
+                                                  const ExecutionOptions& options) {
+  COMPTOIR_ASSIGN_OR_RETURN(const BudgetPath unruled, SolveBudgetPath(offers, options));
+  COMPTOIR_RETURN_IF_ERROR(CheckRules(offers, budget, rules));
+  const std::int32_t m = offers.num_offers;
+  const std::int64_t n = offers.num_customers;
+  RuledAllocation result;
+  std::vector<std::uint8_t> eligible(offers.value.size(), 1);
+  for (std::int64_t c = 0; c < n; ++c) {
+    const bool capped = rules.max_contacts > 0 && !rules.contacts_so_far.empty() && rules.contacts_so_far[c] >= rules.max_contacts;
+    result.customers_at_contact_cap += capped;
+    for (std::int32_t j = 0; j < m; ++j) {
+      const bool below_floor = !rules.margin_after_offer.empty() && rules.margin_after_offer[c * m + j] < rules.min_margin;
+      result.pairs_below_margin_floor += below_floor;
+      if (capped || below_floor) eligible[c * m + j] = 0;
+    }
+  }
+  COMPTOIR_RETURN_IF_ERROR(CheckMinimumsCanHold(offers, budget, rules, eligible, result));
+
+  std::vector<double> prices(static_cast<std::size_t>(m), 0.0);
+  std::vector<double> priced(offers.value.size());
+  double highest = 0, dearest = 0;
+  for (std::size_t i = 0; i < offers.value.size(); ++i) highest = std::max(highest, std::abs(offers.value[i]));
+  for (double cost : offers.cost) dearest = std::max(dearest, cost);
+  // A price of `ceiling` takes an offer from everyone; a subsidy of it puts the offer ahead of
+  // any other on every customer's hull.
+  const double ceiling = 2 * (highest + dearest * std::max(1.0, rules.min_value_per_spend)) + 1;
+  std::vector<std::int64_t>& counts = result.customers_per_offer;
+  // Plans with the current prices; a value of 0 is never chosen, which keeps ineligible pairs out.
+  const auto plan = [&]() -> absl::StatusOr<Allocation> {
+    for (std::size_t i = 0; i < priced.size(); ++i) priced[i] = eligible[i] ? offers.value[i] - prices[i % m] : 0.0;
+    COMPTOIR_ASSIGN_OR_RETURN(const BudgetPath path, SolveBudgetPath({priced, offers.cost, n, m}, options));
+    COMPTOIR_ASSIGN_OR_RETURN(Allocation a, AllocateAtBudget(path, n, budget, rules.min_value_per_spend));
     counts.assign(static_cast<std::size_t>(m), 0);
     for (std::int32_t offer : a.offer) {
       if (offer >= 0) ++counts[offer];
     }
     return a;
   };
-  std::vector<std::int64_t> counts;
-  COMPTOIR_ASSIGN_OR_RETURN(Allocation allocation, plan(counts));
-  const auto over = [&](std::int32_t j) { return max_customers[j] > 0 && counts[j] > max_customers[j]; };
-  // Raising one offer's price can push customers onto another: a few passes settle it.
+  const auto over = [&](std::int32_t j) { return LimitOf(rules.max_customers, j) > 0 && counts[j] > rules.max_customers[j]; };
+  const auto under = [&](std::int32_t j) { return counts[j] < LimitOf(rules.min_customers, j); };
+  COMPTOIR_ASSIGN_OR_RETURN(Allocation allocation, plan());
+  // Pricing one offer moves customers onto or off others: a few passes settle it. Each bisection
+  // keeps `satisfied` at a price that meets offer j's rule and `violated` at one that does not.
   for (int pass = 0; pass < 8; ++pass) {
     bool changed = false;
     for (std::int32_t j = 0; j < m; ++j) {
-      if (!over(j)) continue;
+      const bool raise = over(j);
+      if (!raise && !under(j)) continue;
       changed = true;
-      double low = prices[j], high = highest + 1.0;
+      double violated = prices[j], satisfied = raise ? ceiling : -ceiling;
       for (int step = 0; step < 50; ++step) {
-        prices[j] = 0.5 * (low + high);
-        COMPTOIR_ASSIGN_OR_RETURN(allocation, plan(counts));
-        (over(j) ? low : high) = prices[j];
+        prices[j] = 0.5 * (violated + satisfied);
+        COMPTOIR_ASSIGN_OR_RETURN(allocation, plan());
+        if (raise ? over(j) : under(j)) {
+          violated = prices[j];
+        } else {
+          satisfied = prices[j];
+          if (counts[j] == (raise ? rules.max_customers[j] : rules.min_customers[j])) break;
+        }
       }
-      prices[j] = high;
-      COMPTOIR_ASSIGN_OR_RETURN(allocation, plan(counts));
+      if (prices[j] != satisfied) {
+        prices[j] = satisfied;
+        COMPTOIR_ASSIGN_OR_RETURN(allocation, plan());
+      }
     }
     if (!changed) break;
   }
-  // Prices can cycle between offers when many customers tie; whatever still exceeds a cap keeps
-  // its most profitable customers.
+  // Whatever still breaks a rule after the prices settle is repaired directly: an offer over its
+  // cap keeps its most profitable holders...
+  const auto profit = [&](std::int64_t c, std::int32_t j) { return offers.value[c * m + j] - offers.cost[c * m + j]; };
   for (std::int32_t j = 0; j < m; ++j) {
     if (!over(j)) continue;
     std::vector<std::int64_t> holders;
-    for (std::int64_t c = 0; c < offers.num_customers; ++c) {
+    for (std::int64_t c = 0; c < n; ++c) {
       if (allocation.offer[c] == j) holders.push_back(c);
     }
-    std::stable_sort(holders.begin(), holders.end(), [&](std::int64_t a, std::int64_t b) {
-      return offers.value[a * m + j] - offers.cost[a * m + j] < offers.value[b * m + j] - offers.cost[b * m + j];
-    });
-    for (std::int64_t i = 0; counts[j] > max_customers[j]; ++i) allocation.offer[holders[i]] = -1, --counts[j];
+    std::stable_sort(holders.begin(), holders.end(), [&](std::int64_t a, std::int64_t b) { return profit(a, j) < profit(b, j); });
+    for (std::int64_t i = 0; counts[j] > rules.max_customers[j]; ++i) allocation.offer[holders[i]] = -1, --counts[j];
+  }
+  double spend = 0;
+  for (std::int64_t c = 0; c < n; ++c) {
+    if (allocation.offer[c] >= 0) spend += offers.cost[c * m + allocation.offer[c]];
+  }
+  // ...and an offer under its minimum goes to the most profitable eligible customers without one.
+  for (std::int32_t j = 0; j < m; ++j) {
+    if (!under(j)) continue;
+    std::vector<std::int64_t> candidates;
+    for (std::int64_t c = 0; c < n; ++c) {
+      if (allocation.offer[c] < 0 && eligible[c * m + j]) candidates.push_back(c);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [&](std::int64_t a, std::int64_t b) { return profit(a, j) > profit(b, j); });
+    for (std::size_t i = 0; i < candidates.size() && under(j); ++i) {
+      const double cost = offers.cost[candidates[i] * m + j];
+      if (spend + cost > budget * (1 + 1e-12)) continue;
+      allocation.offer[candidates[i]] = j, spend += cost, ++counts[j];
+    }
+    if (under(j)) {
+      return MarkInfeasible(absl::FailedPreconditionError(absl::StrCat(
+          "offer ", j, " reaches only ", counts[j], " of its minimum of ", rules.min_customers[j], " customers within the budget of ",
+          budget, ": the budget binds together with the other offers' minimums and caps")));
+    }
   }
   // Report the true value and cost of the chosen offers, not the priced ones.
   allocation.value = 0;
   allocation.spend = 0;
-  for (std::int64_t c = 0; c < offers.num_customers; ++c) {
+  for (std::int64_t c = 0; c < n; ++c) {
     const std::int32_t j = allocation.offer[c];
     if (j >= 0) allocation.value += offers.value[c * m + j], allocation.spend += offers.cost[c * m + j];
   }
-  allocation.lp_bound = uncapped.ValueAt(budget);
-  return CappedAllocation{std::move(allocation), std::move(prices)};
+  allocation.lp_bound = unruled.ValueAt(budget);
+  result.allocation = std::move(allocation);
+  result.prices = std::move(prices);
+  return result;
 }
 
 }  // namespace comptoir::promo

@@ -82,18 +82,55 @@ def test_uplift_metrics_name_bad_rows():
 
 
 def test_offer_caps_hold_and_loose_caps_change_nothing():
-    from comptoir.promo import allocate_with_caps
+    from comptoir.promo import allocate
 
     rng = np.random.default_rng(4)
     value = rng.uniform(0, 10, size=(300, 3))
     cost = rng.uniform(0.5, 4, size=(300, 3))
     free = plan_offers(value, cost).at(200.0)
-    loose = allocate_with_caps(value, cost, 200.0, [0, 10_000, 0])
+    loose = allocate(value, cost, 200.0, max_customers=[0, 10_000, 0])
     assert np.array_equal(loose["offer"], free["offer"])
-    capped = allocate_with_caps(value, cost, 200.0, [5, 5, 5])
-    assert np.all(np.bincount(capped["offer"][capped["offer"] >= 0], minlength=3) <= 5)
+    capped = allocate(value, cost, 200.0, max_customers=[5, 5, 5])
+    assert np.all(capped["customers_per_offer"] <= 5)
+    assert np.array_equal(capped["customers_per_offer"], np.bincount(capped["offer"][capped["offer"] >= 0], minlength=3))
     assert capped["spend"] <= 200.0 + 1e-9 and capped["value"] <= free["value"] + 1e-9
     assert len(capped["prices"]) == 3
+
+
+def test_margin_floor_contact_cap_and_minimums_hold():
+    from comptoir.promo import allocate
+
+    rng = np.random.default_rng(5)
+    value = rng.uniform(0, 10, size=(400, 3))
+    cost = rng.uniform(0.5, 4, size=(400, 3))
+    basket_margin = rng.uniform(0.1, 0.4, size=400)
+    discounts = np.array([0.05, 0.1, 0.2])
+    contacts = rng.integers(0, 4, size=400)
+    result = allocate(value, cost, 300.0, margin_after_offer=basket_margin[:, None] - discounts, min_margin=0.08,
+                      contacts_so_far=contacts, max_contacts=3, min_customers=[0, 0, 40])
+    offer = result["offer"]
+    given = np.flatnonzero(offer >= 0)
+    assert np.all(basket_margin[given] - discounts[offer[given]] >= 0.08)
+    assert np.all(contacts[given] < 3)
+    assert result["customers_per_offer"][2] >= 40 and result["spend"] <= 300.0 + 1e-9
+    assert result["customers_at_contact_cap"] == int(np.sum(contacts >= 3))
+    assert result["pairs_below_margin_floor"] == int(np.sum(basket_margin[:, None] - discounts < 0.08))
+
+
+def test_infeasible_rules_raise_naming_what_binds():
+    from comptoir import InfeasibleError
+    from comptoir.promo import allocate
+
+    value = np.ones((10, 2))
+    cost = np.ones((10, 2))
+    with pytest.raises(InfeasibleError, match="offer 1: its minimum of 4 customers is above its cap of 3"):
+        allocate(value, cost, 100.0, max_customers=[0, 3], min_customers=[0, 4])
+    with pytest.raises(InfeasibleError, match="offer 0 needs at least 6 customers but only 5 are eligible.*contact cap of 1"):
+        allocate(value, cost, 100.0, min_customers=[6, 0], contacts_so_far=[1] * 5 + [0] * 5, max_contacts=1)
+    with pytest.raises(InfeasibleError, match="minimums cost at least 6 .* but the budget is 5"):
+        allocate(value, cost, 5.0, min_customers=[3, 3])
+    with pytest.raises(ValueError, match="one minimum per offer"):
+        allocate(value, cost, 5.0, min_customers=[3])
 
 
 def test_offer_audit_reports_rates_depths_and_intervals():

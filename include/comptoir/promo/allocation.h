@@ -54,19 +54,44 @@ struct Allocation {
 absl::StatusOr<Allocation> AllocateAtBudget(const BudgetPath& path, std::int64_t num_customers, double budget,
                                             double min_value_per_spend = 1.0);
 
-// At most `max_customers[j]` customers get offer j (0 = no cap), e.g. a limited stock of vouchers.
-// Solved by Lagrangian relaxation: each capped offer gets a price per customer, raised by
-// bisection until the offer's count fits, and the plan is the budget path of the priced values
-// (when prices cycle between tied offers, the least profitable holders of an offer over its cap
-// lose it). The result always respects the caps and the budget; its value is a lower bound on the optimum
-// (the LP bound of the uncapped problem is reported as `lp_bound`). `prices` holds the final
-// multipliers: what one more unit of each cap would be worth.
-struct CappedAllocation {
-  Allocation allocation;
-  std::vector<double> prices;
+// Business rules on top of the budget; every one is optional (an empty span = no rule).
+struct OfferRules {
+  // Per offer: at most max_customers[j] customers (0 = no cap), e.g. a limited stock of vouchers,
+  // and at least min_customers[j] (0 = none), e.g. a partner-funded run that must go out.
+  absl::Span<const std::int64_t> max_customers;
+  absl::Span<const std::int64_t> min_customers;
+  // Margin floor, customers x offers: the margin rate the customer's expected basket keeps after
+  // the offer's discount. Pairs below `min_margin` are never chosen.
+  absl::Span<const double> margin_after_offer;
+  double min_margin = 0.0;
+  // Contact cap, per customer: contacts already made in the cap's window. Customers with
+  // `max_contacts` or more (0 = no cap) are not contacted again.
+  absl::Span<const std::int32_t> contacts_so_far;
+  std::int32_t max_contacts = 0;
+  // Leave out segments returning less than this per unit spent (minimums are met regardless).
+  double min_value_per_spend = 1.0;
 };
-absl::StatusOr<CappedAllocation> AllocateWithOfferCaps(const OfferMatrix& offers, double budget,
-                                                       absl::Span<const std::int64_t> max_customers,
-                                                       double min_value_per_spend, const ExecutionOptions& options);
+
+// The rules are met by Lagrangian relaxation: each offer whose cap or minimum binds gets a price
+// per customer (positive to hold it under its cap, negative, a subsidy, to lift it to its minimum)
+// found by bisection, and the plan is the budget path of the priced values. When prices cycle
+// between tied offers, the least profitable holders of an offer over its cap lose it and the most
+// profitable eligible customers without an offer fill a minimum. The result always meets every
+// rule and the budget; its value is a lower bound on the optimum (`lp_bound` is the LP bound
+// without caps and minimums).
+struct RuledAllocation {
+  Allocation allocation;
+  std::vector<double> prices;                       // per offer: what one more unit of its cap is worth
+  std::vector<std::int64_t> customers_per_offer;
+  std::int64_t pairs_below_margin_floor = 0;        // customer-offer pairs the margin floor excluded
+  std::int64_t customers_at_contact_cap = 0;
+};
+
+// Rules that cannot all hold fail with an error whose message names what binds (an offer's
+// minimum against its cap, its eligible customers after the margin floor and contact cap, the
+// customers the minimums need together, or the budget the cheapest minimums need); such errors
+// are marked with MarkInfeasible (comptoir/status.h).
+absl::StatusOr<RuledAllocation> AllocateWithRules(const OfferMatrix& offers, double budget, const OfferRules& rules,
+                                                  const ExecutionOptions& options);
 
 }  // namespace comptoir::promo

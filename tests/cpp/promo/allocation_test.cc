@@ -101,33 +101,142 @@ TEST(Allocation, BadInputIsNamed) {
 namespace comptoir::promo {
 namespace {
 
-TEST(AllocationWithCaps, RespectsCapsAndBudgetAndLeavesLooseCapsAlone) {
+std::vector<std::int64_t> CountsOf(const Allocation& a, std::int32_t offers) {
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(offers), 0);
+  for (std::int32_t j : a.offer) {
+    if (j >= 0) ++counts[j];
+  }
+  return counts;
+}
+
+TEST(AllocationWithRules, RespectsCapsAndBudgetAndLeavesLooseCapsAlone) {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     const Instance in = Random(40, 3, seed);
     COMPTOIR_ASSERT_OK_AND_ASSIGN(const BudgetPath path, SolveBudgetPath(in.matrix(), {}));
     COMPTOIR_ASSERT_OK_AND_ASSIGN(const Allocation free, AllocateAtBudget(path, in.customers, 60.0));
     const std::vector<std::int64_t> loose = {0, 1000, 0};
-    COMPTOIR_ASSERT_OK_AND_ASSIGN(const CappedAllocation same, AllocateWithOfferCaps(in.matrix(), 60.0, loose, 1.0, {}));
+    OfferRules rules;
+    rules.max_customers = loose;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const RuledAllocation same, AllocateWithRules(in.matrix(), 60.0, rules, {}));
     EXPECT_EQ(same.allocation.offer, free.offer);
     const std::vector<std::int64_t> tight = {2, 3, 1};
-    COMPTOIR_ASSERT_OK_AND_ASSIGN(const CappedAllocation capped, AllocateWithOfferCaps(in.matrix(), 60.0, tight, 1.0, {}));
-    std::vector<std::int64_t> counts(3, 0);
+    rules.max_customers = tight;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const RuledAllocation capped, AllocateWithRules(in.matrix(), 60.0, rules, {}));
     double value = 0;
     for (std::int64_t c = 0; c < in.customers; ++c) {
       const std::int32_t j = capped.allocation.offer[c];
-      if (j >= 0) ++counts[j], value += in.value[c * 3 + j];
+      if (j >= 0) value += in.value[c * 3 + j];
     }
-    for (int j = 0; j < 3; ++j) EXPECT_LE(counts[j], tight[j]) << "seed " << seed;
+    EXPECT_EQ(capped.customers_per_offer, CountsOf(capped.allocation, 3));
+    for (int j = 0; j < 3; ++j) EXPECT_LE(capped.customers_per_offer[j], tight[j]) << "seed " << seed;
     EXPECT_LE(capped.allocation.spend, 60.0 + 1e-9);
     EXPECT_NEAR(capped.allocation.value, value, 1e-9);
     EXPECT_LE(capped.allocation.value, free.value + 1e-9);
     EXPECT_GT(capped.allocation.value, 0.0);
   }
   const Instance in = Random(5, 2, 1);
-  EXPECT_THAT(AllocateWithOfferCaps(in.matrix(), 10.0, std::vector<std::int64_t>{1}, 1.0, {}),
+  OfferRules rules;
+  const std::vector<std::int64_t> one = {1}, negative = {1, -1};
+  rules.max_customers = one;
+  EXPECT_THAT(AllocateWithRules(in.matrix(), 10.0, rules, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("one cap per offer")));
-  EXPECT_THAT(AllocateWithOfferCaps(in.matrix(), 10.0, std::vector<std::int64_t>{1, -1}, 1.0, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("offer 1")));
+  rules.max_customers = negative;
+  EXPECT_THAT(AllocateWithRules(in.matrix(), 10.0, rules, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("offer 1 has a negative cap")));
+  rules.max_customers = {};
+  rules.min_customers = negative;
+  EXPECT_THAT(AllocateWithRules(in.matrix(), 10.0, rules, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("offer 1 has a negative minimum")));
+}
+
+TEST(AllocationWithRules, MarginFloorAndContactCapExcludeExactlyTheirPairs) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const Instance in = Random(60, 3, seed);
+    internal::CounterRng rng(seed, 1);
+    std::vector<double> margin(in.value.size());
+    for (double& x : margin) x = rng.Uniform(-0.1, 0.4);
+    std::vector<std::int32_t> contacts(static_cast<std::size_t>(in.customers));
+    for (std::int32_t& x : contacts) x = static_cast<std::int32_t>(rng.Uniform(0, 4));
+    OfferRules rules;
+    rules.margin_after_offer = margin;
+    rules.min_margin = 0.1;
+    rules.contacts_so_far = contacts;
+    rules.max_contacts = 2;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const RuledAllocation ruled, AllocateWithRules(in.matrix(), 1e9, rules, {}));
+    // The same plan as the unruled one on a copy where the excluded pairs are worth nothing.
+    Instance masked = in;
+    std::int64_t below = 0, capped = 0;
+    for (std::int64_t c = 0; c < in.customers; ++c) {
+      capped += contacts[c] >= 2;
+      for (int j = 0; j < 3; ++j) {
+        below += margin[c * 3 + j] < 0.1;
+        if (margin[c * 3 + j] < 0.1 || contacts[c] >= 2) masked.value[c * 3 + j] = 0;
+      }
+    }
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const BudgetPath path, SolveBudgetPath(masked.matrix(), {}));
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const Allocation expected, AllocateAtBudget(path, in.customers, 1e9));
+    EXPECT_EQ(ruled.allocation.offer, expected.offer) << "seed " << seed;
+    EXPECT_EQ(ruled.pairs_below_margin_floor, below);
+    EXPECT_EQ(ruled.customers_at_contact_cap, capped);
+    for (std::int64_t c = 0; c < in.customers; ++c) {
+      const std::int32_t j = ruled.allocation.offer[c];
+      if (j >= 0) {
+        EXPECT_TRUE(margin[c * 3 + j] >= 0.1 && contacts[c] < 2);
+      }
+    }
+  }
+}
+
+TEST(AllocationWithRules, MinimumsAreMetEvenAtALossAndCostProfit) {
+  int binding = 0;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const Instance in = Random(50, 3, seed);
+    OfferRules none;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const RuledAllocation free, AllocateWithRules(in.matrix(), 80.0, none, {}));
+    const std::vector<std::int64_t> minimum = {0, 0, 20};
+    OfferRules rules;
+    rules.min_customers = minimum;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const RuledAllocation ruled, AllocateWithRules(in.matrix(), 80.0, rules, {}));
+    EXPECT_EQ(ruled.customers_per_offer, CountsOf(ruled.allocation, 3));
+    EXPECT_GE(ruled.customers_per_offer[2], 20) << "seed " << seed;
+    EXPECT_LE(ruled.allocation.spend, 80.0 + 1e-9);
+    EXPECT_LE(ruled.allocation.profit(), free.allocation.profit() + 1e-9);
+    if (free.customers_per_offer[2] < 20) {
+      ++binding;
+      EXPECT_LT(ruled.prices[2], 0.0) << "a binding minimum is subsidised";
+    }
+  }
+  EXPECT_GE(binding, 8);
+}
+
+TEST(AllocationWithRules, InfeasibleRulesNameWhatBinds) {
+  const Instance in = Random(20, 2, 3);
+  const std::vector<std::int64_t> cap = {0, 5}, above_cap = {0, 6}, everyone = {0, 21}, split = {12, 12}, some = {0, 15};
+  OfferRules rules;
+  rules.max_customers = cap;
+  rules.min_customers = above_cap;
+  absl::Status status = AllocateWithRules(in.matrix(), 1e9, rules, {}).status();
+  EXPECT_TRUE(IsInfeasible(status));
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("offer 1: its minimum of 6 customers is above its cap of 5")));
+  rules.max_customers = {};
+  rules.min_customers = everyone;
+  EXPECT_THAT(AllocateWithRules(in.matrix(), 1e9, rules, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("offer 1 needs at least 21 customers but only 20 are eligible")));
+  std::vector<std::int32_t> contacts(20, 0);
+  for (int c = 0; c < 8; ++c) contacts[c] = 3;
+  rules.contacts_so_far = contacts;
+  rules.max_contacts = 3;
+  rules.min_customers = some;
+  EXPECT_THAT(AllocateWithRules(in.matrix(), 1e9, rules, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("8 customers are at the contact cap of 3")));
+  rules.contacts_so_far = {};
+  rules.min_customers = split;
+  EXPECT_THAT(AllocateWithRules(in.matrix(), 1e9, rules, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("need 24 customers together")));
+  rules.min_customers = some;
+  status = AllocateWithRules(in.matrix(), 1.0, rules, {}).status();
+  EXPECT_TRUE(IsInfeasible(status));
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("but the budget is 1")));
 }
 
 }  // namespace
