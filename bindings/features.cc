@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "comptoir/features/behaviour.h"
+#include "comptoir/features/drift.h"
 #include "comptoir/features/repurchase.h"
 #include "arrays.h"
 #include "status_translation.h"
@@ -46,6 +47,29 @@ py::array_t<float> MatrixArray(features::FeatureMatrix&& matrix) {
 
 void RegisterFeatures(py::module_& m) {
   py::module_ features = m.def_submodule("features", "behaviour features from event logs");
+  const auto rows_of = [](const Array<double>& X) {
+    if (X.ndim() != 2) throw py::value_error("X must be a 2-D array (rows x features)");
+    return features::FeatureRows{SpanOf(X), static_cast<std::int64_t>(X.shape(0)), static_cast<std::int32_t>(X.shape(1))};
+  };
+  py::class_<features::FeatureProfile>(features, "FeatureProfile")
+      .def_static(
+          "fit",
+          [rows_of](const Array<double>& X, int num_threads) {
+            return ValueOrThrow(features::FeatureProfile::Fit(rows_of(X), ThreadOptions(num_threads)));
+          },
+          py::arg("X"), py::arg("num_threads") = 0)
+      .def(
+          "population_stability",
+          [rows_of](const features::FeatureProfile& self, const Array<double>& X, int num_threads) {
+            return ToNumpy(ValueOrThrow(self.PopulationStability(rows_of(X), ThreadOptions(num_threads))));
+          },
+          py::arg("X"), py::arg("num_threads") = 0)
+      .def_property_readonly("num_features", &features::FeatureProfile::num_features)
+      .def("to_bytes", [](const features::FeatureProfile& self) { return py::bytes(self.Serialize()); })
+      .def_static("from_bytes", [](const py::bytes& data) { return ValueOrThrow(features::FeatureProfile::Parse(std::string(data))); })
+      .def(py::pickle([](const features::FeatureProfile& self) { return py::bytes(self.Serialize()); },
+                      [](const py::bytes& data) { return ValueOrThrow(features::FeatureProfile::Parse(std::string(data))); }));
+  features.attr("SIGNIFICANT_DRIFT") = features::kSignificantDrift;
   features.def(
       "behaviour_features",
       [](const CArray<std::int64_t>& session, const CArray<std::int32_t>& user, const CArray<std::int32_t>& item,

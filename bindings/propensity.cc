@@ -11,12 +11,13 @@
 #include "comptoir/eval/binary.h"
 #include "comptoir/propensity/logistic.h"
 #include "arrays.h"
+#include "drift.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
 void RegisterPropensity(py::module_& m) {
   py::module_ prop = m.def_submodule("propensity", "propensity models and calibration");
-  py::class_<propensity::LogisticRegression>(prop, "LogisticRegression")
+  auto logistic = py::class_<propensity::LogisticRegression>(prop, "LogisticRegression")
       .def_static(
           "fit",
           [](const Array<double>& X, const Array<std::uint8_t>& y, const std::optional<Array<double>>& sample_weight,
@@ -58,6 +59,7 @@ void RegisterPropensity(py::module_& m) {
       .def_static("from_bytes", [](const py::bytes& data) {
         return ValueOrThrow(propensity::LogisticRegression::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
       });
+  DefTrainingProfile<propensity::LogisticRegression>(logistic);
 
   prop.def("fit_platt", [](const Array<double>& scores, const Array<std::uint8_t>& y) {
     const propensity::PlattScaling platt = ValueOrThrow(propensity::PlattScaling::Fit(SpanOf(scores), SpanOf(y)));

@@ -10,6 +10,7 @@
 
 #include "comptoir/trees/gradient_boosting.h"
 #include "arrays.h"
+#include "drift.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -38,7 +39,7 @@ const char* ObjectiveName(trees::Objective objective) {
 void RegisterTrees(py::module_& m) {
   py::module_ trees_module = m.def_submodule("trees", "gradient-boosted trees");
   using trees::GradientBoosting;
-  py::class_<GradientBoosting>(trees_module, "GradientBoosting")
+  auto gradient_boosting = py::class_<GradientBoosting>(trees_module, "GradientBoosting")
       .def_static(
           "fit",
           [](const Array<double>& X, const Array<double>& y, const std::optional<Array<double>>& sample_weight,
@@ -114,6 +115,7 @@ void RegisterTrees(py::module_& m) {
       .def_static("from_bytes", [](const py::bytes& data) {
         return ValueOrThrow(GradientBoosting::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
       });
+  DefTrainingProfile<GradientBoosting>(gradient_boosting);
 }
 
 }  // namespace comptoir::python

@@ -9,6 +9,7 @@
 
 #include "comptoir/uplift/forest.h"
 #include "arrays.h"
+#include "drift.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -27,7 +28,7 @@ uplift::SplitCriterion CriterionOf(const std::string& name) {
 void RegisterUplift(py::module_& m) {
   py::module_ module = m.def_submodule("uplift", "uplift trees and forests");
   using uplift::UpliftForest;
-  py::class_<UpliftForest>(module, "UpliftForest")
+  auto forest = py::class_<UpliftForest>(module, "UpliftForest")
       .def_static(
           "fit",
           [](const Array<double>& X, const Array<std::int32_t>& treatment, const Array<double>& y, const std::string& criterion,
@@ -84,6 +85,7 @@ void RegisterUplift(py::module_& m) {
       .def_static("from_bytes", [](const py::bytes& data) {
         return ValueOrThrow(UpliftForest::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
       });
+  DefTrainingProfile<UpliftForest>(forest);
 }
 
 }  // namespace comptoir::python

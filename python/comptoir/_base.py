@@ -66,6 +66,9 @@ class Estimator:
         estimator = cls()
         estimator.__setstate__({"model_": read_model_bytes(path)})
         estimator._restore_from_model()
+        profile = getattr(estimator.model_, "training_profile", None)
+        if profile is not None:
+            estimator.feature_profile_ = profile
         return estimator
 
     def _restore_from_model(self) -> None:

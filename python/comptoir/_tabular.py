@@ -2,7 +2,10 @@
 
 NumPy arrays and pandas frames are accepted. Column names seen in ``fit`` are checked at prediction
 time; pandas ``category`` columns become their integer codes (NaN when missing), with the levels
-seen in ``fit`` reused at prediction so a code always means the same category."""
+seen in ``fit`` reused at prediction so a code always means the same category. ``fit`` records a
+profile of the training features (``feature_profile_``); predicting on 1,000 rows or more
+(explanations excepted: they are asked for chosen subsets) compares them with it and warns (``DriftWarning``) about every feature whose population
+stability index exceeds 0.25, so a broken feature pipeline is noticed before its scores are used."""
 
 from __future__ import annotations
 
@@ -11,6 +14,13 @@ import warnings
 from typing import Any, Dict, List
 
 import numpy as np
+
+from . import _core
+from .exceptions import DriftWarning
+
+# Fewer rows than this say too little about a population to warn on (PSI's noise is about
+# bins / rows).
+_MIN_ROWS_FOR_DRIFT = 1_000
 
 
 def _category_columns(X: Any) -> List[int]:
@@ -24,7 +34,7 @@ def _conversion_warning() -> type:
     return sklearn_exceptions.DataConversionWarning if sklearn_exceptions is not None else UserWarning
 
 
-def matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
+def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> np.ndarray:
     """``X`` as a C-contiguous float64 matrix, fitted-shape checks included. NaN and infinity are
     rejected unless the estimator handles missing values (``_allow_nan``)."""
     if X is None:
@@ -65,6 +75,7 @@ def matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
         raise ValueError(f"X holds NaN or infinity (first at row {row}, column {column}); "
                          f"{type(estimator).__name__} needs finite values: impute missing ones")
     if fitting:
+        _record_profile(estimator, values)
         estimator.n_features_in_ = values.shape[1]
         if names is not None:
             estimator.feature_names_in_ = np.asarray(names, dtype=object)
@@ -77,7 +88,61 @@ def matrix(X: Any, estimator: Any, fitting: bool) -> np.ndarray:
         fitted_names = getattr(estimator, "feature_names_in_", None)
         if fitted_names is not None and names is not None and list(fitted_names) != names:
             raise ValueError(f"feature names differ from those seen in fit: {names} vs {list(fitted_names)}")
+        if check_drift and len(values) >= _MIN_ROWS_FOR_DRIFT and getattr(estimator, "feature_profile_", None) is not None:
+            _warn_on_drift(estimator, values)
     return values
+
+
+def mark_inner(model: Any) -> Any:
+    """A model fitted inside another estimator (a meta-learner's response model): the outer one
+    profiles the user's features and checks them, once."""
+    try:
+        model._inner_model = True
+    except AttributeError:
+        pass  # not ours and closed to new attributes: it profiles nothing anyway
+    return model
+
+
+def _record_profile(estimator: Any, values: np.ndarray) -> None:
+    if getattr(estimator, "_inner_model", False):
+        estimator.__dict__.pop("feature_profile_", None)
+        return
+    estimator.feature_profile_ = _core.features.FeatureProfile.fit(values, int(getattr(estimator, "n_jobs", 0) or 0))
+
+
+def feature_drift(estimator: Any, X: Any) -> Dict[str, float]:
+    """Population stability index of each feature of ``X`` against the estimator's training
+    features, highest first (below 0.1 stable, 0.1 to 0.25 shifting, above 0.25 drifted)."""
+    profile = getattr(estimator, "feature_profile_", None)
+    if profile is None:
+        raise ValueError(f"this {type(estimator).__name__} has no training profile: fit it (model files "
+                         "written before comptoir recorded profiles carry none)")
+    values = matrix(X, estimator, fitting=False, check_drift=False)
+    psi = profile.population_stability(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    ranked = sorted(zip(feature_names(estimator), psi.tolist()), key=lambda pair: -pair[1])
+    return dict(ranked)
+
+
+def _warn_on_drift(estimator: Any, values: np.ndarray) -> None:
+    psi = estimator.feature_profile_.population_stability(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    drifted = np.flatnonzero(psi > _core.features.SIGNIFICANT_DRIFT)
+    if drifted.size == 0:
+        return
+    names = feature_names(estimator)
+    worst = drifted[np.argsort(-psi[drifted])]
+    listed = ", ".join(f"{names[j]} ({psi[j]:.2f})" for j in worst[:10])
+    more = f" and {len(worst) - 10} more" if len(worst) > 10 else ""
+    warnings.warn(f"{type(estimator).__name__}: {len(worst)} of {len(psi)} features drifted from training "
+                  f"(population stability index above {_core.features.SIGNIFICANT_DRIFT}): {listed}{more}; "
+                  "check the feature pipeline or refit before trusting these scores", DriftWarning, stacklevel=4)
+
+
+def attach_schema(estimator: Any) -> None:
+    """Feature names and the training profile onto the fitted C++ model, whose model file keeps them."""
+    estimator.model_.feature_names = feature_names(estimator)
+    profile = getattr(estimator, "feature_profile_", None)
+    if profile is not None:
+        estimator.model_.training_profile = profile
 
 
 def targets(y: Any) -> np.ndarray:

@@ -54,6 +54,11 @@ class InfeasibleError(ComptoirError, ValueError):
     message names what binds."""
 
 
+class DriftWarning(UserWarning):
+    """The features being scored differ from those the model was trained on (population stability
+    index above 0.25 for some feature); the message names them."""
+
+
 class AlreadyExistsError(ComptoirError, ValueError):
     """Something was added twice."""
 
@@ -77,6 +82,7 @@ __all__ = [
     "NotFittedError",
     "ModelFormatError",
     "InfeasibleError",
+    "DriftWarning",
     "AlreadyExistsError",
     "ComptoirOSError",
     "NotImplementedComptoirError",

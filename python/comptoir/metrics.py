@@ -7,6 +7,7 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 from . import _core
+from ._tabular import feature_drift  # noqa: F401  (re-exported: drift belongs with the metrics)
 
 
 def _pair(scores: Any, labels: Any) -> Tuple[np.ndarray, np.ndarray]:

@@ -50,7 +50,7 @@ class LogisticRegression(ClassifierMixin, Estimator):
             matrix, labels, weights, strength if self.penalty == "l2" else 0.0, strength if self.penalty == "l1" else 0.0,
             bool(self.fit_intercept), int(self.max_iter), float(self.tol), int(self.n_jobs), make_progress(self.verbose),
         )
-        self.model_.feature_names = _tabular.feature_names(self)
+        _tabular.attach_schema(self)
         self._restore_from_model()
         return self
 
@@ -79,7 +79,7 @@ class LogisticRegression(ClassifierMixin, Estimator):
     def explain(self, X: Any) -> Any:
         """Per-feature contributions coef_j * (x_j - training mean_j) and a ``base_value`` column;
         each row adds up exactly to the log-odds. A DataFrame when X was one."""
-        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False))
+        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False, check_drift=False))
         if hasattr(X, "columns"):
             import pandas as pd
 

@@ -123,7 +123,7 @@ class _GradientBoosting(Estimator):
             max_bins=int(self.max_bins), categorical_features=categorical, num_threads=int(self.n_jobs),
             seed=int(self.random_state), on_progress=make_progress(self.verbose),
         )
-        self.model_.feature_names = _tabular.feature_names(self)
+        _tabular.attach_schema(self)
         self._restore_from_model()
         return self
 
@@ -143,7 +143,7 @@ class _GradientBoosting(Estimator):
         """Exact TreeSHAP contributions per feature plus a ``base_value`` column (the expected raw
         score); each row adds up to the raw score (log-odds for the classifier, log of the mean for
         Poisson and Tweedie). A DataFrame when X was one."""
-        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False), int(self.n_jobs))
+        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False, check_drift=False), int(self.n_jobs))
         if hasattr(X, "columns"):
             import pandas as pd
 

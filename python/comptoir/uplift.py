@@ -22,7 +22,8 @@ import numpy as np
 from . import _core
 from ._base import Estimator
 from ._progress import make_progress
-from ._tabular import feature_names
+from ._tabular import attach_schema as _attach_schema
+from ._tabular import mark_inner
 from ._tabular import matrix as _matrix
 from .propensity import LogisticRegression
 
@@ -74,11 +75,11 @@ class _MetaLearner(Estimator):
 
     def _response_model(self, binary: bool) -> Any:
         if binary:
-            return self.base_learner() if self.base_learner is not None else LogisticRegression(C=1.0)
+            return mark_inner(self.base_learner() if self.base_learner is not None else LogisticRegression(C=1.0))
         return self._effect_model()
 
     def _effect_model(self) -> Any:
-        return self.regressor() if self.regressor is not None else _default_regressor()
+        return mark_inner(self.regressor() if self.regressor is not None else _default_regressor())
 
     def _fit_responses(self, matrix: np.ndarray, treatment: np.ndarray, y: np.ndarray, arms: np.ndarray) -> List[Any]:
         return [self._response_model(self.binary_outcome_).fit(matrix[treatment == a], y[treatment == a]) for a in arms]
@@ -187,14 +188,14 @@ class _EffectRegressionLearner(_MetaLearner):
         """P(offer | x) among the rows of one offer and control."""
         if self.propensity_learner is None:
             return np.full(len(treated), treated.mean())
-        model = self.propensity_learner().fit(matrix, treated.astype(int))
+        model = mark_inner(self.propensity_learner()).fit(matrix, treated.astype(int))
         return np.clip(model.predict_proba(matrix)[:, 1], 0.01, 0.99)
 
     def explain(self, X: Any, offer: int = 1) -> Any:
         """Per-feature contributions to the predicted effect of ``offer`` (1..K), with a
         ``base_value`` column; each row adds up to the predicted effect. Needs a regressor with
         ``explain`` (comptoir's gradient-boosted trees have exact TreeSHAP)."""
-        matrix = _matrix(X, self, fitting=False)
+        matrix = _matrix(X, self, fitting=False, check_drift=False)
         if not 1 <= offer <= len(self._fitted()):
             raise ValueError(f"offer must be in 1..{len(self._fitted())}, got {offer}")
         contributions = self._explain_offer(matrix, offer - 1)
@@ -276,7 +277,7 @@ class DRLearner(_EffectRegressionLearner):
                 if self.propensity_learner is None:
                     e = treated[used].mean()
                 else:
-                    model = self.propensity_learner().fit(matrix[rows[used]], treated[used].astype(int))
+                    model = mark_inner(self.propensity_learner()).fit(matrix[rows[used]], treated[used].astype(int))
                     e = np.clip(model.predict_proba(matrix[rows[held]])[:, 1], 0.01, 0.99)
                 m1 = _response(mu1, matrix[rows[held]], self.binary_outcome_)
                 m0 = _response(mu0, matrix[rows[held]], self.binary_outcome_)
@@ -339,7 +340,7 @@ class UpliftRandomForest(Estimator):
             honest=bool(self.honest), max_bins=int(self.max_bins), num_threads=int(self.n_jobs),
             seed=int(self.random_state), on_progress=make_progress(self.verbose),
         )
-        self.model_.feature_names = feature_names(self)
+        _attach_schema(self)
         self._restore_from_model()
         return self
 
@@ -360,7 +361,7 @@ class UpliftRandomForest(Estimator):
         """Per-feature contributions to the predicted effect of ``offer``: along each tree's path,
         every split moves the effect from the parent's to the child's and the change is credited to
         the split's feature; ``base_value`` is the mean root effect. Rows add up to the effect."""
-        contributions = self._fitted().contributions(_matrix(X, self, fitting=False), int(offer), int(self.n_jobs))
+        contributions = self._fitted().contributions(_matrix(X, self, fitting=False, check_drift=False), int(offer), int(self.n_jobs))
         if hasattr(X, "columns"):
             import pandas as pd
 

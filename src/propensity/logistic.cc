@@ -233,6 +233,14 @@ absl::Status LogisticRegression::set_feature_names(std::vector<std::string> name
   return absl::OkStatus();
 }
 
+absl::Status LogisticRegression::set_training_profile(features::FeatureProfile profile) {
+  if (profile.num_features() != num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat("a training profile of ", profile.num_features(), " features for ", num_features()));
+  }
+  training_profile_ = std::move(profile);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
   io::ModelFile file(kModelKind);
   v1::LogisticRegressionConfig proto;
@@ -249,6 +257,7 @@ absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
   std::string names;
   for (const std::string& name : feature_names_) names += name + "\n";
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("feature_names", std::move(names)));
+  COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
   return file;
 }
 
@@ -279,6 +288,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
   if (!model.feature_names_.empty() && static_cast<Eigen::Index>(model.feature_names_.size()) != model.coef_.size()) {
     return MarkModelFormatError(absl::DataLossError("feature names do not match the coefficients"));
   }
+  COMPTOIR_ASSIGN_OR_RETURN(model.training_profile_, features::FeatureProfile::FromModelFile(file, model.num_features()));
   return model;
 }
 

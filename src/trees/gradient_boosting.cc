@@ -904,6 +904,14 @@ absl::Status GradientBoosting::set_feature_names(std::vector<std::string> names)
   return absl::OkStatus();
 }
 
+absl::Status GradientBoosting::set_training_profile(features::FeatureProfile profile) {
+  if (profile.num_features() != num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat("a training profile of ", profile.num_features(), " features for ", num_features()));
+  }
+  training_profile_ = std::move(profile);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<io::ModelFile> GradientBoosting::ToModelFile() const {
   io::ModelFile file(kModelKind);
   v1::GradientBoostingConfig c;
@@ -951,6 +959,7 @@ absl::StatusOr<io::ModelFile> GradientBoosting::ToModelFile() const {
   m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
   for (const std::string& name : feature_names_) m.add_feature_names(name);
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("model", m.SerializeAsString()));
+  COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
   return file;
 }
 
@@ -1023,6 +1032,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::FromModelFile(const io::Model
       (!model.feature_names_.empty() && static_cast<std::int32_t>(model.feature_names_.size()) != p)) {
     return corrupt("per-feature arrays do not match the feature count");
   }
+  COMPTOIR_ASSIGN_OR_RETURN(model.training_profile_, features::FeatureProfile::FromModelFile(file, p));
   model.BuildScoringLayout();
   return model;
 }

@@ -443,6 +443,14 @@ absl::Status UpliftForest::set_feature_names(std::vector<std::string> names) {
   return absl::OkStatus();
 }
 
+absl::Status UpliftForest::set_training_profile(features::FeatureProfile profile) {
+  if (profile.num_features() != num_features()) {
+    return absl::InvalidArgumentError(absl::StrCat("a training profile of ", profile.num_features(), " features for ", num_features()));
+  }
+  training_profile_ = std::move(profile);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<io::ModelFile> UpliftForest::ToModelFile() const {
   io::ModelFile file(kModelKind);
   v1::UpliftForestConfig c;
@@ -474,6 +482,7 @@ absl::StatusOr<io::ModelFile> UpliftForest::ToModelFile() const {
   m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
   for (const std::string& name : feature_names_) m.add_feature_names(name);
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("model", m.SerializeAsString()));
+  COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
   return file;
 }
 
@@ -523,6 +532,7 @@ absl::StatusOr<UpliftForest> UpliftForest::FromModelFile(const io::ModelFile& fi
       (!forest.feature_names_.empty() && static_cast<std::int32_t>(forest.feature_names_.size()) != forest.num_features_)) {
     return corrupt("per-feature arrays do not match the feature count");
   }
+  COMPTOIR_ASSIGN_OR_RETURN(forest.training_profile_, features::FeatureProfile::FromModelFile(file, forest.num_features_));
   return forest;
 }
 

@@ -13,5 +13,6 @@ def test_main_job_runs_every_capability_end_to_end():
     for title, _ in SECTIONS:
         assert f"== {title} ==" in text
     for capability in ("hybrid", "TreeSHAP", "`comptoir score`", "DR-learner", "uplift forest", "doubly robust",
-                       "`comptoir offers`", "shadow price", "within 1 point", "offer rate by channel"):
+                       "`comptoir offers`", "shadow price", "within 1 point", "offer rate by channel", "margin floor",
+                       "is refused: the offers' minimums cost", "drifted from training"):
         assert capability in text, capability

@@ -170,3 +170,31 @@ def test_contribution_plots_show_the_largest_reasons():
     with pytest.raises(ValueError, match="feature names"):
         plot_contributions(contributions, names[:3])
     plt.close("all")
+
+
+def test_drifted_features_are_named_in_a_warning_and_survive_save_load(tmp_path):
+    import pickle
+    import warnings
+
+    from comptoir import DriftWarning
+    from comptoir.metrics import feature_drift
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(4_000, 3))
+    y = (X[:, 0] + rng.normal(size=4_000) > 0).astype(int)
+    model = GradientBoostingClassifier(n_estimators=10).fit(X, y)
+    fresh = rng.normal(size=(3_000, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DriftWarning)
+        model.predict_proba(fresh)  # the same population: silent
+    drifted = fresh.copy()
+    drifted[:, 2] = np.nan  # a feature the pipeline stopped filling
+    with pytest.warns(DriftWarning, match=r"1 of 3 features drifted.*x2 \("):
+        model.predict_proba(drifted)
+    model.save(tmp_path / "model.cmf")
+    for restored in (GradientBoostingClassifier.load(tmp_path / "model.cmf"), pickle.loads(pickle.dumps(model))):
+        report = feature_drift(restored, drifted)
+        assert list(report)[0] == "x2" and report["x2"] > 0.25 and report["x0"] < 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DriftWarning)
+        model.predict_proba(drifted[:10])  # too few rows to judge a population

@@ -155,3 +155,20 @@ def test_offers_command_spends_the_budget_on_the_best_customers(tmp_path):
     assert (frame["tenure"].to_numpy()[chosen[chosen["offer"] == 1]["customer"] - 1000] > 0.2).mean() > 0.9
     assert cli_main(["offers", str(tmp_path / "forest.cmf"), str(tmp_path / "customers.csv"), str(tmp_path / "x.csv"),
                      "--budget", "500", "--value", "40", "--cost", "2"]) == 2  # one cost for two offers
+
+
+def test_meta_learners_warn_about_drift_once_for_their_inner_models():
+    import warnings
+
+    from comptoir import DriftWarning
+
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(4_000, 2))
+    treatment = rng.integers(0, 2, size=4_000)
+    y = (X[:, 0] + 0.5 * treatment + rng.normal(size=4_000) > 0).astype(int)
+    learner = TLearner().fit(X, treatment, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        learner.predict(X + np.array([0.0, 2.0]))
+    drift = [w for w in caught if issubclass(w.category, DriftWarning)]
+    assert len(drift) == 1 and "TLearner" in str(drift[0].message) and "x1" in str(drift[0].message)

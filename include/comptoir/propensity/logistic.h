@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
 
@@ -46,6 +47,9 @@ class LogisticRegression {
   // Column names, saved with the model so that batch scorers can pick the columns by name.
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   absl::Status set_feature_names(std::vector<std::string> names);
+  // What the training features looked like (empty unless set), kept in the model file.
+  const features::FeatureProfile& training_profile() const { return training_profile_; }
+  absl::Status set_training_profile(features::FeatureProfile profile);
   const Eigen::VectorXd& coefficients() const { return coef_; }
   double intercept() const { return intercept_; }
   // The training objective at the optimum (for comparison with other solvers).
@@ -69,6 +73,7 @@ class LogisticRegression {
   Eigen::VectorXd coef_;
   Eigen::VectorXd feature_mean_;
   std::vector<std::string> feature_names_;
+  features::FeatureProfile training_profile_;
   double intercept_ = 0;
   double objective_ = 0;
   std::int32_t iterations_ = 0;

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
 #include "comptoir/trees/binning.h"
@@ -100,6 +101,9 @@ class GradientBoosting {
   const std::vector<double>& feature_importance() const { return feature_importance_; }
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   absl::Status set_feature_names(std::vector<std::string> names);
+  // What the training features looked like (empty unless set), kept in the model file.
+  const features::FeatureProfile& training_profile() const { return training_profile_; }
+  absl::Status set_training_profile(features::FeatureProfile profile);
 
   absl::StatusOr<io::ModelFile> ToModelFile() const;
   static absl::StatusOr<GradientBoosting> FromModelFile(const io::ModelFile& file);
@@ -124,6 +128,7 @@ class GradientBoosting {
   double base_score_ = 0;
   std::vector<double> validation_loss_, feature_importance_;
   std::vector<std::string> feature_names_;
+  features::FeatureProfile training_profile_;
   std::vector<ScoringNode> scoring_nodes_;
   std::vector<std::int32_t> scoring_roots_;
   std::vector<std::array<std::uint64_t, 4>> scoring_category_bins_;

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
 #include "comptoir/trees/binning.h"
@@ -86,6 +87,9 @@ class UpliftForest {
   const std::vector<double>& feature_importance() const { return feature_importance_; }
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   absl::Status set_feature_names(std::vector<std::string> names);
+  // What the training features looked like (empty unless set), kept in the model file.
+  const features::FeatureProfile& training_profile() const { return training_profile_; }
+  absl::Status set_training_profile(features::FeatureProfile profile);
 
   absl::StatusOr<io::ModelFile> ToModelFile() const;
   static absl::StatusOr<UpliftForest> FromModelFile(const io::ModelFile& file);
@@ -100,6 +104,7 @@ class UpliftForest {
   std::vector<UpliftTree> trees_;
   std::vector<double> feature_importance_;
   std::vector<std::string> feature_names_;
+  features::FeatureProfile training_profile_;
 };
 
 }  // namespace comptoir::uplift
