@@ -16,7 +16,10 @@ cannot fit); their fits run in a fresh process that reports its peak memory abov
 Simulator (skipped with --quick): one million customers, offers of 10% and 20% off, learned on
 half of the randomised campaign and scored on the other half against each customer's true effect:
 PEHE (root mean squared error of the effect), Spearman rank correlation, and the true profit of the
-budgeted offer plan built from the estimates against the plan built from the true effects.
+budgeted offer plan built from the estimates as a share of the plan built from the true effects.
+The figures are for the storefront of seed 7; the bracketed ranges are the lowest and highest of
+each figure over ten more independent storefronts (seeds 100-109: new customers, new campaign,
+every model refitted), the spread a user would see from one campaign to the next.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from comptoir.uplift import ClassTransformation, DRLearner, SLearner, TLearner, 
 from comptoir.uplift_metrics import bootstrap_interval
 
 THREADS = 2
+STOREFRONTS = 10  # independent simulated storefronts behind each range
 FOREST = dict(n_estimators=100, max_depth=6, min_samples_leaf=100, min_samples_treatment=10, n_reg=100)
 
 
@@ -184,21 +188,29 @@ def hillstrom(folder) -> None:
                 print(f"{'':34s} uplift forest fit: comptoir {ratio:.1f}x faster than causalml at the same settings")
 
 
-def simulator() -> None:
+MODELS: List[Tuple[str, Callable[[], Any]]] = [
+    ("T-learner (LR)", TLearner), ("X-learner", XLearner), ("DR-learner", DRLearner),
+    ("uplift forest (KL)", lambda: UpliftRandomForest(n_jobs=THREADS, max_features=1.0, **FOREST))]
+BUDGETS = (20_000, 100_000, 300_000)
+
+
+def storefront_figures(seed: int) -> Tuple[Dict[str, List[float]], List[float], Dict[str, float], str]:
+    """One simulated storefront: per model its PEHE and rank correlation per offer and its plan's
+    true profit at each budget as a share of the oracle's; the oracle's profits; fit seconds."""
     from scipy.stats import spearmanr
 
     from comptoir.promo import plan_offers
     from comptoir.simulate import simulate
 
     start = time.perf_counter()
-    shop = simulate(num_customers=1_000_000, num_items=20_000, num_days=30, sessions_per_customer=2.0, seed=7, n_jobs=THREADS)
+    shop = simulate(num_customers=1_000_000, num_items=20_000, num_days=30, sessions_per_customer=2.0, seed=seed, n_jobs=THREADS)
     campaign = shop.campaign
     discounts = np.asarray(campaign["discounts"])
     arm, converted = campaign["arm"].astype(np.int32), campaign["converted"].astype(float)
     X = np.c_[shop.customer_attributes, np.log1p(shop.customer_attributes[:, 1])].astype(float)
-    print(f"\nSimulator: {shop.num_customers:,} customers, offers {', '.join(f'{d:.0%}' for d in discounts[1:])} off "
-          f"(simulated in {time.perf_counter() - start:.1f} s); learn on one half, score on the other")
-    order = np.random.default_rng(0).permutation(len(arm))
+    header = (f"{shop.num_customers:,} customers, offers {', '.join(f'{d:.0%}' for d in discounts[1:])} off "
+              f"(simulated in {time.perf_counter() - start:.1f} s)")
+    order = np.random.default_rng(seed).permutation(len(arm))
     learn, hold = order[: len(order) // 2], order[len(order) // 2:]
     truth = np.column_stack([shop.true_uplift(k) for k in range(1, len(discounts))])[hold]
     # Offers valued at 40% gross margin on the basket; the discount given away and 0.05 per contact are the cost.
@@ -211,30 +223,44 @@ def simulator() -> None:
 
     true_value, true_cost = offer_values(truth)
     oracle = plan_offers(true_value, true_cost, n_jobs=THREADS)
-    budgets = (20_000, 100_000, 300_000)
-    print(f"{'model':28s} {'fit s':>7s} " + " ".join(f"{'PEHE ' + str(k):>8s} {'rho ' + str(k):>7s}" for k in range(1, len(discounts)))
-          + " " + " ".join(f"{'profit@' + format(b, ','):>18s}" for b in budgets))
-    oracle_profit = [oracle.at(b)["profit"] for b in budgets]
-    print(f"{'oracle (true effects)':28s} {'':>7s} " + " ".join(f"{0:8.4f} {1:7.3f}" for _ in range(1, len(discounts)))
-          + " " + " ".join(f"{p:18,.0f}" for p in oracle_profit))
-    models: List[Tuple[str, Any]] = [("T-learner (LR)", TLearner()), ("X-learner", XLearner()), ("DR-learner", DRLearner()),
-                                     ("uplift forest (KL)", UpliftRandomForest(n_jobs=THREADS, max_features=1.0, **FOREST))]
-    for name, model in models:
+    oracle_profit = [oracle.at(b)["profit"] for b in BUDGETS]
+    figures: Dict[str, List[float]] = {}
+    seconds: Dict[str, float] = {}
+    for name, make in MODELS:
         start = time.perf_counter()
-        model.fit(X[learn], arm[learn], converted[learn])
-        seconds = time.perf_counter() - start
+        model = make().fit(X[learn], arm[learn], converted[learn])
+        seconds[name] = time.perf_counter() - start
         estimate = model.predict(X[hold])
-        pehe = np.sqrt(np.mean((estimate - truth) ** 2, axis=0))
-        rho = [spearmanr(estimate[:, k], truth[:, k]).correlation for k in range(truth.shape[1])]
+        row: List[float] = []
+        for k in range(truth.shape[1]):
+            row += [float(np.sqrt(np.mean((estimate[:, k] - truth[:, k]) ** 2))), spearmanr(estimate[:, k], truth[:, k]).correlation]
         plan = plan_offers(*offer_values(estimate), n_jobs=THREADS)
-        profits = []
-        for budget in budgets:
+        for budget, best in zip(BUDGETS, oracle_profit):
             chosen = plan.at(budget)["offer"]
             given = chosen >= 0
             rows = np.flatnonzero(given)
-            profits.append(float((true_value[rows, chosen[given]] - true_cost[rows, chosen[given]]).sum()))
-        print(f"{name:28s} {seconds:7.2f} " + " ".join(f"{p:8.4f} {r:7.3f}" for p, r in zip(pehe, rho)) + " "
-              + " ".join(f"{p:10,.0f} ({p / o:4.0%})" for p, o in zip(profits, oracle_profit)))
+            row.append(float((true_value[rows, chosen[given]] - true_cost[rows, chosen[given]]).sum()) / best)
+        figures[name] = row
+    return figures, oracle_profit, seconds, header
+
+
+def simulator() -> None:
+    figures, oracle_profit, seconds, header = storefront_figures(7)
+    print(f"\nSimulator: {header}; learn on one half, score on the other; ranges over {STOREFRONTS} more storefronts")
+    replicates = [storefront_figures(100 + r)[0] for r in range(STOREFRONTS)]
+    offers = (len(next(iter(figures.values()))) - len(BUDGETS)) // 2
+    print(f"{'oracle (true effects)':22s} profit " + ", ".join(f"@{b:,}: {p:,.0f}" for b, p in zip(BUDGETS, oracle_profit)))
+    for name, _ in MODELS:
+        low, high = np.min([r[name] for r in replicates], axis=0), np.max([r[name] for r in replicates], axis=0)
+        cells = []
+        for i, value in enumerate(figures[name]):
+            if i < 2 * offers:
+                digits = 4 if i % 2 == 0 else 3
+                label = ("PEHE " if i % 2 == 0 else "rho ") + str(i // 2 + 1)
+                cells.append(f"{label} {value:.{digits}f} [{low[i]:.{digits}f}, {high[i]:.{digits}f}]")
+            else:
+                cells.append(f"@{BUDGETS[i - 2 * offers]:,} {value:.0%} [{low[i]:.0%}, {high[i]:.0%}]")
+        print(f"{name:22s} fit {seconds[name]:5.2f} s | " + " | ".join(cells))
 
 
 def main() -> int:

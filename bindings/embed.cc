@@ -95,7 +95,7 @@ void RegisterEmbed(py::module_& m) {
         return index;
       },
       py::arg("vectors"), py::arg("metric") = "cosine", py::arg("num_lists") = 0,
-      py::arg("num_probes") = 16, py::arg("kmeans_iterations") = 12,
+      py::arg("num_probes") = 0, py::arg("kmeans_iterations") = 12,
       py::arg("training_sample") = 100'000, py::arg("seed") = 42, py::arg("num_threads") = 0,
       py::arg("on_progress") = py::none());
   retrieval_module.def(

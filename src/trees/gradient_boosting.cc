@@ -21,12 +21,17 @@ constexpr std::int64_t kRowChunk = 8192;
 // Histogram partials: at most this many per node, so the fold stays cheap on huge nodes.
 constexpr std::int64_t kMaxHistogramChunks = 32;
 constexpr std::int64_t kMinHistogramChunk = 16384;
-// Below this many rows a node's histogram is built by one task; above it, by feature blocks.
-constexpr std::int64_t kMinParallelRows = 2048;
+// Below this many (row, feature) updates a node's histogram is built by one task; above it, by
+// feature blocks. Small nodes are common (most of a tree's nodes) and a parallel loop costs about
+// as much as a few thousand updates.
+constexpr std::int64_t kMinParallelUpdates = 65536;
 constexpr std::size_t kFeatureBlock = 4;
 constexpr std::int64_t kPartitionChunk = 32768;
-// (leaf, feature) pairs per split-search task.
+constexpr std::int64_t kPrefetchDistance = 16;
+// (leaf, feature) pairs per split-search task; below kMinParallelSplitBins histogram bins to scan
+// in all, one task scans them.
 constexpr std::int64_t kSplitSearchBlock = 4;
+constexpr std::int64_t kMinParallelSplitBins = 32768;
 // LightGBM's safeguard for Poisson: the hessian of exp(f) is inflated so first steps stay small.
 constexpr double kPoissonMaxDeltaStep = 0.7;
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -122,6 +127,11 @@ struct Loss {
   }
 };
 
+// A row's gradient and hessian side by side: the histogram loop reads both with one cache miss.
+struct GradHess {
+  double g, h;
+};
+
 struct HistBin {
   double g = 0, h = 0, n = 0;
   void Add(const HistBin& o) { g += o.g, h += o.h, n += o.n; }
@@ -158,12 +168,10 @@ class TreeBuilder {
   // Builds a tree over rows (reordered in place so each leaf's rows are contiguous). Leaf values
   // are the Newton steps times the learning rate. split_bin receives the bin of each numeric split
   // (to route binned rows), leaf_segments the [begin, end) of every leaf's rows.
-  Tree Build(std::vector<std::int64_t>& rows, const std::vector<double>& g, const std::vector<double>& h,
-             const std::vector<std::int32_t>& features, std::vector<double>& importance, std::vector<std::int32_t>& split_bin,
+  Tree Build(std::vector<std::int64_t>& rows, const std::vector<GradHess>& gradients, const std::vector<std::int32_t>& features, std::vector<double>& importance, std::vector<std::int32_t>& split_bin,
              std::vector<std::pair<std::int32_t, std::pair<std::int64_t, std::int64_t>>>& leaf_segments) {
     rows_ = &rows;
-    g_ = g.data();
-    h_ = h.data();
+    gradients_ = gradients.data();
     features_ = &features;
     all_features_ = static_cast<std::int32_t>(features.size()) == binned_.num_features;
     Tree tree;
@@ -236,9 +244,15 @@ class TreeBuilder {
     const std::int32_t* offsets = offsets_.data();
     const std::int32_t* features = features_->data();
     for (std::int64_t k = begin; k < end; ++k) {
+      // Deep nodes hold scattered rows: fetch a few rows ahead so the loads overlap the adds.
+      if (k + kPrefetchDistance < end) {
+        const std::int64_t ahead = rows[k + kPrefetchDistance];
+        __builtin_prefetch(binned_.row(ahead));
+        __builtin_prefetch(gradients_ + ahead);
+      }
       const std::int64_t r = rows[k];
       const std::uint8_t* code = binned_.row(r);
-      const double gr = g_[r], hr = h_[r];
+      const double gr = gradients_[r].g, hr = gradients_[r].h;
       if (all_features_) {
         for (std::size_t j = first; j < last; ++j) {
           HistBin& bin = hist[offsets[j] + code[j]];
@@ -263,7 +277,7 @@ class TreeBuilder {
     const std::size_t num_features = features_->size();
     std::fill(leaf.hist.begin(), leaf.hist.end(), HistBin{});
     if (chunks <= 1) {
-      const auto block = static_cast<std::int64_t>(n >= kMinParallelRows ? kFeatureBlock : num_features);
+      const auto block = static_cast<std::int64_t>(n * static_cast<std::int64_t>(num_features) >= kMinParallelUpdates ? kFeatureBlock : num_features);
       (void)internal::ParallelForChunks(num_threads_, static_cast<std::int64_t>(num_features), block, [&](std::int64_t, std::int64_t first, std::int64_t last) {
         Accumulate(leaf.begin, leaf.end, static_cast<std::size_t>(first), static_cast<std::size_t>(last), leaf.hist.data());
       });
@@ -334,7 +348,9 @@ class TreeBuilder {
   void FindBestSplits(std::initializer_list<Leaf*> leaves) {
     const std::size_t num_features = features_->size();
     candidates_.assign(leaves.size() * num_features, SplitCandidate{});
-    (void)internal::ParallelForChunks(num_threads_, static_cast<std::int64_t>(candidates_.size()), kSplitSearchBlock,
+    const std::int64_t bins_to_scan = static_cast<std::int64_t>(leaves.size()) * total_bins();
+    (void)internal::ParallelForChunks(bins_to_scan >= kMinParallelSplitBins ? num_threads_ : 1,
+                                      static_cast<std::int64_t>(candidates_.size()), kSplitSearchBlock,
                                       [&](std::int64_t, std::int64_t first, std::int64_t last) {
       for (std::int64_t t = first; t < last; ++t) {
         const Leaf& leaf = *leaves.begin()[static_cast<std::size_t>(t) / num_features];
@@ -475,8 +491,7 @@ class TreeBuilder {
   std::vector<SplitCandidate> candidates_;
   std::vector<std::vector<HistBin>> pool_;  // histogram buffers of finished trees, reused
   std::vector<std::int64_t>* rows_ = nullptr;
-  const double* g_ = nullptr;
-  const double* h_ = nullptr;
+  const GradHess* gradients_ = nullptr;
   const std::vector<std::int32_t>* features_ = nullptr;
   bool all_features_ = true;
 };
@@ -703,7 +718,8 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
     model.feature_importance_.assign(static_cast<std::size_t>(p), 0.0);
 
     const auto un = static_cast<std::size_t>(n);
-    std::vector<double> score(un, model.base_score_), g(un), h(un);
+    std::vector<double> score(un, model.base_score_);
+    std::vector<GradHess> gradients(un);
     std::vector<double> validation_score(static_cast<std::size_t>(X_validation.rows()), model.base_score_);
     std::vector<std::int64_t> rows;
     rows.reserve(un);
@@ -733,9 +749,10 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
       (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
         for (std::int64_t i = begin; i < end; ++i) {
           const auto k = static_cast<std::size_t>(i);
-          loss.GradientHessian(y[k], score[k], &g[k], &h[k]);
+          GradHess& gh = gradients[k];
+          loss.GradientHessian(y[k], score[k], &gh.g, &gh.h);
           const double w = weight_of(i);
-          g[k] *= w, h[k] *= w;
+          gh.g *= w, gh.h *= w;
         }
       });
       internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
@@ -755,7 +772,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
         std::sort(features.begin(), features.end());
       }
       if (rows.empty()) continue;
-      Tree tree = builder.Build(rows, g, h, features, model.feature_importance_, split_bin, leaf_segments);
+      Tree tree = builder.Build(rows, gradients, features, model.feature_importance_, split_bin, leaf_segments);
 
       if (config.row_subsample >= 1) {
         for (const auto& [node, segment] : leaf_segments) {

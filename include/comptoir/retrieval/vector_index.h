@@ -37,7 +37,7 @@ struct VectorsView {
 
 struct IvfConfig {
   std::int32_t num_lists = 0;       // 0 = about 4 * sqrt(num_items)
-  std::int32_t num_probes = 16;     // lists scanned per query
+  std::int32_t num_probes = 0;      // lists scanned per query; 0 = a sixteenth of them (at least 16)
   std::int32_t kmeans_iterations = 12;
   std::int64_t training_sample = 100'000;  // vectors used to train the coarse quantiser
   absl::Status Validate() const;
