@@ -1,4 +1,4 @@
-// Gradient-boosted trees: training (100 trees, 31 leaves) and batch scoring on a synthetic binary
+// Gradient-boosted trees: binning, training (100 trees, 31 leaves) and batch scoring on a synthetic binary
 // task with interactions. COMPTOIR_BENCH_LARGE=1 adds one million rows x 50 features.
 #include <cmath>
 #include <cstdlib>
@@ -43,6 +43,17 @@ void BM_GradientBoostingFit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
+// Binning is the first step of every fit: sample-based bounds, then every value to its bin.
+void BM_BinningFitTransform(benchmark::State& state) {
+  const Task task = MakeTask(state.range(0), state.range(1));
+  for (auto _ : state) {
+    const auto binning = trees::FeatureBinning::Fit(task.X, {}, Threads(state)).value();
+    auto binned = binning.Transform(task.X, Threads(state));
+    benchmark::DoNotOptimize(binned);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0) * state.range(1));
+}
+
 void BM_GradientBoostingPredict(benchmark::State& state) {
   const Task task = MakeTask(state.range(0), state.range(1));
   const trees::RowMatrix none(0, task.X.cols());
@@ -57,6 +68,7 @@ void BM_GradientBoostingPredict(benchmark::State& state) {
 void RegisterAll() {
   const bool large = std::getenv("COMPTOIR_BENCH_LARGE") != nullptr;
   for (auto* bench : {benchmark::RegisterBenchmark("BM_GradientBoostingFit", BM_GradientBoostingFit),
+                      benchmark::RegisterBenchmark("BM_BinningFitTransform", BM_BinningFitTransform),
                       benchmark::RegisterBenchmark("BM_GradientBoostingPredict", BM_GradientBoostingPredict)}) {
     bench->Args({20'000, 20, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
     if (large) bench->Args({200'000, 20, 1})->Args({200'000, 20, 2})->Args({1'000'000, 50, 2});

@@ -14,7 +14,7 @@
 namespace comptoir::trees {
 namespace {
 
-constexpr std::int64_t kRowChunk = 8192;
+constexpr std::int64_t kTransformChunk = 1024;
 constexpr double kMaxCategory = 2147483647.0;
 
 absl::Status CheckCategory(double value, std::int32_t feature) {
@@ -82,6 +82,22 @@ std::vector<std::int32_t> KeptCategories(const std::vector<double>& values, std:
   for (std::size_t k = 0; k < keep; ++k) kept[k] = by_count[k].second;
   std::sort(kept.begin(), kept.end());
   return kept;
+}
+
+// The bin of a non-NaN value: one plus the number of bounds below it. The bounds end with
+// +infinity, so the count stays below their size. Branch-free halving with a fixed number of
+// steps per feature, so the searches of neighbouring rows overlap in the pipeline.
+inline std::uint8_t NumericBin(const std::vector<double>& bounds, double value) {
+  const double* base = bounds.data();
+  const std::size_t size = bounds.size();
+  std::size_t below = 0;
+  std::size_t step = 1;
+  while (step * 2 <= size) step *= 2;
+  for (; step > 0; step /= 2) {
+    const std::size_t probe = below + step;
+    below = probe <= size && base[probe - 1] < value ? probe : below;
+  }
+  return static_cast<std::uint8_t>(below + 1);
 }
 
 }  // namespace
@@ -193,15 +209,7 @@ std::uint8_t FeatureBinning::BinOf(std::int32_t feature, double value) const {
     const auto it = std::lower_bound(cats.begin(), cats.end(), code);
     return it != cats.end() && *it == code ? static_cast<std::uint8_t>(it - cats.begin() + 1) : other;
   }
-  // Branch-free lower bound: the bounds end with +infinity, so some bound is >= any non-NaN value.
-  const std::vector<double>& bounds = upper_bounds_[j];
-  const double* base = bounds.data();
-  for (std::size_t length = bounds.size(); length > 1;) {
-    const std::size_t half = length / 2;
-    base = base[half - 1] < value ? base + half : base;
-    length -= half;
-  }
-  return static_cast<std::uint8_t>(base - bounds.data() + (*base < value) + 1);
+  return NumericBin(upper_bounds_[j], value);
 }
 
 absl::StatusOr<BinnedMatrix> FeatureBinning::Transform(const Eigen::Ref<const RowMatrix>& X,
@@ -214,19 +222,28 @@ absl::StatusOr<BinnedMatrix> FeatureBinning::Transform(const Eigen::Ref<const Ro
   binned.num_rows = X.rows();
   binned.num_features = num_features();
   binned.codes.resize(static_cast<std::size_t>(X.rows() * X.cols()));
-  std::vector<absl::Status> chunk_status(static_cast<std::size_t>(internal::NumChunks(X.rows(), kRowChunk)));
-  (void)internal::ParallelForChunks(options.num_threads, X.rows(), kRowChunk, [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      std::uint8_t* out = binned.codes.data() + i * binned.num_features;
-      for (std::int32_t j = 0; j < binned.num_features; ++j) {
-        const double v = X(i, j);
-        if (categorical_[static_cast<std::size_t>(j)]) {
+  std::vector<absl::Status> chunk_status(static_cast<std::size_t>(internal::NumChunks(X.rows(), kTransformChunk)));
+  const std::int32_t p = binned.num_features;
+  // Feature by feature within a chunk of rows small enough for the cache: one feature's bounds
+  // stay in L1 while its column is binned.
+  (void)internal::ParallelForChunks(options.num_threads, X.rows(), kTransformChunk, [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
+    std::uint8_t* codes = binned.codes.data();
+    for (std::int32_t j = 0; j < p; ++j) {
+      if (categorical_[static_cast<std::size_t>(j)]) {
+        for (std::int64_t i = begin; i < end; ++i) {
+          const double v = X(i, j);
           if (absl::Status s = CheckCategory(v, j); !s.ok()) {
             chunk_status[static_cast<std::size_t>(chunk)] = absl::InvalidArgumentError(absl::StrCat("row ", i, ": ", s.message()));
             return;
           }
+          codes[i * p + j] = BinOf(j, v);
         }
-        out[j] = BinOf(j, v);
+        continue;
+      }
+      const std::vector<double>& bounds = upper_bounds_[static_cast<std::size_t>(j)];
+      for (std::int64_t i = begin; i < end; ++i) {
+        const double v = X(i, j);
+        codes[i * p + j] = std::isnan(v) ? static_cast<std::uint8_t>(kMissingBin) : NumericBin(bounds, v);
       }
     }
   });

@@ -27,6 +27,7 @@ constexpr std::int64_t kMinHistogramChunk = 16384;
 constexpr std::int64_t kMinParallelUpdates = 65536;
 constexpr std::size_t kFeatureBlock = 4;
 constexpr std::int64_t kPartitionChunk = 32768;
+constexpr std::int64_t kFoldBlock = 1024;
 constexpr std::int64_t kPrefetchDistance = 16;
 // (leaf, feature) pairs per split-search task; below kMinParallelSplitBins histogram bins to scan
 // in all, one task scans them.
@@ -289,10 +290,13 @@ class TreeBuilder {
       std::fill(partial, partial + bins, HistBin{});
       Accumulate(leaf.begin + begin, leaf.begin + end, 0, num_features, partial);
     });
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      const HistBin* partial = partials_.data() + static_cast<std::size_t>(c) * bins;
-      for (std::size_t b = 0; b < bins; ++b) leaf.hist[b].Add(partial[b]);
-    }
+    // Each bin's partials are folded in chunk order: the same sums for any thread count.
+    (void)internal::ParallelForChunks(num_threads_, static_cast<std::int64_t>(bins), kFoldBlock, [&](std::int64_t, std::int64_t first, std::int64_t last) {
+      for (std::int64_t c = 0; c < chunks; ++c) {
+        const HistBin* partial = partials_.data() + static_cast<std::size_t>(c) * bins;
+        for (auto b = static_cast<std::size_t>(first); b < static_cast<std::size_t>(last); ++b) leaf.hist[b].Add(partial[b]);
+      }
+    });
   }
 
   void Consider(const HistBin& left, const HistBin& total, double parent_score, SplitCandidate& best,
@@ -430,18 +434,20 @@ class TreeBuilder {
       }
       left_counts_[static_cast<std::size_t>(c)] = left;
     });
-    // Each chunk holds its left rows in order at the front and its right rows reversed at the back.
-    std::int64_t write = begin;
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      const std::int64_t first = c * kPartitionChunk;
-      std::copy_n(scratch_.data() + first, left_counts_[static_cast<std::size_t>(c)], rows + write);
-      write += left_counts_[static_cast<std::size_t>(c)];
-    }
-    std::int64_t right = write;
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      const std::int64_t first = c * kPartitionChunk, last = std::min(n, first + kPartitionChunk);
-      for (std::int64_t k = last - 1; k >= first + left_counts_[static_cast<std::size_t>(c)]; --k) rows[right++] = scratch_[static_cast<std::size_t>(k)];
-    }
+    // Each chunk holds its left rows in order at the front and its right rows reversed at the back;
+    // prefix sums of the left counts place every chunk's rows, so the chunks are gathered in parallel.
+    left_starts_.resize(static_cast<std::size_t>(chunks) + 1);
+    left_starts_[0] = begin;
+    for (std::int64_t c = 0; c < chunks; ++c) left_starts_[static_cast<std::size_t>(c) + 1] = left_starts_[static_cast<std::size_t>(c)] + left_counts_[static_cast<std::size_t>(c)];
+    const std::int64_t write = left_starts_.back();
+    (void)internal::ParallelForChunks(num_threads_, n, kPartitionChunk, [&](std::int64_t c, std::int64_t first, std::int64_t last) {
+      const auto chunk = static_cast<std::size_t>(c);
+      const std::int64_t lefts = left_counts_[chunk];
+      std::copy_n(scratch_.data() + first, lefts, rows + left_starts_[chunk]);
+      // Right rows before this chunk's: every earlier chunk's rows not sent left.
+      std::int64_t right = write + (first - (left_starts_[chunk] - begin));
+      for (std::int64_t k = last - 1; k >= first + lefts; --k) rows[right++] = scratch_[static_cast<std::size_t>(k)];
+    });
     return write;
   }
 
@@ -487,7 +493,7 @@ class TreeBuilder {
   std::vector<std::int32_t> offsets_;
   std::vector<HistBin> partials_;
   std::vector<std::int64_t> scratch_;
-  std::vector<std::int64_t> left_counts_;
+  std::vector<std::int64_t> left_counts_, left_starts_;
   std::vector<SplitCandidate> candidates_;
   std::vector<std::vector<HistBin>> pool_;  // histogram buffers of finished trees, reused
   std::vector<std::int64_t>* rows_ = nullptr;
@@ -757,9 +763,12 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
       });
       internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
       rows.clear();
-      for (std::int64_t i = 0; i < n; ++i) {
-        if (config.row_subsample >= 1 || static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.row_subsample) {
-          rows.push_back(i);
+      if (config.row_subsample >= 1) {
+        rows.resize(un);
+        std::iota(rows.begin(), rows.end(), 0);
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) {
+          if (static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.row_subsample) rows.push_back(i);
         }
       }
       features.resize(static_cast<std::size_t>(p));
@@ -775,10 +784,12 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
       Tree tree = builder.Build(rows, gradients, features, model.feature_importance_, split_bin, leaf_segments);
 
       if (config.row_subsample >= 1) {
-        for (const auto& [node, segment] : leaf_segments) {
+        // Every leaf's rows get its value; leaves hold disjoint rows, so they are updated in parallel.
+        (void)internal::ParallelForChunks(options.num_threads, static_cast<std::int64_t>(leaf_segments.size()), 1, [&](std::int64_t leaf, std::int64_t, std::int64_t) {
+          const auto& [node, segment] = leaf_segments[static_cast<std::size_t>(leaf)];
           const double value = tree.value[static_cast<std::size_t>(node)];
           for (std::int64_t k = segment.first; k < segment.second; ++k) score[static_cast<std::size_t>(rows[static_cast<std::size_t>(k)])] += value;
-        }
+        });
       } else {
         // Rows left out of the sample are routed through the tree on their bins.
         (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
