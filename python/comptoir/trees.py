@@ -5,7 +5,8 @@ Poisson or Tweedie) train in C++ on all cores, treat NaN as missing (each split 
 values go), split categorical columns (pandas ``category`` columns, or the indices or names given in
 ``categorical_features``) by sets of categories, stop early on a held-out fraction or an
 ``eval_set``, and explain every prediction with exact TreeSHAP values that add up to the raw score.
-Results are identical for a ``random_state`` whatever ``n_jobs`` is."""
+Results are identical for a ``random_state`` whatever ``n_jobs`` is. ``min_samples_leaf`` is checked
+as LightGBM checks it: a candidate child's rows are estimated from its share of the node's hessian."""
 
 from __future__ import annotations
 

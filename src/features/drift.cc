@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "comptoir/status.h"
@@ -22,22 +24,34 @@ absl::Status CheckRows(const FeatureRows& rows) {
   return absl::OkStatus();
 }
 
+constexpr std::int64_t kFeatureBlock = 8;
+
 // Every `stride`-th row, so that a sample spans the whole file (files are often sorted by date).
 std::int64_t StrideFor(std::int64_t num_rows, std::int64_t max_rows) {
   return std::max<std::int64_t>(1, (num_rows + std::max<std::int64_t>(max_rows, 1) - 1) / std::max<std::int64_t>(max_rows, 1));
 }
 
-// Shares of the sampled rows of feature j in each bin of `edges` (then missing).
-std::vector<double> SharesOf(const FeatureRows& rows, std::int32_t j, std::int64_t stride, const std::vector<double>& edges) {
+// Features [first, last) of every `stride`-th row, one column each. Rows are read once for the
+// whole block: a row's neighbouring features share its cache line.
+std::vector<std::vector<double>> SampledColumns(const FeatureRows& rows, std::int64_t stride, std::int64_t first, std::int64_t last) {
+  std::vector<std::vector<double>> columns(static_cast<std::size_t>(last - first));
+  for (auto& column : columns) column.reserve(static_cast<std::size_t>(rows.num_rows / stride + 1));
+  for (std::int64_t r = 0; r < rows.num_rows; r += stride) {
+    const double* row = rows.values.data() + static_cast<std::size_t>(r) * rows.num_features;
+    for (std::int64_t j = first; j < last; ++j) columns[static_cast<std::size_t>(j - first)].push_back(row[j]);
+  }
+  return columns;
+}
+
+// Shares of a column's values in each bin of `edges` (then missing).
+std::vector<double> SharesOf(const std::vector<double>& column, const std::vector<double>& edges) {
   std::vector<double> shares(edges.size() + 2, 0.0);
-  std::int64_t sampled = 0;
-  for (std::int64_t r = 0; r < rows.num_rows; r += stride, ++sampled) {
-    const double v = rows.values[static_cast<std::size_t>(r) * rows.num_features + j];
+  for (double v : column) {
     const std::size_t bin = std::isnan(v) ? edges.size() + 1
                                           : static_cast<std::size_t>(std::upper_bound(edges.begin(), edges.end(), v) - edges.begin());
     shares[bin] += 1;
   }
-  for (double& s : shares) s /= static_cast<double>(sampled);
+  for (double& s : shares) s /= static_cast<double>(column.size());
   return shares;
 }
 
@@ -50,19 +64,24 @@ absl::StatusOr<FeatureProfile> FeatureProfile::Fit(const FeatureRows& rows, cons
   FeatureProfile profile;
   profile.edges_.resize(static_cast<std::size_t>(rows.num_features));
   profile.shares_.resize(static_cast<std::size_t>(rows.num_features));
-  COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(options.num_threads, rows.num_features, 1, [&](std::int64_t j, std::int64_t, std::int64_t) {
-    std::vector<double> present;
-    for (std::int64_t r = 0; r < rows.num_rows; r += stride) {
-      const double v = rows.values[static_cast<std::size_t>(r) * rows.num_features + j];
-      if (!std::isnan(v)) present.push_back(v);
+  COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(options.num_threads, rows.num_features, kFeatureBlock, [&](std::int64_t, std::int64_t first, std::int64_t last) {
+    const std::vector<std::vector<double>> columns = SampledColumns(rows, stride, first, last);
+    for (std::int64_t j = first; j < last; ++j) {
+      const std::vector<double>& column = columns[static_cast<std::size_t>(j - first)];
+      std::vector<double> present;
+      present.reserve(column.size());
+      std::copy_if(column.begin(), column.end(), std::back_inserter(present), [](double v) { return !std::isnan(v); });
+      // Each decile is selected in what lies above the previous one: no full sort needed.
+      std::vector<double>& edges = profile.edges_[j];
+      auto below = present.begin();
+      for (int decile = 1; decile <= 9 && !present.empty(); ++decile) {
+        const auto at = present.begin() + static_cast<std::ptrdiff_t>(decile * (present.size() - 1) / 10);
+        std::nth_element(below, at, present.end());
+        below = at;
+        if (edges.empty() || *at > edges.back()) edges.push_back(*at);
+      }
+      profile.shares_[j] = SharesOf(column, edges);
     }
-    std::sort(present.begin(), present.end());
-    std::vector<double>& edges = profile.edges_[j];
-    for (int decile = 1; decile <= 9 && !present.empty(); ++decile) {
-      const double edge = present[static_cast<std::size_t>(decile * (present.size() - 1) / 10)];
-      if (edges.empty() || edge > edges.back()) edges.push_back(edge);
-    }
-    profile.shares_[j] = SharesOf(rows, static_cast<std::int32_t>(j), stride, edges);
   }));
   return profile;
 }
@@ -77,11 +96,14 @@ absl::StatusOr<std::vector<double>> FeatureProfile::PopulationStability(const Fe
   }
   const std::int64_t stride = StrideFor(rows.num_rows, max_rows);
   std::vector<double> psi(static_cast<std::size_t>(rows.num_features), 0.0);
-  COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(options.num_threads, rows.num_features, 1, [&](std::int64_t j, std::int64_t, std::int64_t) {
-    const std::vector<double> now = SharesOf(rows, static_cast<std::int32_t>(j), stride, edges_[j]);
-    for (std::size_t b = 0; b < now.size(); ++b) {
-      const double p = std::max(shares_[j][b], 1e-4), q = std::max(now[b], 1e-4);
-      psi[j] += (q - p) * std::log(q / p);
+  COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(options.num_threads, rows.num_features, kFeatureBlock, [&](std::int64_t, std::int64_t first, std::int64_t last) {
+    const std::vector<std::vector<double>> columns = SampledColumns(rows, stride, first, last);
+    for (std::int64_t j = first; j < last; ++j) {
+      const std::vector<double> now = SharesOf(columns[static_cast<std::size_t>(j - first)], edges_[j]);
+      for (std::size_t b = 0; b < now.size(); ++b) {
+        const double p = std::max(shares_[j][b], 1e-4), q = std::max(now[b], 1e-4);
+        psi[j] += (q - p) * std::log(q / p);
+      }
     }
   }));
   return psi;

@@ -30,10 +30,11 @@ inline constexpr double kSignificantDrift = 0.25;
 
 class FeatureProfile {
  public:
-  // From at most `max_rows` rows taken at an even stride (the shares of 100,000 rows are exact to
-  // about 0.3%).
+  // From at most `max_rows` rows taken at an even stride. A decile's share of 20,000 rows is
+  // within 0.5 points of the population's (two standard errors): noise of about 0.001 in a PSI
+  // judged against 0.25, for a fraction of a fit's time.
   static absl::StatusOr<FeatureProfile> Fit(const FeatureRows& rows, const ExecutionOptions& options,
-                                            std::int64_t max_rows = 100'000);
+                                            std::int64_t max_rows = 20'000);
 
   // PSI per feature of `rows` (at most `max_rows` of them, at an even stride) against this profile.
   // Shares are floored at 1e-4 so that an empty bin costs a finite amount.

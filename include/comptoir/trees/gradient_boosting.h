@@ -33,6 +33,8 @@ struct GradientBoostingConfig {
   double learning_rate = 0.1;
   std::int32_t num_leaves = 31;
   std::int32_t max_depth = 0;  // 0: limited by num_leaves only
+  // Rows per child, counted as LightGBM counts them: a candidate side's rows are estimated from its
+  // share of the node's hessian (exact for unweighted squared error, close elsewhere).
   std::int32_t min_samples_leaf = 20;
   double min_hessian_leaf = 1e-3;
   double l2 = 0.0;             // on leaf values
