@@ -195,14 +195,23 @@ def i2v_wrapper(model):
     return Wrapper()
 
 
-def peer_rows(train, test, num_items, popularity):
-    """implicit and gensim on the same split, when installed (pip install implicit gensim)."""
+def peer_rows(train, test, num_items, popularity, dim=64, epochs=10):
+    """implicit and gensim on the same split, when installed (pip install implicit gensim). dim and
+    epochs are item2vec's, so that gensim's Word2Vec runs at comptoir's settings; each row is
+    printed as it is done, so a long run keeps what it measured."""
     rows = []
+
+    def add(name, score_fn, fit_s):
+        metrics = dense_metrics(score_fn, test, 20, popularity)
+        print(f"  done {name}: HR@20 {metrics['hit_rate']:.4f}, MRR@20 {metrics['mrr']:.4f}, fit {fit_s:.1f} s", flush=True)
+        rows.append((name, metrics, fit_s, np.nan, np.nan, np.nan))
+
     offsets, items = train
     try:
         import scipy.sparse as sp
         from implicit.nearest_neighbours import CosineRecommender
         from implicit.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
     except ImportError:
         print("  implicit not installed: its rows are skipped")
     else:
@@ -217,10 +226,12 @@ def peer_rows(train, test, num_items, popularity):
         def cosine_scores(prefix):
             return np.asarray(similarity[prefix].sum(axis=0)).ravel()
 
-        rows.append(("implicit CosineRecommender (item-item)", dense_metrics(cosine_scores, test, 20, popularity), fit_s, np.nan, np.nan, np.nan))
+        add("implicit CosineRecommender (item-item)", cosine_scores, fit_s)
         start = time.perf_counter()
         als = AlternatingLeastSquares(factors=64, iterations=15, random_state=0)
-        als.fit(matrix, show_progress=False)
+        # ALS runs its own threads; a BLAS thread pool beside them thrashes (implicit warns of it).
+        with threadpool_limits(1, "blas"):
+            als.fit(matrix, show_progress=False)
         fit_s = time.perf_counter() - start
         item_factors = np.asarray(als.item_factors)
 
@@ -229,7 +240,7 @@ def peer_rows(train, test, num_items, popularity):
             user = np.asarray(als.recalculate_user(0, row)).ravel()
             return item_factors @ user
 
-        rows.append(("implicit AlternatingLeastSquares", dense_metrics(als_scores, test, 20, popularity), fit_s, np.nan, np.nan, np.nan))
+        add("implicit AlternatingLeastSquares", als_scores, fit_s)
     try:
         from gensim.models import Word2Vec
     except ImportError:
@@ -237,9 +248,9 @@ def peer_rows(train, test, num_items, popularity):
     else:
         sentences = [[str(i) for i in items[offsets[s]: offsets[s + 1]]] for s in range(len(offsets) - 1)]
         start = time.perf_counter()
-        w2v = Word2Vec(sentences, vector_size=64, window=3, min_count=1, sg=1, negative=5, sample=1e-4, epochs=10, workers=2, seed=0)
+        w2v = Word2Vec(sentences, vector_size=dim, window=3, min_count=1, sg=1, negative=5, sample=1e-4, epochs=epochs, workers=2, seed=0)
         fit_s = time.perf_counter() - start
-        vectors = np.zeros((num_items, 64), dtype=np.float32)
+        vectors = np.zeros((num_items, dim), dtype=np.float32)
         for key, index in w2v.wv.key_to_index.items():
             vectors[int(key)] = w2v.wv.vectors[index]
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -252,7 +263,7 @@ def peer_rows(train, test, num_items, popularity):
             scores[~known] = -np.inf
             return scores
 
-        rows.append(("gensim Word2Vec (item2vec)", dense_metrics(w2v_scores, test, 20, popularity), fit_s, np.nan, np.nan, np.nan))
+        add("gensim Word2Vec (item2vec)", w2v_scores, fit_s)
     return rows
 
 

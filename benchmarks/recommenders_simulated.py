@@ -127,7 +127,7 @@ def main() -> int:
         ivf_rows.append(("default" if probes == 0 else str(probes), *np.percentile(np.array(timings) / 1e6, [50, 99]), recall))
     del i2v, exact, approximate
     if not args.quick:
-        dense_rows.extend((name, m, fit_s) for name, m, fit_s, *_ in peer_rows(train, dense_test, num_items, popularity))
+        dense_rows.extend((name, m, fit_s) for name, m, fit_s, *_ in peer_rows(train, dense_test, num_items, popularity, dim=32, epochs=2))
 
     print()
     print(f"{'model':52s} {'HR@20':>7s} {'MRR@20':>7s} {'NDCG@20':>8s} {'cover':>6s} {'popbias':>8s} {'train s':>8s} "
