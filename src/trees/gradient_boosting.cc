@@ -1,6 +1,7 @@
 #include "comptoir/trees/gradient_boosting.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -21,6 +22,8 @@ constexpr std::int64_t kRowChunk = 8192;
 // Histogram partials: at most this many per node, so the fold stays cheap on huge nodes.
 constexpr std::int64_t kMaxHistogramChunks = 32;
 constexpr std::int64_t kMinHistogramChunk = 16384;
+// The sparse layout cannot split a node's work by features, so its row chunks start smaller.
+constexpr std::int64_t kMinSparseHistogramChunk = 4096;
 // Below this many (row, feature) updates a node's histogram is built by one task; above it, by
 // feature blocks. Small nodes are common (most of a tree's nodes) and a parallel loop costs about
 // as much as a few thousand updates.
@@ -29,6 +32,11 @@ constexpr std::size_t kFeatureBlock = 4;
 constexpr std::int64_t kPartitionChunk = 32768;
 constexpr std::int64_t kFoldBlock = 1024;
 constexpr std::int64_t kPrefetchDistance = 16;
+// HistogramLayout::kAuto is sparse when at most this share of the values lies outside its
+// feature's most frequent bin: each such value costs two bytes instead of one, the others nothing.
+constexpr double kMaxSparseShare = 0.6;
+constexpr std::int64_t kTransposeChunk = 4096;
+constexpr double kRoundingShare = 1e-12;
 // (leaf, feature) pairs per split-search task; below kMinParallelSplitBins histogram bins to scan
 // in all, one task scans them.
 constexpr std::int64_t kSplitSearchBlock = 4;
@@ -166,6 +174,8 @@ class TreeBuilder {
     offsets_.resize(static_cast<std::size_t>(p) + 1, 0);
     for (std::int32_t j = 0; j < p; ++j) offsets_[static_cast<std::size_t>(j) + 1] = offsets_[static_cast<std::size_t>(j)] + binning.num_bins(j);
     partials_.resize(static_cast<std::size_t>(kMaxHistogramChunks * total_bins()));
+    Transpose();
+    ChooseLayout();
   }
 
   std::int32_t total_bins() const { return offsets_.back(); }
@@ -185,12 +195,19 @@ class TreeBuilder {
     std::vector<Leaf> open;
     open.push_back(Leaf{AddNode(tree, split_bin), 0, static_cast<std::int64_t>(rows.size()), 0, {}, {}, {}});
     Leaf& root = open.back();
+    root.sum = internal::DeterministicReduce(
+        num_threads_, root.rows(), kRowChunk, HistBin{},
+        [&](std::int64_t begin, std::int64_t end) {
+          HistBin sum;
+          for (std::int64_t k = begin; k < end; ++k) {
+            const GradHess& gh = gradients_[rows[static_cast<std::size_t>(k)]];
+            sum.g += gh.g, sum.h += gh.h;
+          }
+          return sum;
+        },
+        [](HistBin& a, const HistBin& b) { a.Add(b); });
     root.hist = AcquireHistogram();
     BuildHistogram(root);
-    const std::int32_t first = features.front();
-    for (std::int32_t b = offsets_[static_cast<std::size_t>(first)]; b < offsets_[static_cast<std::size_t>(first) + 1]; ++b) {
-      root.sum.Add(root.hist[static_cast<std::size_t>(b)]);
-    }
     FindBestSplits({&root});
 
     std::int32_t num_leaves = 1;
@@ -249,9 +266,108 @@ class TreeBuilder {
     return s.h * rows_per_hessian >= config_.min_samples_leaf && s.h >= config_.min_hessian_leaf;
   }
 
-  // Adds rows [begin, end) of the current node to `hist`, for active features [first, last).
+  // A feature-major copy of the codes: a partition reads one feature of scattered rows, and one
+  // byte per row of a single feature stays in cache where whole rows would not.
+  void Transpose() {
+    const std::int64_t n = binned_.num_rows;
+    const std::int32_t p = binned_.num_features;
+    columns_.resize(binned_.codes.size());
+    (void)internal::ParallelForChunks(num_threads_, n, kTransposeChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+      for (std::int32_t j = 0; j < p; ++j) {
+        std::uint8_t* column = columns_.data() + static_cast<std::int64_t>(j) * n;
+        for (std::int64_t i = begin; i < end; ++i) column[i] = binned_.row(i)[j];
+      }
+    });
+  }
+
+  // Behaviour features (counts, recencies, flags) mostly sit in one bin, often zero. When most
+  // values do, each row keeps only the histogram slots of its values outside their feature's most
+  // frequent bin, and that bin is filled in from the node's totals afterwards (LightGBM's sparse
+  // multi-value bins work the same way): fewer updates per row, and none for constant columns.
+  void ChooseLayout() {
+    const std::int64_t n = binned_.num_rows;
+    const std::int32_t p = binned_.num_features;
+    most_frequent_bin_.assign(static_cast<std::size_t>(p), 0);
+    std::vector<std::int64_t> most_frequent_count(static_cast<std::size_t>(p), 0);
+    (void)internal::ParallelForChunks(num_threads_, p, 1, [&](std::int64_t j, std::int64_t, std::int64_t) {
+      std::array<std::int64_t, 256> counts{};
+      const std::uint8_t* column = columns_.data() + j * n;
+      for (std::int64_t i = 0; i < n; ++i) ++counts[column[i]];
+      const auto mode = std::max_element(counts.begin(), counts.end());
+      most_frequent_bin_[static_cast<std::size_t>(j)] = static_cast<std::int32_t>(mode - counts.begin());
+      most_frequent_count[static_cast<std::size_t>(j)] = *mode;
+    });
+    const double values = static_cast<double>(n) * p;
+    const double others = values - static_cast<double>(std::accumulate(most_frequent_count.begin(), most_frequent_count.end(), std::int64_t{0}));
+    using Layout = GradientBoostingConfig::HistogramLayout;
+    // Slots are 16-bit: beyond 65,536 bins in all (more than 256 features) the layout is dense.
+    sparse_ = total_bins() <= std::numeric_limits<std::uint16_t>::max() + 1 &&
+              (config_.histogram_layout == Layout::kSparse || (config_.histogram_layout == Layout::kAuto && others <= kMaxSparseShare * values));
+    if (!sparse_) return;
+    row_starts_.assign(static_cast<std::size_t>(n) + 1, 0);
+    const auto for_each_slot = [&](std::int64_t i, auto&& visit) {
+      const std::uint8_t* code = binned_.row(i);
+      for (std::int32_t j = 0; j < p; ++j) {
+        if (code[j] != most_frequent_bin_[static_cast<std::size_t>(j)]) visit(offsets_[static_cast<std::size_t>(j)] + code[j]);
+      }
+    };
+    (void)internal::ParallelForChunks(num_threads_, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        std::int64_t count = 0;
+        for_each_slot(i, [&](std::int32_t) { ++count; });
+        row_starts_[static_cast<std::size_t>(i) + 1] = count;
+      }
+    });
+    std::partial_sum(row_starts_.begin(), row_starts_.end(), row_starts_.begin());
+    slots_.resize(static_cast<std::size_t>(row_starts_.back()));
+    (void)internal::ParallelForChunks(num_threads_, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        std::uint16_t* out = slots_.data() + row_starts_[static_cast<std::size_t>(i)];
+        for_each_slot(i, [&](std::int32_t slot) { *out++ = static_cast<std::uint16_t>(slot); });
+      }
+    });
+  }
+
+  // Sparse layout: every feature's most frequent bin is what the node holds beyond its other bins.
+  void FillMostFrequentBins(Leaf& leaf) const {
+    for (std::size_t j = 0; j + 1 < offsets_.size(); ++j) {
+      HistBin* hist = leaf.hist.data() + offsets_[j];
+      const std::int32_t bins = offsets_[j + 1] - offsets_[j];
+      const std::int32_t mode = most_frequent_bin_[j];
+      HistBin others;
+      for (std::int32_t b = 0; b < bins; ++b) {
+        if (b != mode) others.Add(hist[b]);
+      }
+      hist[mode] = leaf.sum.Minus(others);
+      // Where the node has none of that bin's rows, the difference is rounding: call it empty, as
+      // the dense layout would find it, so both see the same missing-value and category checks.
+      if (hist[mode].h <= kRoundingShare * leaf.sum.h) hist[mode] = HistBin{};
+    }
+  }
+
+  // Adds rows [begin, end) of the current node to `hist`, for active features [first, last) (all
+  // of them in the sparse layout).
   void Accumulate(std::int64_t begin, std::int64_t end, std::size_t first, std::size_t last, HistBin* hist) const {
     const std::int64_t* rows = rows_->data();
+    if (sparse_) {
+      const std::int64_t* starts = row_starts_.data();
+      const std::uint16_t* slots = slots_.data();
+      for (std::int64_t k = begin; k < end; ++k) {
+        if (k + 2 * kPrefetchDistance < end) __builtin_prefetch(starts + rows[k + 2 * kPrefetchDistance]);
+        if (k + kPrefetchDistance < end) {
+          const std::int64_t ahead = rows[k + kPrefetchDistance];
+          __builtin_prefetch(slots + starts[ahead]);
+          __builtin_prefetch(gradients_ + ahead);
+        }
+        const std::int64_t r = rows[k];
+        const double gr = gradients_[r].g, hr = gradients_[r].h;
+        for (std::int64_t e = starts[r]; e < starts[r + 1]; ++e) {
+          HistBin& bin = hist[slots[e]];
+          bin.g += gr, bin.h += hr;
+        }
+      }
+      return;
+    }
     const std::int32_t* offsets = offsets_.data();
     const std::int32_t* features = features_->data();
     for (std::int64_t k = begin; k < end; ++k) {
@@ -283,15 +399,17 @@ class TreeBuilder {
   // nodes: blocks of features, each filled by one task. Either way the sums are deterministic.
   void BuildHistogram(Leaf& leaf) {
     const std::int64_t n = leaf.end - leaf.begin;
-    const std::int64_t chunk = std::max(kMinHistogramChunk, (n + kMaxHistogramChunks - 1) / kMaxHistogramChunks);
+    const std::int64_t chunk = std::max(sparse_ ? kMinSparseHistogramChunk : kMinHistogramChunk, (n + kMaxHistogramChunks - 1) / kMaxHistogramChunks);
     const std::int64_t chunks = internal::NumChunks(n, chunk);
     const std::size_t num_features = features_->size();
     std::fill(leaf.hist.begin(), leaf.hist.end(), HistBin{});
     if (chunks <= 1) {
-      const auto block = static_cast<std::int64_t>(n * static_cast<std::int64_t>(num_features) >= kMinParallelUpdates ? kFeatureBlock : num_features);
+      const bool by_blocks = !sparse_ && n * static_cast<std::int64_t>(num_features) >= kMinParallelUpdates;
+      const auto block = static_cast<std::int64_t>(by_blocks ? kFeatureBlock : num_features);
       (void)internal::ParallelForChunks(num_threads_, static_cast<std::int64_t>(num_features), block, [&](std::int64_t, std::int64_t first, std::int64_t last) {
         Accumulate(leaf.begin, leaf.end, static_cast<std::size_t>(first), static_cast<std::size_t>(last), leaf.hist.data());
       });
+      if (sparse_) FillMostFrequentBins(leaf);
       return;
     }
     const auto bins = static_cast<std::size_t>(total_bins());
@@ -307,6 +425,7 @@ class TreeBuilder {
         for (auto b = static_cast<std::size_t>(first); b < static_cast<std::size_t>(last); ++b) leaf.hist[b].Add(partial[b]);
       }
     });
+    if (sparse_) FillMostFrequentBins(leaf);
   }
 
   void Consider(const HistBin& left, const HistBin& total, double rows_per_hessian, double parent_score, SplitCandidate& best,
@@ -431,13 +550,14 @@ class TreeBuilder {
     const std::int64_t chunks = internal::NumChunks(n, kPartitionChunk);
     scratch_.resize(static_cast<std::size_t>(n));
     left_counts_.assign(static_cast<std::size_t>(chunks), 0);
+    const std::uint8_t* column = &columns_[static_cast<std::size_t>(split.feature * binned_.num_rows)];
     (void)internal::ParallelForChunks(num_threads_, n, kPartitionChunk, [&](std::int64_t c, std::int64_t first, std::int64_t last) {
       // Branch-free: every row is written at both cursors and only its side's cursor advances.
       std::int64_t* out = scratch_.data() + first;
       std::int64_t left = 0, right = last - first - 1;
       for (std::int64_t k = first; k < last; ++k) {
         const std::int64_t r = rows[begin + k];
-        const bool goes_left = GoesLeft(split, binned_.row(r)[split.feature]);
+        const bool goes_left = GoesLeft(split, column[r]);
         out[left] = r;
         out[right] = r;  // left <= right until the last row, where they meet
         left += goes_left;
@@ -502,6 +622,11 @@ class TreeBuilder {
   const GradientBoostingConfig& config_;
   const int num_threads_;
   std::vector<std::int32_t> offsets_;
+  std::vector<std::uint8_t> columns_;  // feature-major codes
+  bool sparse_ = false;
+  std::vector<std::int32_t> most_frequent_bin_;  // per feature
+  std::vector<std::int64_t> row_starts_;         // sparse layout: row i's slots are [row_starts_[i], row_starts_[i + 1])
+  std::vector<std::uint16_t> slots_;             // histogram index (feature offset + bin)
   std::vector<HistBin> partials_;
   std::vector<std::int64_t> scratch_;
   std::vector<std::int64_t> left_counts_, left_starts_;

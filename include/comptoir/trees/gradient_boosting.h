@@ -49,6 +49,13 @@ struct GradientBoostingConfig {
   // the model keeps the trees up to the best iteration.
   std::int32_t early_stopping_rounds = 0;
   BinningConfig binning;
+  // How histograms are built. kSparse keeps, per row, only the values outside their feature's most
+  // frequent bin and fills that bin in from the node's totals (faster when most values are zeros,
+  // flags or other dominant values; twice the memory per kept value); kDense adds every value. kAuto
+  // picks kSparse when at most 60% of the values are kept. Both grow the same trees up to rounding.
+  // Either way the fit holds the binned features twice (one byte per value, by rows and by features).
+  enum class HistogramLayout { kAuto, kDense, kSparse };
+  HistogramLayout histogram_layout = HistogramLayout::kAuto;
 
   absl::Status Validate() const;
 };
