@@ -196,7 +196,7 @@ def report_classification(task: str, X: np.ndarray, y: np.ndarray, X_test: np.nd
               f"relative gap {(ours - theirs) / theirs:+.1e}")
 
 
-def paired_resamples(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, resamples: int = 5) -> None:
+def paired_resamples(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, resamples: int = 20) -> None:
     """One split is noisy on small data: both boosters on the same bootstrap resamples of the
     training rows, the test rows fixed; differences to LightGBM, mean and standard deviation."""
     import lightgbm
@@ -210,8 +210,9 @@ def paired_resamples(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: n
         theirs = lightgbm.LGBMClassifier(n_jobs=THREADS, verbose=-1, max_bin=255).fit(X[rows], y[rows]).predict_proba(X_test)[:, 1]
         differences.append((roc_auc_score(y_test, ours) - roc_auc_score(y_test, theirs), log_loss(y_test, ours) - log_loss(y_test, theirs)))
     mean, spread = np.mean(differences, axis=0), np.std(differences, axis=0)
+    error = spread / np.sqrt(resamples)
     print(f"comptoir minus LightGBM over {resamples} bootstrap resamples of the training rows: ROC-AUC {mean[0]:+.4f} "
-          f"(sd {spread[0]:.4f}), log loss {mean[1]:+.4f} (sd {spread[1]:.4f})")
+          f"(sd {spread[0]:.4f}, se {error[0]:.4f}), log loss {mean[1]:+.5f} (sd {spread[1]:.5f}, se {error[1]:.5f})")
 
 
 def report_spend(task: str, X: np.ndarray, spend: np.ndarray, X_test: np.ndarray, spend_test: np.ndarray) -> None:
