@@ -285,6 +285,9 @@ class TreeBuilder {
   // frequent bin, and that bin is filled in from the node's totals afterwards (LightGBM's sparse
   // multi-value bins work the same way): fewer updates per row, and none for constant columns.
   void ChooseLayout() {
+    using Layout = GradientBoostingConfig::HistogramLayout;
+    // Slots are 16-bit: beyond 65,536 bins in all (more than 256 features) the layout is dense.
+    if (config_.histogram_layout == Layout::kDense || total_bins() > std::numeric_limits<std::uint16_t>::max() + 1) return;
     const std::int64_t n = binned_.num_rows;
     const std::int32_t p = binned_.num_features;
     most_frequent_bin_.assign(static_cast<std::size_t>(p), 0);
@@ -299,10 +302,7 @@ class TreeBuilder {
     });
     const double values = static_cast<double>(n) * p;
     const double others = values - static_cast<double>(std::accumulate(most_frequent_count.begin(), most_frequent_count.end(), std::int64_t{0}));
-    using Layout = GradientBoostingConfig::HistogramLayout;
-    // Slots are 16-bit: beyond 65,536 bins in all (more than 256 features) the layout is dense.
-    sparse_ = total_bins() <= std::numeric_limits<std::uint16_t>::max() + 1 &&
-              (config_.histogram_layout == Layout::kSparse || (config_.histogram_layout == Layout::kAuto && others <= kMaxSparseShare * values));
+    sparse_ = config_.histogram_layout == Layout::kSparse || others <= kMaxSparseShare * values;
     if (!sparse_) return;
     row_starts_.assign(static_cast<std::size_t>(n) + 1, 0);
     const auto for_each_slot = [&](std::int64_t i, auto&& visit) {
@@ -396,7 +396,8 @@ class TreeBuilder {
   }
 
   // Large nodes: fixed row chunks (a function of the node size only) folded in order. Smaller
-  // nodes: blocks of features, each filled by one task. Either way the sums are deterministic.
+  // nodes: blocks of features, each filled by one task (one task in the sparse layout, whose rows
+  // cannot be split by feature). Either way the sums are deterministic.
   void BuildHistogram(Leaf& leaf) {
     const std::int64_t n = leaf.end - leaf.begin;
     const std::int64_t chunk = std::max(sparse_ ? kMinSparseHistogramChunk : kMinHistogramChunk, (n + kMaxHistogramChunks - 1) / kMaxHistogramChunks);
