@@ -111,7 +111,7 @@ void RegisterRecommend(py::module_& m) {
           },
           py::arg("offsets"), py::arg("items"), py::arg("k"), py::arg("filters"), py::arg("num_threads") = 0)
       .def("to_bytes", [](const recommend::Recommender& self) {
-        return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(recommend::SaveRecommender(self)))));
+        return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(self.ToModelFile()))));
       });
   rec.def(
       "load",

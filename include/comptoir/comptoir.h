@@ -3,6 +3,7 @@
 
 #include "comptoir/io/model_file.h"
 #include "comptoir/logging.h"
+#include "comptoir/model.h"
 #include "comptoir/options.h"
 #include "comptoir/progress.h"
 #include "comptoir/status.h"

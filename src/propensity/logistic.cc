@@ -212,7 +212,8 @@ absl::StatusOr<std::vector<double>> LogisticRegression::PredictProbability(const
   return z;
 }
 
-absl::StatusOr<RowMatrix> LogisticRegression::Contributions(const Eigen::Ref<const RowMatrix>& X) const {
+absl::StatusOr<RowMatrix> LogisticRegression::Contributions(const Eigen::Ref<const RowMatrix>& X,
+                                                            const ExecutionOptions& options) const {
   if (X.cols() != coef_.size()) {
     return absl::InvalidArgumentError(absl::StrCat("X has ", X.cols(), " features; the model was fitted on ", coef_.size()));
   }
@@ -226,10 +227,13 @@ absl::Status LogisticRegression::set_feature_names(std::vector<std::string> name
   if (static_cast<Eigen::Index>(names.size()) != coef_.size()) {
     return absl::InvalidArgumentError(absl::StrCat(names.size(), " feature names for ", coef_.size(), " features"));
   }
-  for (const std::string& name : names) {
-    if (name.find('\n') != std::string::npos) return absl::InvalidArgumentError("feature names cannot contain newlines");
-  }
-  feature_names_ = std::move(names);
+  schema_.feature_names = std::move(names);
+  return absl::OkStatus();
+}
+
+absl::Status LogisticRegression::set_schema(FeatureSchema schema) {
+  COMPTOIR_RETURN_IF_ERROR(schema.Validate(num_features()));
+  schema_ = std::move(schema);
   return absl::OkStatus();
 }
 
@@ -254,9 +258,7 @@ absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("feature_mean", absl::MakeConstSpan(feature_mean_.data(), static_cast<std::size_t>(feature_mean_.size()))));
   const std::vector<double> scalars = {intercept_, objective_, static_cast<double>(iterations_)};
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("scalars", scalars));
-  std::string names;
-  for (const std::string& name : feature_names_) names += name + "\n";
-  COMPTOIR_RETURN_IF_ERROR(file.AddBlob("feature_names", std::move(names)));
+  COMPTOIR_RETURN_IF_ERROR(schema_.AppendTo(file));
   COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
   return file;
 }
@@ -278,15 +280,20 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
   model.intercept_ = scalars[0];
   model.objective_ = scalars[1];
   model.iterations_ = static_cast<std::int32_t>(scalars[2]);
-  COMPTOIR_ASSIGN_OR_RETURN(const std::string_view names, file.Blob("feature_names"));
-  for (std::size_t start = 0; start < names.size();) {
-    const std::size_t end = names.find('\n', start);
-    if (end == std::string_view::npos) return MarkModelFormatError(absl::DataLossError("feature names are truncated"));
-    model.feature_names_.emplace_back(names.substr(start, end - start));
-    start = end + 1;
-  }
-  if (!model.feature_names_.empty() && static_cast<Eigen::Index>(model.feature_names_.size()) != model.coef_.size()) {
-    return MarkModelFormatError(absl::DataLossError("feature names do not match the coefficients"));
+  if (file.Blob(kSchemaBlob).ok()) {
+    COMPTOIR_ASSIGN_OR_RETURN(model.schema_, FeatureSchema::ReadFrom(file, model.num_features()));
+  } else if (absl::StatusOr<std::string_view> names = file.Blob("feature_names"); names.ok()) {
+    // Format-1 files before schemas: newline-terminated names.
+    for (std::size_t start = 0; start < names->size();) {
+      const std::size_t end = names->find('\n', start);
+      if (end == std::string_view::npos) return MarkModelFormatError(absl::DataLossError("feature names are truncated"));
+      model.schema_.feature_names.emplace_back(names->substr(start, end - start));
+      start = end + 1;
+    }
+    if (!model.schema_.feature_names.empty() &&
+        static_cast<Eigen::Index>(model.schema_.feature_names.size()) != model.coef_.size()) {
+      return MarkModelFormatError(absl::DataLossError("feature names do not match the coefficients"));
+    }
   }
   COMPTOIR_ASSIGN_OR_RETURN(model.training_profile_, features::FeatureProfile::FromModelFile(file, model.num_features()));
   return model;

@@ -4,11 +4,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "comptoir/recommend/embedding.h"
-#include "comptoir/recommend/popularity.h"
-#include "comptoir/recommend/session_knn.h"
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
+#include "internal/registry.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -136,22 +134,11 @@ absl::StatusOr<RecommendResponse> Hybrid::Recommend(const RecommendRequest& requ
   return response;
 }
 
-absl::StatusOr<io::ModelFile> SaveRecommender(const Recommender& model) {
-  if (const auto* knn = dynamic_cast<const SessionKnn*>(&model)) return knn->ToModelFile();
-  if (const auto* popularity = dynamic_cast<const Popularity*>(&model)) return popularity->ToModelFile();
-  if (const auto* co_purchase = dynamic_cast<const CoPurchase*>(&model)) return co_purchase->ToModelFile();
-  if (const auto* rules = dynamic_cast<const SequentialRules*>(&model)) return rules->ToModelFile();
-  if (const auto* embedding = dynamic_cast<const EmbeddingRecommender*>(&model)) return embedding->ToModelFile();
-  if (const auto* hybrid = dynamic_cast<const Hybrid*>(&model)) return hybrid->ToModelFile();
-  return absl::UnimplementedError("this recommender cannot be saved");
-}
-
 absl::StatusOr<io::ModelFile> Hybrid::ToModelFile() const {
   io::ModelFile file(kModelKind);
   std::vector<float> weights;
   for (std::size_t c = 0; c < components_.size(); ++c) {
-    COMPTOIR_ASSIGN_OR_RETURN(const io::ModelFile part, SaveRecommender(*components_[c].model));
-    COMPTOIR_ASSIGN_OR_RETURN(std::string bytes, io::SerializeModelFile(part));
+    COMPTOIR_ASSIGN_OR_RETURN(std::string bytes, internal::SerializePart(components_[c].model->ToModelFile()));
     COMPTOIR_RETURN_IF_ERROR(file.AddBlob(absl::StrCat("component_", c), std::move(bytes)));
     weights.push_back(components_[c].weight);
   }
@@ -159,42 +146,19 @@ absl::StatusOr<io::ModelFile> Hybrid::ToModelFile() const {
   return file;
 }
 
-absl::StatusOr<std::unique_ptr<Recommender>> LoadRecommender(const io::ModelFile& file) {
-  const std::string& kind = file.model_kind();
-  if (kind == SessionKnn::kModelKind) {
-    COMPTOIR_ASSIGN_OR_RETURN(auto model, SessionKnn::FromModelFile(file));
-    return std::unique_ptr<Recommender>(std::move(model));
-  }
-  if (kind == Popularity::kModelKind) {
-    COMPTOIR_ASSIGN_OR_RETURN(auto model, Popularity::FromModelFile(file));
-    return std::unique_ptr<Recommender>(std::move(model));
-  }
-  if (kind == CoPurchase::kModelKind) {
-    COMPTOIR_ASSIGN_OR_RETURN(auto model, CoPurchase::FromModelFile(file));
-    return std::unique_ptr<Recommender>(std::move(model));
-  }
-  if (kind == EmbeddingRecommender::kModelKind) {
-    COMPTOIR_ASSIGN_OR_RETURN(auto model, EmbeddingRecommender::FromModelFile(file));
-    return std::unique_ptr<Recommender>(std::move(model));
-  }
-  if (kind == SequentialRules::kModelKind) {
-    COMPTOIR_ASSIGN_OR_RETURN(auto model, SequentialRules::FromModelFile(file));
-    return std::unique_ptr<Recommender>(std::move(model));
-  }
-  if (kind != Hybrid::kModelKind) {
-    return MarkModelFormatError(absl::FailedPreconditionError(absl::StrCat("model file holds a '", kind, "' model, not a recommender")));
-  }
+absl::StatusOr<std::unique_ptr<Hybrid>> Hybrid::FromModelFile(const io::ModelFile& file) {
+  COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> weights, file.Array<float>("weights"));
   std::vector<HybridComponent> components;
   for (std::size_t c = 0; c < weights.size(); ++c) {
     COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob(absl::StrCat("component_", c)));
-    COMPTOIR_ASSIGN_OR_RETURN(const io::ModelFile part, io::ParseModelFile(bytes));
-    COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, LoadRecommender(part));
+    COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model,
+                              internal::LoadNestedRecommender(bytes, absl::StrCat("hybrid component ", c)));
     components.push_back({std::shared_ptr<const Recommender>(std::move(model)), weights[c]});
   }
   absl::StatusOr<std::unique_ptr<Hybrid>> hybrid = Hybrid::Create(std::move(components));
   if (!hybrid.ok()) return MarkModelFormatError(absl::DataLossError(absl::StrCat("hybrid model is invalid: ", hybrid.status().message())));
-  return std::unique_ptr<Recommender>(*std::move(hybrid));
+  return hybrid;
 }
 
 }  // namespace comptoir::recommend

@@ -14,15 +14,16 @@ constexpr std::int32_t kMaxK = 100'000;
 
 }  // namespace
 
-std::string Reason::ToString() const {
+std::string Reason::ToString(std::string_view anchor_name) const {
+  const std::string anchor = anchor_name.empty() ? absl::StrCat("item ", anchor_item) : std::string(anchor_name);
   switch (kind) {
     case ReasonKind::kCoVisited:
       return absl::StrCat("viewed in ", support, " recent session", support == 1 ? "" : "s",
-                          " that also viewed item ", anchor_item);
+                          " that also viewed ", anchor);
     case ReasonKind::kSimilarItem:
-      return absl::StrCat("similar to item ", anchor_item, " you viewed");
+      return absl::StrCat("similar to ", anchor, " you viewed");
     case ReasonKind::kBoughtTogether:
-      return absl::StrCat("often bought with item ", anchor_item, " in your cart (", support, " orders)");
+      return absl::StrCat("often bought with ", anchor, " in your cart (", support, " orders)");
     case ReasonKind::kTrending:
       return category >= 0 ? absl::StrCat("trending in category ", category) : std::string("popular right now");
     case ReasonKind::kProfile:

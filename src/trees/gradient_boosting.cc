@@ -1065,7 +1065,13 @@ absl::Status GradientBoosting::set_feature_names(std::vector<std::string> names)
   if (static_cast<std::int32_t>(names.size()) != num_features()) {
     return absl::InvalidArgumentError(absl::StrCat(names.size(), " feature names for ", num_features(), " features"));
   }
-  feature_names_ = std::move(names);
+  schema_.feature_names = std::move(names);
+  return absl::OkStatus();
+}
+
+absl::Status GradientBoosting::set_schema(FeatureSchema schema) {
+  COMPTOIR_RETURN_IF_ERROR(schema.Validate(num_features()));
+  schema_ = std::move(schema);
   return absl::OkStatus();
 }
 
@@ -1122,8 +1128,8 @@ absl::StatusOr<io::ModelFile> GradientBoosting::ToModelFile() const {
   m.set_base_score(base_score_);
   m.mutable_validation_loss()->Add(validation_loss_.begin(), validation_loss_.end());
   m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
-  for (const std::string& name : feature_names_) m.add_feature_names(name);
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("model", m.SerializeAsString()));
+  COMPTOIR_RETURN_IF_ERROR(schema_.AppendTo(file));
   COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
   return file;
 }
@@ -1192,10 +1198,13 @@ absl::StatusOr<GradientBoosting> GradientBoosting::FromModelFile(const io::Model
   model.base_score_ = m.base_score();
   model.validation_loss_.assign(m.validation_loss().begin(), m.validation_loss().end());
   model.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
-  model.feature_names_.assign(m.feature_names().begin(), m.feature_names().end());
+  model.schema_.feature_names.assign(m.feature_names().begin(), m.feature_names().end());
   if (static_cast<std::int32_t>(model.feature_importance_.size()) != p ||
-      (!model.feature_names_.empty() && static_cast<std::int32_t>(model.feature_names_.size()) != p)) {
+      (!model.schema_.feature_names.empty() && static_cast<std::int32_t>(model.schema_.feature_names.size()) != p)) {
     return corrupt("per-feature arrays do not match the feature count");
+  }
+  if (file.Blob(kSchemaBlob).ok()) {
+    COMPTOIR_ASSIGN_OR_RETURN(model.schema_, FeatureSchema::ReadFrom(file, p));
   }
   COMPTOIR_ASSIGN_OR_RETURN(model.training_profile_, features::FeatureProfile::FromModelFile(file, p));
   model.BuildScoringLayout();

@@ -435,11 +435,17 @@ absl::StatusOr<RowMatrix> UpliftForest::Contributions(const Eigen::Ref<const Row
   return out;
 }
 
+absl::Status UpliftForest::set_schema(FeatureSchema schema) {
+  COMPTOIR_RETURN_IF_ERROR(schema.Validate(num_features()));
+  schema_ = std::move(schema);
+  return absl::OkStatus();
+}
+
 absl::Status UpliftForest::set_feature_names(std::vector<std::string> names) {
   if (static_cast<std::int32_t>(names.size()) != num_features_) {
     return absl::InvalidArgumentError(absl::StrCat(names.size(), " feature names for ", num_features_, " features"));
   }
-  feature_names_ = std::move(names);
+  schema_.feature_names = std::move(names);
   return absl::OkStatus();
 }
 
@@ -480,8 +486,8 @@ absl::StatusOr<io::ModelFile> UpliftForest::ToModelFile() const {
     t->mutable_count()->Add(tree.count.begin(), tree.count.end());
   }
   m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
-  for (const std::string& name : feature_names_) m.add_feature_names(name);
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("model", m.SerializeAsString()));
+  COMPTOIR_RETURN_IF_ERROR(schema_.AppendTo(file));
   COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
   return file;
 }
@@ -527,10 +533,13 @@ absl::StatusOr<UpliftForest> UpliftForest::FromModelFile(const io::ModelFile& fi
     forest.trees_.push_back(std::move(tree));
   }
   forest.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
-  forest.feature_names_.assign(m.feature_names().begin(), m.feature_names().end());
+  forest.schema_.feature_names.assign(m.feature_names().begin(), m.feature_names().end());
   if (static_cast<std::int32_t>(forest.feature_importance_.size()) != forest.num_features_ ||
-      (!forest.feature_names_.empty() && static_cast<std::int32_t>(forest.feature_names_.size()) != forest.num_features_)) {
+      (!forest.schema_.feature_names.empty() && static_cast<std::int32_t>(forest.schema_.feature_names.size()) != forest.num_features_)) {
     return corrupt("per-feature arrays do not match the feature count");
+  }
+  if (file.Blob(kSchemaBlob).ok()) {
+    COMPTOIR_ASSIGN_OR_RETURN(forest.schema_, FeatureSchema::ReadFrom(file, forest.num_features_));
   }
   COMPTOIR_ASSIGN_OR_RETURN(forest.training_profile_, features::FeatureProfile::FromModelFile(file, forest.num_features_));
   return forest;

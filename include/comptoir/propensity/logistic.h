@@ -16,10 +16,11 @@
 #include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
+#include "comptoir/scorer.h"
 
 namespace comptoir::propensity {
 
-using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrix = ::comptoir::RowMatrix;
 
 // Minimises  sum_i w_i logloss_i / sum_i w_i  +  l2 / 2 ||coef||^2  +  l1 ||coef||_1;
 // the intercept is not penalised. scikit-learn's C corresponds to l2 (or l1) = 1 / (C sum_i w_i).
@@ -33,7 +34,7 @@ struct LogisticRegressionConfig {
   absl::Status Validate() const;
 };
 
-class LogisticRegression {
+class LogisticRegression final : public Scorer {
  public:
   static constexpr const char* kModelKind = "logistic_regression";
 
@@ -43,9 +44,12 @@ class LogisticRegression {
                                                 absl::Span<const double> sample_weight,
                                                 const LogisticRegressionConfig& config, const ExecutionOptions& options);
 
-  std::int32_t num_features() const { return static_cast<std::int32_t>(coef_.size()); }
+  std::int32_t num_features() const override { return static_cast<std::int32_t>(coef_.size()); }
+  Output output() const override { return Output::kProbability; }
+  const FeatureSchema& schema() const override { return schema_; }
+  absl::Status set_schema(FeatureSchema schema);
   // Column names, saved with the model so that batch scorers can pick the columns by name.
-  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  const std::vector<std::string>& feature_names() const { return schema_.feature_names; }
   absl::Status set_feature_names(std::vector<std::string> names);
   // What the training features looked like (empty unless set), kept in the model file.
   const features::FeatureProfile& training_profile() const { return training_profile_; }
@@ -61,18 +65,23 @@ class LogisticRegression {
                                                        const ExecutionOptions& options = {}) const;
   absl::StatusOr<std::vector<double>> PredictProbability(const Eigen::Ref<const RowMatrix>& X,
                                                          const ExecutionOptions& options = {}) const;
+  absl::StatusOr<std::vector<double>> Score(const Eigen::Ref<const RowMatrix>& X,
+                                            const ExecutionOptions& options = {}) const override {
+    return PredictProbability(X, options);
+  }
   // Per-feature contributions coef_j * (x_j - mean_j) plus the base value (intercept + coef .
   // training mean) in the last column: each row sums exactly to its log-odds.
-  absl::StatusOr<RowMatrix> Contributions(const Eigen::Ref<const RowMatrix>& X) const;
+  absl::StatusOr<RowMatrix> Contributions(const Eigen::Ref<const RowMatrix>& X,
+                                          const ExecutionOptions& options = {}) const override;
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<LogisticRegression> FromModelFile(const io::ModelFile& file);
 
  private:
   LogisticRegression() = default;
   Eigen::VectorXd coef_;
   Eigen::VectorXd feature_mean_;
-  std::vector<std::string> feature_names_;
+  FeatureSchema schema_;
   features::FeatureProfile training_profile_;
   double intercept_ = 0;
   double objective_ = 0;

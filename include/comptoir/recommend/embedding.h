@@ -33,7 +33,7 @@ class EmbeddingRecommender final : public Recommender {
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<std::unique_ptr<EmbeddingRecommender>> FromModelFile(const io::ModelFile& file);
 
  private:

@@ -34,15 +34,17 @@ class Hybrid final : public Recommender {
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
   // Components are stored as nested model files, so any saveable recommender can be a part.
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
+  // Components load through the model registry, whatever their kind.
+  static absl::StatusOr<std::unique_ptr<Hybrid>> FromModelFile(const io::ModelFile& file);
 
  private:
   explicit Hybrid(std::vector<HybridComponent> components) : components_(std::move(components)) {}
   std::vector<HybridComponent> components_;
 };
 
-// Any saved recommender (session_knn, popularity, co_purchase, hybrid), by its model kind.
+// Any saved recommender, by its model kind (through comptoir::LoadModel's registry); a model of
+// another family is a ModelFormatError naming its kind.
 absl::StatusOr<std::unique_ptr<Recommender>> LoadRecommender(const io::ModelFile& file);
-absl::StatusOr<io::ModelFile> SaveRecommender(const Recommender& model);
 
 }  // namespace comptoir::recommend

@@ -44,7 +44,7 @@ class Popularity final : public Recommender {
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<std::unique_ptr<Popularity>> FromModelFile(const io::ModelFile& file);
 
  private:
@@ -84,7 +84,7 @@ class CoPurchase final : public Recommender {
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<std::unique_ptr<CoPurchase>> FromModelFile(const io::ModelFile& file);
 
  private:
@@ -118,7 +118,7 @@ class SequentialRules final : public Recommender {
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<std::unique_ptr<SequentialRules>> FromModelFile(const io::ModelFile& file);
 
  private:

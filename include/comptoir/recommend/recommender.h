@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "comptoir/data/events.h"
+#include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
 
 namespace comptoir::recommend {
@@ -53,7 +54,9 @@ struct Reason {
   std::int32_t support = 0;       // sessions / co-purchases behind it
   std::int32_t category = -1;
 
-  std::string ToString() const;
+  // One sentence for the shopper; `anchor_name` is how to call the anchor item (the shop's id),
+  // "item <dense id>" when empty.
+  std::string ToString(std::string_view anchor_name = {}) const;
 };
 
 struct RecommendResponse {
@@ -80,6 +83,11 @@ class Recommender {
   // Many requests in parallel; responses[i] answers requests[i].
   absl::StatusOr<std::vector<RecommendResponse>> RecommendBatch(absl::Span<const RecommendRequest> requests,
                                                                 const ExecutionOptions& options) const;
+
+  // The model's file (comptoir::LoadModel reads it back); a host's own recommender has none.
+  virtual absl::StatusOr<io::ModelFile> ToModelFile() const {
+    return absl::UnimplementedError("this recommender has no model file form");
+  }
 };
 
 // The request's filters, prepared once per request (exclusions sorted for binary search) and

@@ -15,6 +15,7 @@
 #include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
+#include "comptoir/scorer.h"
 #include "comptoir/trees/binning.h"
 
 namespace comptoir::trees {
@@ -76,7 +77,7 @@ struct Tree {
   std::int32_t num_nodes() const { return static_cast<std::int32_t>(feature.size()); }
 };
 
-class GradientBoosting {
+class GradientBoosting final : public Scorer {
  public:
   static constexpr const char* kModelKind = "gradient_boosting";
 
@@ -96,9 +97,21 @@ class GradientBoosting {
                                               const ExecutionOptions& options = {}) const;
   // Exact TreeSHAP values (path-dependent, weighted by training cover): rows x (features + 1),
   // the last column the expected raw score; each row adds up to its raw score.
-  absl::StatusOr<RowMatrix> Contributions(const Eigen::Ref<const RowMatrix>& X, const ExecutionOptions& options = {}) const;
+  absl::StatusOr<RowMatrix> Contributions(const Eigen::Ref<const RowMatrix>& X,
+                                          const ExecutionOptions& options = {}) const override;
 
-  std::int32_t num_features() const { return binning_.num_features(); }
+  // Scorer: the probability (binary log loss) or the prediction (the other objectives).
+  Output output() const override {
+    return config_.objective == Objective::kBinaryLogLoss ? Output::kProbability : Output::kPrediction;
+  }
+  absl::StatusOr<std::vector<double>> Score(const Eigen::Ref<const RowMatrix>& X,
+                                            const ExecutionOptions& options = {}) const override {
+    return Predict(X, options);
+  }
+  const FeatureSchema& schema() const override { return schema_; }
+  absl::Status set_schema(FeatureSchema schema);
+
+  std::int32_t num_features() const override { return binning_.num_features(); }
   std::int32_t num_trees() const { return static_cast<std::int32_t>(trees_.size()); }
   const std::vector<Tree>& trees() const { return trees_; }
   double base_score() const { return base_score_; }
@@ -108,13 +121,13 @@ class GradientBoosting {
   const std::vector<double>& validation_loss() const { return validation_loss_; }
   // Total split gain per feature.
   const std::vector<double>& feature_importance() const { return feature_importance_; }
-  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  const std::vector<std::string>& feature_names() const { return schema_.feature_names; }
   absl::Status set_feature_names(std::vector<std::string> names);
   // What the training features looked like (empty unless set), kept in the model file.
   const features::FeatureProfile& training_profile() const { return training_profile_; }
   absl::Status set_training_profile(features::FeatureProfile profile);
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<GradientBoosting> FromModelFile(const io::ModelFile& file);
 
  private:
@@ -136,7 +149,7 @@ class GradientBoosting {
   std::vector<Tree> trees_;
   double base_score_ = 0;
   std::vector<double> validation_loss_, feature_importance_;
-  std::vector<std::string> feature_names_;
+  FeatureSchema schema_;
   features::FeatureProfile training_profile_;
   std::vector<ScoringNode> scoring_nodes_;
   std::vector<std::int32_t> scoring_roots_;

@@ -19,6 +19,7 @@
 #include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
+#include "comptoir/scorer.h"
 #include "comptoir/trees/binning.h"
 
 namespace comptoir::uplift {
@@ -59,7 +60,7 @@ struct UpliftTree {
   std::vector<double> count;          // rows reaching the node
 };
 
-class UpliftForest {
+class UpliftForest final : public UpliftModel {
  public:
   static constexpr const char* kModelKind = "uplift_forest";
 
@@ -77,21 +78,27 @@ class UpliftForest {
   // to the child's, credited to the split feature; rows x (features + 1), the last column the forest's
   // mean root effect. Each row adds up to its predicted effect.
   absl::StatusOr<RowMatrix> Contributions(const Eigen::Ref<const RowMatrix>& X, std::int32_t offer,
-                                          const ExecutionOptions& options = {}) const;
+                                          const ExecutionOptions& options = {}) const override;
+  absl::StatusOr<RowMatrix> Effect(const Eigen::Ref<const RowMatrix>& X,
+                                   const ExecutionOptions& options = {}) const override {
+    return Predict(X, options);
+  }
+  const FeatureSchema& schema() const override { return schema_; }
+  absl::Status set_schema(FeatureSchema schema);
 
-  std::int32_t num_features() const { return num_features_; }
-  std::int32_t num_offers() const { return num_arms_ - 1; }
+  std::int32_t num_features() const override { return num_features_; }
+  std::int32_t num_offers() const override { return num_arms_ - 1; }
   std::int32_t num_trees() const { return static_cast<std::int32_t>(trees_.size()); }
   const std::vector<UpliftTree>& trees() const { return trees_; }
   // Total criterion gain per feature, over all trees.
   const std::vector<double>& feature_importance() const { return feature_importance_; }
-  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  const std::vector<std::string>& feature_names() const { return schema_.feature_names; }
   absl::Status set_feature_names(std::vector<std::string> names);
   // What the training features looked like (empty unless set), kept in the model file.
   const features::FeatureProfile& training_profile() const { return training_profile_; }
   absl::Status set_training_profile(features::FeatureProfile profile);
 
-  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<UpliftForest> FromModelFile(const io::ModelFile& file);
 
  private:
@@ -103,7 +110,7 @@ class UpliftForest {
   std::int32_t num_arms_ = 0;
   std::vector<UpliftTree> trees_;
   std::vector<double> feature_importance_;
-  std::vector<std::string> feature_names_;
+  FeatureSchema schema_;
   features::FeatureProfile training_profile_;
 };
 

@@ -91,7 +91,7 @@ TEST(SequentialRules, FollowsOrderAndRoundTrips) {
   ASSERT_EQ(scores.size(), 2u);
   EXPECT_FLOAT_EQ(scores[0].second, 5.0f);        // 1 follows 0 one step later, five times
   EXPECT_FLOAT_EQ(scores[1].second, 5.0f * 0.5f);  // 2 follows two steps later
-  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, SaveRecommender(*model));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, model->ToModelFile());
   COMPTOIR_ASSERT_OK_AND_ASSIGN(auto loaded, LoadRecommender(file));
   std::vector<std::pair<std::int32_t, float>> again;
   loaded->ScoreCandidates(after_zero, again);
@@ -120,7 +120,7 @@ TEST(Hybrid, BlendsNormalisedScoresAndSavesItsParts) {
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse response, hybrid->Recommend(request));
   EXPECT_EQ(response.items[0], 1);
   EXPECT_EQ(response.reasons[0].kind, ReasonKind::kBoughtTogether);
-  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, SaveRecommender(*hybrid));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, hybrid->ToModelFile());
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string bytes, io::SerializeModelFile(file));
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile parsed, io::ParseModelFile(bytes));
   COMPTOIR_ASSERT_OK_AND_ASSIGN(auto loaded, LoadRecommender(parsed));
@@ -131,7 +131,7 @@ TEST(Hybrid, BlendsNormalisedScoresAndSavesItsParts) {
   EXPECT_THAT(Hybrid::Create({{together, -1.0f}}), StatusIs(absl::StatusCode::kInvalidArgument));
   COMPTOIR_ASSERT_OK_AND_ASSIGN(std::shared_ptr<Popularity> small, Popularity::Fit({clicks, {}, {}}, 8, {}, {}));
   EXPECT_THAT(Hybrid::Create({{together, 1.0f}, {small, 1.0f}}), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(LoadRecommender(io::ModelFile("item2vec")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(LoadRecommender(io::ModelFile("no_such_model")), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ TEST(EmbeddingRecommender, SimilarItemsWithTheirAnchorAndProfiles) {
   const std::int32_t bad[] = {500};
   EXPECT_THAT(model.SetUserHistory(8, bad), StatusIs(absl::StatusCode::kInvalidArgument));
   // Saved and loaded through the generic recommender loader, profiles included.
-  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, SaveRecommender(model));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, model.ToModelFile());
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const auto loaded, LoadRecommender(file));
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse again, loaded->Recommend(request));
   EXPECT_EQ(again.items, profiled.items);
