@@ -1,10 +1,17 @@
 // Model-file container: inspection from Python (models themselves bind save/load per area).
 #include <pybind11/pybind11.h>
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <map>
+
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "comptoir/io/model_file.h"
+#include "comptoir/model.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -19,6 +26,38 @@ py::dict Describe(const io::ModelFile& model) {
   for (const io::ModelBlob& blob : model.blobs()) blobs[py::str(blob.name)] = blob.bytes.size();
   info["blobs"] = blobs;
   return info;
+}
+
+// A NumPy integer array or a sequence of strings as an id map; ids must be distinct.
+data::IdMap IdMapOf(const py::object& ids, const char* what) {
+  std::vector<std::int32_t> dense;
+  data::IdMap map;
+  std::size_t given = 0;
+  if (py::isinstance<py::array>(ids) && py::array(ids).dtype().kind() == 'i') {
+    const auto values = py::cast<Array<std::int64_t>>(ids);
+    given = static_cast<std::size_t>(values.size());
+    map = ValueOrThrow(data::IdMap::Assign(SpanOf(values), dense));
+  } else {
+    const auto values = py::cast<std::vector<std::string>>(ids);
+    given = values.size();
+    map = ValueOrThrow(data::IdMap::Assign(values, dense));
+  }
+  if (static_cast<std::size_t>(map.size()) != given) {
+    throw py::value_error(std::string(what) + " ids repeat: a model's id map needs each id once");
+  }
+  return map;
+}
+
+py::object IdsToPython(const data::IdMap& map) {
+  if (map.size() == 0) return py::none();
+  if (map.is_string()) {
+    py::list out;
+    for (std::int32_t d = 0; d < map.size(); ++d) out.append(py::str(map.StringId(d)));
+    return std::move(out);
+  }
+  std::vector<std::int64_t> values(static_cast<std::size_t>(map.size()));
+  for (std::int32_t d = 0; d < map.size(); ++d) values[static_cast<std::size_t>(d)] = map.IntId(d);
+  return ToNumpy(values);
 }
 
 }  // namespace
@@ -69,6 +108,49 @@ void RegisterIo(py::module_& m) {
         return py::bytes(ValueOrThrow(std::move(bytes)));
       },
       py::arg("path"), "Read and check a model file, returning its bytes.");
+  io.def(
+      "with_blobs",
+      [](const py::bytes& data, const std::map<std::string, py::bytes>& blobs) {
+        io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+        for (const auto& [name, bytes] : blobs) file.SetBlob(name, std::string(bytes));
+        return py::bytes(ValueOrThrow(io::SerializeModelFile(file)));
+      },
+      py::arg("data"), py::arg("blobs"), "The model bytes with `blobs` added or replaced.");
+  io.def(
+      "blob",
+      [](const py::bytes& data, const std::string& name) -> py::object {
+        const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+        absl::StatusOr<std::string_view> blob = file.Blob(name);
+        if (!blob.ok()) return py::none();
+        return py::bytes(blob->data(), blob->size());
+      },
+      py::arg("data"), py::arg("name"), "One blob's bytes, or None when the file has no such blob.");
+  io.def(
+      "attach_ids",
+      [](const py::bytes& data, const py::object& items, const py::object& users, const std::string& user_id_key) {
+        io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+        for (const char* name : {"item_ids", "user_ids", "user_id_hashes"}) file.RemoveBlob(name);
+        const ModelIds ids(items.is_none() ? data::IdMap() : IdMapOf(items, "item"),
+                           users.is_none() ? data::IdMap() : IdMapOf(users, "user"));
+        ThrowIfError(ids.AppendTo(file, user_id_key));
+        return py::bytes(ValueOrThrow(io::SerializeModelFile(file)));
+      },
+      py::arg("data"), py::arg("items"), py::arg("users"), py::arg("user_id_key") = "",
+      "The model bytes carrying the shop's item and user ids (users hashed under `user_id_key` when given).");
+  io.def(
+      "read_ids",
+      [](const py::bytes& data, const std::string& user_id_key) {
+        const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+        const ModelIds ids = ValueOrThrow(ModelIds::ReadFrom(file, user_id_key));
+        py::dict out;
+        out["items"] = IdsToPython(ids.items());
+        out["users"] = IdsToPython(ids.users());
+        out["users_pseudonymised"] = ids.users_pseudonymised();
+        return out;
+      },
+      py::arg("data"), py::arg("user_id_key") = "",
+      "The shop's ids a model file carries: items and users (None when absent; users None when pseudonymised).");
+  io.def("model_kinds", &ModelKinds, "The model kinds comptoir::LoadModel knows.");
 }
 
 }  // namespace comptoir::python

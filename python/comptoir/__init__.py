@@ -22,6 +22,7 @@ from .exceptions import (
     NotImplementedComptoirError,
     ResourceExhaustedError,
 )
+from ._base import load_model
 from .io import inspect_model_file
 
 __version__: str = _core.__version__
@@ -33,6 +34,7 @@ _core.set_log_level(_logging.INFO)
 __all__ = [
     "__version__",
     "inspect_model_file",
+    "load_model",
     "AlreadyExistsError",
     "ComptoirError",
     "ComptoirOSError",

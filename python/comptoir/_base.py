@@ -3,7 +3,10 @@ error, and pickling through the same model-file bytes the C++ library reads."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
 
 from .exceptions import not_fitted_error
 
@@ -52,24 +55,81 @@ class Estimator:
             raise not_fitted_error(f"this {type(self).__name__} is not fitted yet: call fit() or load() first")
         return model
 
-    def save(self, path: Any) -> None:
-        """Write the fitted model as a comptoir model file (atomically)."""
-        from .io import write_model_bytes
+    # ---- the model file: the C++ model's bytes, the estimator record and the shop's ids ------
 
-        write_model_bytes(path, self._fitted().to_bytes())
+    def _core_bytes(self) -> bytes:
+        """The C++ model's own file bytes (composites override to nest their parts)."""
+        return self._fitted().to_bytes()
+
+    def _encode_param(self, name: str, value: Any) -> Any:
+        """A parameter as JSON for the model file; estimators with parameters JSON cannot hold
+        (factories, callbacks) override this and ``_decode_param``."""
+        if name == "verbose" and callable(value):
+            return None  # a progress callback belongs to the session that fitted, not to the model
+        try:
+            return encode_value(value)
+        except TypeError:
+            raise ValueError(f"parameter {name}={value!r} of {type(self).__name__} cannot be stored in a model "
+                             "file") from None
 
     @classmethod
-    def load(cls, path: Any) -> Any:
-        """An estimator around the model in a comptoir model file (checked, kind included)."""
-        from .io import read_model_bytes
+    def _decode_param(cls, name: str, value: Any) -> Any:
+        return decode_value(value)
 
-        estimator = cls()
-        estimator.__setstate__({"model_": read_model_bytes(path)})
+    def to_bytes(self, user_id_key: Optional[str] = None) -> bytes:
+        """The complete model file as bytes: what ``save`` writes and pickles carry."""
+        from . import _core
+
+        record = {"class": class_path(type(self)),
+                  "params": {name: self._encode_param(name, value) for name, value in self.get_params(deep=False).items()}}
+        data = _core.io.with_blobs(self._core_bytes(), {ESTIMATOR_BLOB: json.dumps(record).encode()})
+        items, users = getattr(self, "item_ids_", None), getattr(self, "user_ids_", None)
+        if items is not None or users is not None:
+            data = _core.io.attach_ids(data, items, users, user_id_key or "")
+        return data
+
+    @classmethod
+    def from_bytes(cls, data: bytes, user_id_key: Optional[str] = None) -> Any:
+        """An estimator from complete model-file bytes; ``ModelFormatError`` naming both classes when
+        the file holds another estimator."""
+        from . import _core
+        from .exceptions import ModelFormatError
+
+        record = read_record(data)
+        if record is not None and record["class"] != class_path(cls):
+            kind = _core.io.inspect_model_bytes(data)["model_kind"]
+            raise ModelFormatError(f"the model file holds a {record['class']} (kind '{kind}'), not a "
+                                   f"{class_path(cls)}: load it with comptoir.load_model or that class")
+        params = {} if record is None else {name: cls._decode_param(name, value) for name, value in record["params"].items()}
+        estimator = cls(**{name: value for name, value in params.items() if name in cls._param_names})
+        estimator.model_ = cls._load_core(data)
+        estimator._restore_ids(_core.io.read_ids(data, user_id_key or ""))
         estimator._restore_from_model()
         profile = getattr(estimator.model_, "training_profile", None)
         if profile is not None:
             estimator.feature_profile_ = profile
         return estimator
+
+    def _restore_ids(self, ids: Dict[str, Any]) -> None:
+        for name, key in (("item_ids_", "items"), ("user_ids_", "users")):
+            if ids[key] is not None:
+                setattr(self, name, np.asarray(ids[key], dtype=object) if isinstance(ids[key], list) else ids[key])
+        self.users_pseudonymised_ = bool(ids["users_pseudonymised"])
+
+    def save(self, path: Any, user_id_key: Optional[str] = None) -> None:
+        """Write the fitted model as one comptoir model file (atomically): the C++ model, the
+        estimator's parameters and the shop's ids. With ``user_id_key`` (16 bytes or more, kept by
+        you and never written), customer ids are stored only as keyed hashes."""
+        from .io import write_model_bytes
+
+        write_model_bytes(path, self.to_bytes(user_id_key))
+
+    @classmethod
+    def load(cls, path: Any, user_id_key: Optional[str] = None) -> Any:
+        """The estimator saved in a comptoir model file (checked, class and kind included)."""
+        from .io import read_model_bytes
+
+        return cls.from_bytes(read_model_bytes(path), user_id_key)
 
     def _restore_from_model(self) -> None:
         """Rebuild fitted attributes a model file carries (hook for subclasses)."""
@@ -77,13 +137,112 @@ class Estimator:
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         if "model_" in state:
-            state["model_"] = state["model_"].to_bytes()
+            state["model_"] = self.to_bytes()
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         if "model_" in state:
             state["model_"] = self._load_core(state["model_"])
         self.__dict__.update(state)
+
+
+ESTIMATOR_BLOB = "estimator"
+
+
+def class_path(cls: type) -> str:
+    module = cls.__module__
+    return f"{module}.{cls.__qualname__}"
+
+
+def read_record(data: bytes) -> Optional[Dict[str, Any]]:
+    """The estimator record of a model file: its Python class and parameters (None in files written
+    by C++ alone or before records were kept)."""
+    from . import _core
+    from .exceptions import ModelFormatError
+
+    blob = _core.io.blob(data, ESTIMATOR_BLOB)
+    if blob is None:
+        return None
+    try:
+        record = json.loads(blob.decode())
+        if not isinstance(record.get("class"), str) or not isinstance(record.get("params"), dict):
+            raise ValueError("fields missing")
+    except (ValueError, UnicodeDecodeError, AttributeError) as error:
+        raise ModelFormatError(f"the model file's estimator record is corrupted: {error}") from None
+    return record
+
+
+def encode_value(value: Any) -> Any:
+    """JSON for the values hyperparameters take: tuples and arrays keep their type."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [encode_value(v) for v in value]}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return {"array": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: encode_value(v) for k, v in value.items()}}
+    if isinstance(value, Estimator):
+        # A nested estimator's specification; a composite restores the fitted part from its own
+        # nested model file.
+        return {"estimator": class_path(type(value)),
+                "params": {k: value._encode_param(k, v) for k, v in value.get_params(deep=False).items()}}
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def decode_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if isinstance(value, dict):
+        if "tuple" in value:
+            return tuple(decode_value(v) for v in value["tuple"])
+        if "array" in value:
+            return np.asarray(value["array"], dtype=np.dtype(value["dtype"]))
+        if "dict" in value:
+            return {k: decode_value(v) for k, v in value["dict"].items()}
+        if "estimator" in value:
+            cls = estimator_class(value["estimator"])
+            return cls(**{k: cls._decode_param(k, v) for k, v in value["params"].items() if k in cls._param_names})
+    return value
+
+
+def estimator_class(path: str) -> type:
+    """The comptoir estimator class a model file's record names."""
+    import importlib
+
+    from .exceptions import ModelFormatError
+
+    module, _, name = path.rpartition(".")
+    if not module.startswith("comptoir."):
+        raise ModelFormatError(f"the model file names a class outside comptoir: {path}")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ModelFormatError(f"the model file holds a {path}, which this comptoir does not have") from None
+    if not (isinstance(cls, type) and issubclass(cls, Estimator)):
+        raise ModelFormatError(f"the model file names {path}, which is not a comptoir estimator")
+    return cls
+
+
+def load_model(path: Any, user_id_key: Optional[str] = None) -> Any:
+    """The estimator saved in any comptoir model file, of the class that saved it."""
+    from .exceptions import ModelFormatError
+    from .io import read_model_bytes
+
+    data = read_model_bytes(path)
+    record = read_record(data)
+    if record is None:
+        raise ModelFormatError(f"{path} carries no estimator record (written by C++ or an older comptoir): "
+                               "load it with its estimator class")
+    return estimator_class(record["class"]).from_bytes(data, user_id_key)
 
 
 class ClassifierMixin:

@@ -291,7 +291,7 @@ class Hybrid(_SessionRecommender):
     def __init__(self, components: Sequence[Any] = (), weights: Optional[Sequence[float]] = None) -> None:
         self.components = components
         self.weights = weights
-        if components:
+        if components and all(getattr(c, "model_", None) is not None for c in components):
             self.model_ = _core.recommend.Hybrid.create(
                 [c._fitted() for c in components], [1.0] * len(components) if weights is None else [float(w) for w in weights]
             )

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -54,6 +55,23 @@ absl::Status ModelFile::AddBlob(std::string name, std::string bytes) {
   }
   blobs_.push_back({std::move(name), std::move(bytes)});
   return absl::OkStatus();
+}
+
+void ModelFile::SetBlob(std::string name, std::string bytes) {
+  for (ModelBlob& blob : blobs_) {
+    if (blob.name == name) {
+      blob.bytes = std::move(bytes);
+      return;
+    }
+  }
+  blobs_.push_back({std::move(name), std::move(bytes)});
+}
+
+bool ModelFile::RemoveBlob(std::string_view name) {
+  const auto it = std::find_if(blobs_.begin(), blobs_.end(), [&](const ModelBlob& blob) { return blob.name == name; });
+  if (it == blobs_.end()) return false;
+  blobs_.erase(it);
+  return true;
 }
 
 absl::StatusOr<std::string_view> ModelFile::Blob(std::string_view name) const {

@@ -41,6 +41,10 @@ class ModelFile {
 
   // Fails if `name` is already present.
   absl::Status AddBlob(std::string name, std::string bytes);
+  // Adds `name`, or replaces its bytes when present.
+  void SetBlob(std::string name, std::string bytes);
+  // Removes `name` if present; says whether it was.
+  bool RemoveBlob(std::string_view name);
 
   // Stores a flat array of trivially copyable values (little-endian, as in memory).
   template <typename T>
