@@ -6,6 +6,7 @@ namespace py = pybind11;
 namespace comptoir::python {
 void RegisterCore(py::module_& m);
 void RegisterIo(py::module_& m);
+void RegisterModel(py::module_& m);
 void RegisterEmbed(py::module_& m);
 void RegisterFeatures(py::module_& m);
 void RegisterRecommend(py::module_& m);
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "comptoir's C++ core; use the `comptoir` package rather than this module.";
   comptoir::python::RegisterCore(m);
   comptoir::python::RegisterIo(m);
+  comptoir::python::RegisterModel(m);
   comptoir::python::RegisterEmbed(m);
   comptoir::python::RegisterFeatures(m);
   comptoir::python::RegisterRecommend(m);
