@@ -114,10 +114,6 @@ absl::StatusOr<ModelParts> LoadParts(const io::ModelFile& file) {
     ++nesting_depth;
     absl::StatusOr<ModelParts> parts = entry.load(file);
     --nesting_depth;
-    if (!parts.ok() && absl::IsNotFound(parts.status())) {
-      // A blob the kind needs is absent: the file is incomplete, not a missing file.
-      return MarkModelFormatError(absl::DataLossError(parts.status().message()));
-    }
     return parts;
   }
   return MarkModelFormatError(absl::FailedPreconditionError(

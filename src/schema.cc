@@ -175,11 +175,9 @@ absl::Status FeatureSchema::AppendTo(io::ModelFile& file) const { return file.Ad
 
 absl::StatusOr<FeatureSchema> FeatureSchema::ReadFrom(const io::ModelFile& file, std::int32_t num_features) {
   FeatureSchema schema;
-  absl::StatusOr<std::string_view> bytes = file.Blob(kSchemaBlob);
-  if (bytes.ok()) {
-    COMPTOIR_ASSIGN_OR_RETURN(schema, Parse(*bytes));
-  } else if (!absl::IsNotFound(bytes.status())) {
-    return bytes.status();
+  if (file.HasBlob(kSchemaBlob)) {
+    COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob(kSchemaBlob));
+    COMPTOIR_ASSIGN_OR_RETURN(schema, Parse(bytes));
   }
   const absl::Status valid = schema.Validate(num_features);
   if (!valid.ok()) {

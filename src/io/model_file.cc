@@ -1,13 +1,13 @@
 #include "comptoir/io/model_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <utility>
 
@@ -78,8 +78,12 @@ absl::StatusOr<std::string_view> ModelFile::Blob(std::string_view name) const {
   for (const ModelBlob& blob : blobs_) {
     if (blob.name == name) return std::string_view(blob.bytes);
   }
-  return absl::NotFoundError(
-      absl::StrCat("model file of kind '", model_kind_, "' has no blob named '", internal::Sv(name), "'"));
+  return MarkModelFormatError(absl::DataLossError(
+      absl::StrCat("model file of kind '", model_kind_, "' has no blob named '", internal::Sv(name), "'")));
+}
+
+bool ModelFile::HasBlob(std::string_view name) const {
+  return std::any_of(blobs_.begin(), blobs_.end(), [&](const ModelBlob& blob) { return blob.name == name; });
 }
 
 absl::Status ModelFile::ExpectKind(std::string_view model_kind) const {
@@ -278,10 +282,32 @@ absl::Status WriteModelBytes(const std::string& path, std::string_view bytes) {
 namespace {
 
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open model file '", path, "'"));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(absl::StrCat("reading '", path, "' failed"));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const std::string error = ErrnoText();
+    if (errno == ENOENT || errno == ENOTDIR) return absl::NotFoundError(absl::StrCat("cannot open model file '", path, "': ", error));
+    return absl::PermissionDeniedError(absl::StrCat("cannot open model file '", path, "': ", error));
+  }
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return MarkModelFormatError(
+        absl::FailedPreconditionError(absl::StrCat("'", path, "' is not a regular file, so not a model file")));
+  }
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
+  std::size_t read_so_far = 0;
+  bool failed = false;
+  while (read_so_far < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + read_so_far, bytes.size() - read_so_far);
+    if (n < 0 && errno == EINTR) continue;
+    failed = n < 0;
+    if (n <= 0) break;  // a file that shrank while read: the parse reports the truncation
+    read_so_far += static_cast<std::size_t>(n);
+  }
+  const std::string error = failed ? ErrnoText() : std::string();
+  ::close(fd);
+  if (failed) return absl::DataLossError(absl::StrCat("reading '", path, "' failed: ", error));
+  bytes.resize(read_so_far);
   return bytes;
 }
 

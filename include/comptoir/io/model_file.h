@@ -54,8 +54,10 @@ class ModelFile {
                    std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T)));
   }
 
-  // NotFound if absent.
+  // Absent is a ModelFormatError (DataLoss): a model that needs the blob cannot be used, and
+  // that is a damaged file, not a missing one. Optional blobs are checked with HasBlob.
   absl::StatusOr<std::string_view> Blob(std::string_view name) const;
+  bool HasBlob(std::string_view name) const;
 
   // Reads back an array written by AddArray; DataLoss if the size is not a multiple of sizeof(T).
   template <typename T>

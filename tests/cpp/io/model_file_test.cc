@@ -99,6 +99,10 @@ TEST(ModelFile, ForeignFilesAreRejected) {
   EXPECT_THAT(ParseModelFile("{\"json\": true}"), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(ParseModelFile(""), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(ReadModelFile("/nonexistent/dir/model.cmf"), StatusIs(absl::StatusCode::kNotFound));
+  // A directory is not a model file, and says so (no stream exception, no crash).
+  const absl::StatusOr<ModelFile> directory = ReadModelFile(::testing::TempDir());
+  EXPECT_THAT(directory, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a regular file")));
+  EXPECT_TRUE(IsModelFormatError(directory.status()));
 }
 
 // A file whose header is intact but written by a future comptoir with a newer layout.
@@ -126,7 +130,11 @@ TEST(ModelFile, KindAndBlobChecksNameTheProblem) {
   EXPECT_THAT(model.ExpectKind("golden_test"), IsOk());
   EXPECT_THAT(model.ExpectKind("session_knn"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("'golden_test'")));
-  EXPECT_THAT(model.Blob("missing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
+  // A blob the model needs is missing: a damaged file (ModelFormatError), not a missing file.
+  EXPECT_THAT(model.Blob("missing"), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("missing")));
+  EXPECT_TRUE(IsModelFormatError(model.Blob("missing").status()));
+  EXPECT_FALSE(model.HasBlob("missing"));
+  EXPECT_TRUE(model.HasBlob("weights"));
   EXPECT_THAT(model.Array<double>("weights"), StatusIs(absl::StatusCode::kDataLoss));
   ModelFile twice("x");
   EXPECT_THAT(twice.AddBlob("a", "1"), IsOk());

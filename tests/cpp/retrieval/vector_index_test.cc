@@ -140,7 +140,7 @@ TEST(IvfIndex, CorruptListsAreModelFormatErrors) {
   const auto loaded = LoadIndex(bad, "");
   EXPECT_THAT(loaded, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_TRUE(IsModelFormatError(loaded.status()));
-  EXPECT_THAT(LoadIndex(good, "missing."), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(LoadIndex(good, "missing."), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 }  // namespace
