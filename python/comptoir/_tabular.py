@@ -71,6 +71,8 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
                 levels[j] = column.cat.categories if str(column.dtype) == "category" else pd.Categorical(column).categories
             elif j not in levels:
                 raise ValueError(f"column {names[j]!r} is categorical, but was not in fit: its codes would mean nothing")
+            # Levels not seen in fit become missing (as pandas codes them), said so explicitly.
+            column = column.where(column.isin(levels[j]))
             codes = pd.Categorical(column, categories=levels[j]).codes.astype(np.float64)
             codes[codes < 0] = np.nan
             X.isetitem(j, codes)
@@ -212,7 +214,7 @@ def restore_schema(estimator: Any, model: Any) -> None:
 
     schema = model.schema if hasattr(model, "schema") else {"feature_names": list(model.feature_names),
                                                             "categorical": [], "class_labels": ("", [])}
-    n = model.num_features
+    n = model.num_features if hasattr(model, "num_features") else len(model.coefficients)
     if not hasattr(estimator, "n_features_in_"):
         estimator.n_features_in_ = n
     names = list(schema["feature_names"])

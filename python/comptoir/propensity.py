@@ -126,17 +126,25 @@ class CalibratedClassifier(ClassifierMixin, Estimator):
             raise not_fitted_error("this CalibratedClassifier is not fitted yet: call fit() or load() first")
         return calibrator
 
+    def _check_saveable(self) -> None:
+        base = self.estimator
+        if not (isinstance(base, Estimator) and hasattr(base, "model_")):
+            raise ValueError(f"a CalibratedClassifier around a {type(base).__module__}.{type(base).__name__} cannot "
+                             "be saved: only comptoir classifiers have model files (calibrate a fitted comptoir "
+                             "GradientBoostingClassifier or LogisticRegression to save it)")
+
+    def _encode_param(self, name: str, value: Any) -> Any:
+        if name == "estimator":
+            self._check_saveable()
+        return super()._encode_param(name, value)
+
     def _fitted(self) -> Any:
         """The C++ composite (base model file and calibrator), built when first asked for."""
         model = getattr(self, "model_", None)
         if model is None:
             calibrator = self._calibrator()
-            base = self.estimator
-            if not (isinstance(base, Estimator) and hasattr(base, "model_")):
-                raise ValueError(f"a CalibratedClassifier around a {type(base).__module__}.{type(base).__name__} cannot "
-                                 "be saved: only comptoir classifiers have model files (calibrate a comptoir "
-                                 "GradientBoostingClassifier or LogisticRegression to save it)")
-            self.model_ = model = _core.propensity.CalibratedClassifier.create(base.to_bytes(), calibrator)
+            self._check_saveable()
+            self.model_ = model = _core.propensity.CalibratedClassifier.create(self.estimator.to_bytes(), calibrator)
         return model
 
     @classmethod
@@ -145,12 +153,17 @@ class CalibratedClassifier(ClassifierMixin, Estimator):
 
     def _restore_from_model(self) -> None:
         # The nested file is the base estimator's complete file: its record, parameters and labels.
-        from ._base import estimator_class, read_record
+        import json
 
-        data = self.model_.base_bytes()
-        record = read_record(data)
-        base_class = estimator_class(record["class"]) if record is not None else type(self.estimator)
-        self.estimator = base_class.from_bytes(data)
+        from ._base import ESTIMATOR_BLOB, class_path
+
+        # The nested file is the base model's C++ file; this file's record holds the base's class and
+        # parameters (self.estimator as decoded), which make it a complete estimator file again.
+        base = self.estimator
+        record = {"class": class_path(type(base)),
+                  "params": {k: base._encode_param(k, v) for k, v in base.get_params(deep=False).items()}}
+        data = _core.io.with_blobs(self.model_.base_bytes(), {ESTIMATOR_BLOB: json.dumps(record).encode()})
+        self.estimator = type(base).from_bytes(data)
         self.calibrator_ = self.model_.calibrator
         self.method = self.model_.method
         self.classes_ = self.estimator.classes_

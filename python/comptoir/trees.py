@@ -229,7 +229,10 @@ class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
         super()._restore_from_model()
         # Files written without an estimator record name the loss only in their config.
         config = self.model_.config
-        self.loss, self.power = config.objective, config.power
+        if self.loss != config.objective:
+            self.loss = config.objective
+        if self.power != config.power:
+            self.power = config.power
 
     def predict(self, X: Any) -> np.ndarray:
         raw = self._raw(X)

@@ -255,7 +255,7 @@ def test_unseen_levels_are_scored_as_missing():
 
 def test_typed_class_labels_come_back_with_their_type(tmp_path):
     X, y01 = binary_task(n=1500)
-    for labels in (np.array([3, 7]), np.array([False, True]), np.array([0.5, 2.5]), np.array(["no", "yes"])):
+    for labels in (np.array([3, 7]), np.array([False, True]), np.array([1.0, 2.0]), np.array(["no", "yes"])):
         y = labels[y01]
         model = GradientBoostingClassifier(n_estimators=5).fit(X, y)
         restored = GradientBoostingClassifier.from_bytes(model.to_bytes())

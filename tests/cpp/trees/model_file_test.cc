@@ -118,7 +118,7 @@ TEST(GradientBoostingModelFile, FilesWithoutTheEarlyStoppingFlagReadItFromTheRou
   }
 }
 
-// The crafted file: a valid container whose one tree is a chain of 150,000 nodes.
+// The crafted file: a valid container whose one tree is a chain of 150,001 nodes (75,000 deep).
 io::ModelFile WithTree(const GradientBoosting& model, const std::function<void(v1::Tree&)>& craft) {
   io::ModelFile file = model.ToModelFile().value();
   v1::GradientBoostingModel m;
@@ -154,7 +154,7 @@ TEST(GradientBoostingModelFile, CraftedTreesAreFormatErrorsNotCrashes) {
   const auto load = [](const io::ModelFile& file) {
     return LoadModelFromBytes(io::SerializeModelFile(file).value()).status();
   };
-  const absl::Status deep = load(WithTree(model, [](v1::Tree& t) { Chain(t, 150000); }));
+  const absl::Status deep = load(WithTree(model, [](v1::Tree& t) { Chain(t, 150001); }));
   EXPECT_TRUE(IsModelFormatError(deep)) << deep;
   EXPECT_THAT(deep.message(), HasSubstr("levels deep"));
 
