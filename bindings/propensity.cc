@@ -4,39 +4,139 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <optional>
+#include <variant>
 #include <string>
 #include <vector>
 
 #include "comptoir/eval/binary.h"
+#include "comptoir/propensity/calibration.h"
 #include "comptoir/propensity/logistic.h"
 #include "arrays.h"
 #include "drift.h"
+#include "internal/registry.h"
+#include "schema.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
+namespace {
+
+using propensity::CalibratedClassifier;
+using propensity::IsotonicCalibration;
+using propensity::LogisticRegression;
+using propensity::LogisticRegressionConfig;
+using propensity::PlattScaling;
+
+void RegisterLogisticConfig(py::module_& prop) {
+  using Penalty = LogisticRegressionConfig::Penalty;
+  py::class_<LogisticRegressionConfig>(prop, "LogisticRegressionConfig")
+      .def(py::init<>())
+      .def_readwrite("C", &LogisticRegressionConfig::C)
+      .def_property(
+          "penalty", [](const LogisticRegressionConfig& c) { return c.penalty == Penalty::kL1 ? "l1" : "l2"; },
+          [](LogisticRegressionConfig& c, const std::string& name) {
+            if (name != "l1" && name != "l2") throw py::value_error("penalty must be 'l1' or 'l2', got '" + name + "'");
+            c.penalty = name == "l1" ? Penalty::kL1 : Penalty::kL2;
+          })
+      .def_readwrite("fit_intercept", &LogisticRegressionConfig::fit_intercept)
+      .def_readwrite("max_iter", &LogisticRegressionConfig::max_iter)
+      .def_readwrite("tol", &LogisticRegressionConfig::tol);
+}
+
+template <typename Calibrator>
+void DefCalibrator(py::class_<Calibrator>& cls) {
+  cls.def_static("fit", [](const Array<double>& scores, const Array<std::uint8_t>& y) {
+        return ValueOrThrow(Calibrator::Fit(SpanOf(scores), SpanOf(y)));
+      })
+      .def("calibrate", [](const Calibrator& self, const Array<double>& scores) {
+        std::vector<double> out(static_cast<std::size_t>(scores.size()));
+        for (py::ssize_t i = 0; i < scores.size(); ++i) out[static_cast<std::size_t>(i)] = self.Calibrate(scores.data()[i]);
+        return ToNumpy(std::move(out));
+      })
+      .def("to_bytes", [](const Calibrator& self) { return py::bytes(self.Serialize()); })
+      .def_static("from_bytes", [](const py::bytes& data) { return ValueOrThrow(Calibrator::Parse(std::string_view(data))); })
+      .def(py::pickle([](const Calibrator& self) { return py::bytes(self.Serialize()); },
+                      [](const py::bytes& data) { return ValueOrThrow(Calibrator::Parse(std::string_view(data))); }));
+}
+
+void RegisterCalibration(py::module_& prop) {
+  auto platt = py::class_<PlattScaling>(prop, "PlattScaling");
+  DefCalibrator(platt);
+  platt.def_property_readonly("a", &PlattScaling::a).def_property_readonly("b", &PlattScaling::b);
+  auto isotonic = py::class_<IsotonicCalibration>(prop, "IsotonicCalibration");
+  DefCalibrator(isotonic);
+  isotonic.def_property_readonly("thresholds", [](const IsotonicCalibration& self) { return ToNumpy(std::vector<double>(self.thresholds())); })
+      .def_property_readonly("values", [](const IsotonicCalibration& self) { return ToNumpy(std::vector<double>(self.values())); });
+  prop.def("fit_platt", [](const Array<double>& scores, const Array<std::uint8_t>& y) {
+    const PlattScaling fitted = ValueOrThrow(PlattScaling::Fit(SpanOf(scores), SpanOf(y)));
+    return py::make_tuple(fitted.a(), fitted.b());
+  });
+
+  // The serving side of comptoir.propensity.CalibratedClassifier: built from the base model's file
+  // bytes and a fitted calibrator.
+  py::class_<CalibratedClassifier>(prop, "CalibratedClassifier")
+      .def_static("create", [](const py::bytes& base_bytes, const py::object& calibrator) {
+        std::shared_ptr<const Scorer> base = ValueOrThrow(internal::LoadNestedScorer(std::string_view(base_bytes), "calibrated base model"));
+        if (py::isinstance<IsotonicCalibration>(calibrator)) {
+          return ValueOrThrow(CalibratedClassifier::Create(std::move(base), calibrator.cast<IsotonicCalibration>()));
+        }
+        return ValueOrThrow(CalibratedClassifier::Create(std::move(base), calibrator.cast<PlattScaling>()));
+      }, py::arg("base_bytes"), py::arg("calibrator"))
+      .def("score", [](const CalibratedClassifier& self, const Array<double>& X, int num_threads) {
+        const auto matrix = MatrixOf(X);
+        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
+      }, py::arg("X"), py::arg("num_threads") = 0)
+      .def("contributions", [](const CalibratedClassifier& self, const Array<double>& X, int num_threads) {
+        const auto matrix = MatrixOf(X);
+        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, ThreadOptions(num_threads)); });
+      }, py::arg("X"), py::arg("num_threads") = 0)
+      .def_property_readonly("method", [](const CalibratedClassifier& self) {
+        return self.method() == CalibratedClassifier::Method::kIsotonic ? "isotonic" : "sigmoid";
+      })
+      .def_property_readonly("calibrator", [](const CalibratedClassifier& self) -> py::object {
+        return std::visit([](const auto& map) { return py::cast(map); }, self.calibrator());
+      })
+      .def_property_readonly("num_features", &CalibratedClassifier::num_features)
+      .def_property_readonly("schema", [](const CalibratedClassifier& self) { return SchemaToDict(self.schema()); })
+      .def("base_bytes", [](const CalibratedClassifier& self) {
+        return py::bytes(ValueOrThrow(internal::SerializePart(self.base().ToModelFile())));
+      })
+      .def("to_bytes", [](const CalibratedClassifier& self) {
+        return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(self.ToModelFile()))));
+      })
+      .def_static("from_bytes", [](const py::bytes& data) {
+        return ValueOrThrow(CalibratedClassifier::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
+      });
+}
+
+}  // namespace
+
 void RegisterPropensity(py::module_& m) {
   py::module_ prop = m.def_submodule("propensity", "propensity models and calibration");
-  auto logistic = py::class_<propensity::LogisticRegression>(prop, "LogisticRegression")
+  RegisterLogisticConfig(prop);
+  auto logistic = py::class_<LogisticRegression>(prop, "LogisticRegression")
       .def_static(
           "fit",
           [](const Array<double>& X, const Array<std::uint8_t>& y, const std::optional<Array<double>>& sample_weight,
-             double l2, double l1, bool fit_intercept, std::int32_t max_iterations, double tolerance, int num_threads,
-             const py::object& on_progress) {
+             const LogisticRegressionConfig& config, int num_threads, const py::object& on_progress) {
             const auto matrix = MatrixOf(X);
-            propensity::LogisticRegressionConfig config{l2, l1, fit_intercept, max_iterations, tolerance};
-            ExecutionOptions options;
-            options.num_threads = num_threads;
+            ExecutionOptions options = ThreadOptions(num_threads);
             return RunReleasingGil(
                 [&](ProgressCallback progress) {
                   options.progress = std::move(progress);
-                  return propensity::LogisticRegression::Fit(
-                      matrix, SpanOf(y), sample_weight ? SpanOf(*sample_weight) : absl::Span<const double>(), config, options);
+                  return LogisticRegression::Fit(matrix, SpanOf(y), sample_weight ? SpanOf(*sample_weight) : absl::Span<const double>(),
+                                                 config, options);
                 },
                 on_progress);
           },
-          py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("l2"), py::arg("l1"), py::arg("fit_intercept"),
-          py::arg("max_iterations"), py::arg("tolerance"), py::arg("num_threads") = 0, py::arg("on_progress") = py::none())
+          py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("config") = LogisticRegressionConfig{},
+          py::arg("num_threads") = 0, py::arg("on_progress") = py::none())
+      .def_property_readonly("config", [](const LogisticRegression& self) { return LogisticRegressionConfig(self.config()); })
+      .def("score", [](const LogisticRegression& self, const Array<double>& X, int num_threads) {
+        const auto matrix = MatrixOf(X);
+        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
+      }, py::arg("X"), py::arg("num_threads") = 0)
       .def_property_readonly("coefficients", [](const propensity::LogisticRegression& self) { return Eigen::VectorXd(self.coefficients()); })
       .def_property_readonly("intercept", &propensity::LogisticRegression::intercept)
       .def_property(
@@ -59,21 +159,9 @@ void RegisterPropensity(py::module_& m) {
       .def_static("from_bytes", [](const py::bytes& data) {
         return ValueOrThrow(propensity::LogisticRegression::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
       });
-  DefTrainingProfile<propensity::LogisticRegression>(logistic);
-
-  prop.def("fit_platt", [](const Array<double>& scores, const Array<std::uint8_t>& y) {
-    const propensity::PlattScaling platt = ValueOrThrow(propensity::PlattScaling::Fit(SpanOf(scores), SpanOf(y)));
-    return py::make_tuple(platt.a(), platt.b());
-  });
-  py::class_<propensity::IsotonicCalibration>(prop, "IsotonicCalibration")
-      .def_static("fit", [](const Array<double>& scores, const Array<std::uint8_t>& y) {
-        return ValueOrThrow(propensity::IsotonicCalibration::Fit(SpanOf(scores), SpanOf(y)));
-      })
-      .def("calibrate", [](const propensity::IsotonicCalibration& self, const Array<double>& scores) {
-        std::vector<double> out(static_cast<std::size_t>(scores.size()));
-        for (py::ssize_t i = 0; i < scores.size(); ++i) out[static_cast<std::size_t>(i)] = self.Calibrate(scores.data()[i]);
-        return ToNumpy(std::move(out));
-      });
+  DefTrainingProfile<LogisticRegression>(logistic);
+  DefSchema<LogisticRegression>(logistic);
+  RegisterCalibration(prop);
 
   py::module_ metrics = m.def_submodule("binary_metrics", "metrics for probabilities against 0/1 outcomes");
   metrics.def("roc_auc", [](const Array<double>& s, const Array<std::uint8_t>& y) { return ValueOrThrow(eval::RocAuc(SpanOf(s), SpanOf(y))); });

@@ -11,6 +11,7 @@
 #include "comptoir/trees/gradient_boosting.h"
 #include "arrays.h"
 #include "drift.h"
+#include "schema.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -34,39 +35,74 @@ const char* ObjectiveName(trees::Objective objective) {
   return "";
 }
 
+using Layout = trees::GradientBoostingConfig::HistogramLayout;
+
+Layout LayoutOf(const std::string& name) {
+  if (name == "auto") return Layout::kAuto;
+  if (name == "dense") return Layout::kDense;
+  if (name == "sparse") return Layout::kSparse;
+  throw py::value_error("histogram_layout must be 'auto', 'dense' or 'sparse', got '" + name + "'");
+}
+
+const char* LayoutName(Layout layout) {
+  switch (layout) {
+    case Layout::kAuto: return "auto";
+    case Layout::kDense: return "dense";
+    case Layout::kSparse: return "sparse";
+  }
+  return "";
+}
+
+void RegisterConfig(py::module_& trees_module) {
+  using Config = trees::GradientBoostingConfig;
+  // One attribute per field, named as the field; the binning's fields sit on the config itself, as
+  // they do in the model file's config.
+  py::class_<Config>(trees_module, "GradientBoostingConfig")
+      .def(py::init<>())
+      .def_property(
+          "objective", [](const Config& c) { return ObjectiveName(c.objective); },
+          [](Config& c, const std::string& name) { c.objective = ObjectiveOf(name); })
+      .def_readwrite("power", &Config::power)
+      .def_readwrite("n_estimators", &Config::n_estimators)
+      .def_readwrite("learning_rate", &Config::learning_rate)
+      .def_readwrite("num_leaves", &Config::num_leaves)
+      .def_readwrite("max_depth", &Config::max_depth)
+      .def_readwrite("min_samples_leaf", &Config::min_samples_leaf)
+      .def_readwrite("min_hessian_leaf", &Config::min_hessian_leaf)
+      .def_readwrite("l2_regularization", &Config::l2_regularization)
+      .def_readwrite("min_split_gain", &Config::min_split_gain)
+      .def_readwrite("categorical_smoothing", &Config::categorical_smoothing)
+      .def_readwrite("min_samples_category", &Config::min_samples_category)
+      .def_readwrite("subsample", &Config::subsample)
+      .def_readwrite("colsample", &Config::colsample)
+      .def_readwrite("early_stopping", &Config::early_stopping)
+      .def_readwrite("n_iter_no_change", &Config::n_iter_no_change)
+      .def_property(
+          "max_bins", [](const Config& c) { return c.binning.max_bins; },
+          [](Config& c, std::int32_t v) { c.binning.max_bins = v; })
+      .def_property(
+          "categorical_features", [](const Config& c) { return c.binning.categorical_features; },
+          [](Config& c, std::vector<std::int32_t> v) { c.binning.categorical_features = std::move(v); })
+      .def_property(
+          "sample_rows", [](const Config& c) { return c.binning.sample_rows; },
+          [](Config& c, std::int64_t v) { c.binning.sample_rows = v; })
+      .def_property(
+          "histogram_layout", [](const Config& c) { return LayoutName(c.histogram_layout); },
+          [](Config& c, const std::string& name) { c.histogram_layout = LayoutOf(name); });
+}
+
 }  // namespace
 
 void RegisterTrees(py::module_& m) {
   py::module_ trees_module = m.def_submodule("trees", "gradient-boosted trees");
   using trees::GradientBoosting;
+  RegisterConfig(trees_module);
   auto gradient_boosting = py::class_<GradientBoosting>(trees_module, "GradientBoosting")
       .def_static(
           "fit",
           [](const Array<double>& X, const Array<double>& y, const std::optional<Array<double>>& sample_weight,
              const std::optional<Array<double>>& X_validation, const std::optional<Array<double>>& y_validation,
-             const std::string& objective, double tweedie_power, std::int32_t num_trees, double learning_rate,
-             std::int32_t num_leaves, std::int32_t max_depth, std::int32_t min_samples_leaf, double min_hessian_leaf,
-             double l2, double min_split_gain, double categorical_smoothing, std::int32_t min_samples_category,
-             double row_subsample, double feature_subsample, std::int32_t early_stopping_rounds, std::int32_t max_bins,
-             std::vector<std::int32_t> categorical_features, int num_threads, std::uint64_t seed, const py::object& on_progress) {
-            trees::GradientBoostingConfig config;
-            config.objective = ObjectiveOf(objective);
-            config.tweedie_power = tweedie_power;
-            config.num_trees = num_trees;
-            config.learning_rate = learning_rate;
-            config.num_leaves = num_leaves;
-            config.max_depth = max_depth;
-            config.min_samples_leaf = min_samples_leaf;
-            config.min_hessian_leaf = min_hessian_leaf;
-            config.l2 = l2;
-            config.min_split_gain = min_split_gain;
-            config.categorical_smoothing = categorical_smoothing;
-            config.min_samples_category = min_samples_category;
-            config.row_subsample = row_subsample;
-            config.feature_subsample = feature_subsample;
-            config.early_stopping_rounds = early_stopping_rounds;
-            config.binning.max_bins = max_bins;
-            config.binning.categorical_features = std::move(categorical_features);
+             const trees::GradientBoostingConfig& config, int num_threads, std::uint64_t seed, const py::object& on_progress) {
             const auto matrix = MatrixOf(X);
             const RowMatrixD no_rows(0, matrix.cols());
             const auto validation = X_validation ? MatrixOf(*X_validation) : Eigen::Map<const RowMatrixD>(no_rows.data(), 0, matrix.cols());
@@ -81,13 +117,14 @@ void RegisterTrees(py::module_& m) {
                 on_progress);
           },
           py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("X_validation") = py::none(),
-          py::arg("y_validation") = py::none(), py::arg("objective") = "binary", py::arg("tweedie_power") = 1.5,
-          py::arg("num_trees") = 100, py::arg("learning_rate") = 0.1, py::arg("num_leaves") = 31, py::arg("max_depth") = 0,
-          py::arg("min_samples_leaf") = 20, py::arg("min_hessian_leaf") = 1e-3, py::arg("l2") = 0.0,
-          py::arg("min_split_gain") = 0.0, py::arg("categorical_smoothing") = 10.0, py::arg("min_samples_category") = 10,
-          py::arg("row_subsample") = 1.0, py::arg("feature_subsample") = 1.0, py::arg("early_stopping_rounds") = 0,
-          py::arg("max_bins") = 256, py::arg("categorical_features") = std::vector<std::int32_t>{}, py::arg("num_threads") = 0,
+          py::arg("y_validation") = py::none(), py::arg("config") = trees::GradientBoostingConfig{}, py::arg("num_threads") = 0,
           py::arg("seed") = 42, py::arg("on_progress") = py::none())
+      .def("score", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
+        const auto matrix = MatrixOf(X);
+        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
+      }, py::arg("X"), py::arg("num_threads") = 0)
+      .def_property_readonly("config", [](const GradientBoosting& self) { return trees::GradientBoostingConfig(self.config()); })
+      .def_property_readonly("seed", &GradientBoosting::seed)
       .def("predict_raw", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
         return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.PredictRaw(matrix, ThreadOptions(num_threads)); }));
@@ -116,6 +153,7 @@ void RegisterTrees(py::module_& m) {
         return ValueOrThrow(GradientBoosting::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
       });
   DefTrainingProfile<GradientBoosting>(gradient_boosting);
+  DefSchema<GradientBoosting>(gradient_boosting);
 }
 
 }  // namespace comptoir::python

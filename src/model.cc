@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "comptoir/embed/item2vec.h"
+#include "comptoir/propensity/calibration.h"
 #include "comptoir/propensity/logistic.h"
 #include "comptoir/recommend/embedding.h"
 #include "comptoir/recommend/hybrid.h"
@@ -74,6 +75,7 @@ const Entry kRegistry[] = {
     {embed::Item2Vec::kModelKind, &LoadItem2Vec},
     {trees::GradientBoosting::kModelKind, &LoadScorerKind<trees::GradientBoosting>},
     {propensity::LogisticRegression::kModelKind, &LoadScorerKind<propensity::LogisticRegression>},
+    {propensity::CalibratedClassifier::kModelKind, &LoadScorerKind<propensity::CalibratedClassifier>},
     {uplift::UpliftForest::kModelKind, &LoadUpliftKind<uplift::UpliftForest>},
 };
 

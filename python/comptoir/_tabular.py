@@ -1,8 +1,11 @@
 """Tables in, float64 matrices out: what every tabular estimator does with ``X`` and ``y``.
 
 NumPy arrays and pandas frames are accepted. Column names seen in ``fit`` are checked at prediction
-time; pandas ``category`` columns become their integer codes (NaN when missing), with the levels
-seen in ``fit`` reused at prediction so a code always means the same category. ``fit`` records a
+time; pandas ``category`` columns (and string columns an estimator names in its
+``categorical_features``) become integer codes (NaN when missing), with the levels seen in ``fit``
+reused at prediction so a code always means the same category; a level not seen in ``fit`` is
+treated as missing. The levels, feature names and class labels go into the model file's schema and
+come back typed at load. ``fit`` records a
 profile of the training features (``feature_profile_``); predicting on 1,000 rows or more
 (explanations excepted: they are asked for chosen subsets) compares them with it and warns (``DriftWarning``) about every feature whose population
 stability index exceeds 0.25, so a broken feature pipeline is noticed before its scores are used."""
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -23,10 +26,24 @@ from .exceptions import DriftWarning
 _MIN_ROWS_FOR_DRIFT = 1_000
 
 
-def _category_columns(X: Any) -> List[int]:
+def _category_columns(X: Any, estimator: Any, fitting: bool) -> List[int]:
+    """Columns of a frame to encode as category codes: pandas ``category`` columns, and at fit the
+    text columns the estimator names in ``categorical_features`` (by name or index); at prediction
+    every column that had levels at fit."""
     if not hasattr(X, "dtypes"):
         return []
-    return [j for j, dtype in enumerate(X.dtypes) if str(dtype) == "category"]
+    columns = {j for j, dtype in enumerate(X.dtypes) if str(dtype) == "category"}
+    if fitting:
+        named = getattr(estimator, "categorical_features", None)
+        names = list(X.columns)
+        for item in ([] if named is None or isinstance(named, str) else list(named)):
+            j = names.index(item) if isinstance(item, str) and item in names else item
+            if isinstance(j, (int, np.integer)) and not isinstance(j, (bool, np.bool_)) and 0 <= j < len(names):
+                if X.dtypes.iloc[int(j)].kind in "OUST":
+                    columns.add(int(j))
+    else:
+        columns |= set(getattr(estimator, "category_levels_", {}))
+    return sorted(columns)
 
 
 def _conversion_warning() -> type:
@@ -42,7 +59,7 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError("sparse input is not supported: pass a dense array (X.toarray())")
     names = list(X.columns) if hasattr(X, "columns") else None
-    categorical = _category_columns(X)
+    categorical = _category_columns(X, estimator, fitting)
     if categorical:
         import pandas as pd
 
@@ -51,7 +68,11 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
         for j in categorical:
             column = X.iloc[:, j]
             if fitting:
-                levels[j] = column.cat.categories
+                levels[j] = column.cat.categories if str(column.dtype) == "category" else pd.Categorical(column).categories
+            elif j not in levels:
+                raise ValueError(f"column {names[j]!r} is categorical, but was not in fit: its codes would mean nothing")
+            # Levels not seen in fit become missing (as pandas codes them), said so explicitly.
+            column = column.where(column.isin(levels[j]))
             codes = pd.Categorical(column, categories=levels[j]).codes.astype(np.float64)
             codes[codes < 0] = np.nan
             X.isetitem(j, codes)
@@ -138,11 +159,73 @@ def _warn_on_drift(estimator: Any, values: np.ndarray) -> None:
 
 
 def attach_schema(estimator: Any) -> None:
-    """Feature names and the training profile onto the fitted C++ model, whose model file keeps them."""
-    estimator.model_.feature_names = feature_names(estimator)
+    """Feature names, category levels, class labels and the training profile onto the fitted C++
+    model, whose model file keeps them."""
+    model = estimator.model_
+    if hasattr(model, "schema"):
+        model.schema = schema_of(estimator)
+    else:
+        model.feature_names = feature_names(estimator)
     profile = getattr(estimator, "feature_profile_", None)
     if profile is not None:
-        estimator.model_.training_profile = profile
+        model.training_profile = profile
+
+
+def schema_of(estimator: Any) -> Dict[str, Any]:
+    """The C++ FeatureSchema (as the bindings' dict) of a fitted estimator."""
+    levels = getattr(estimator, "category_levels_", {})
+    schema: Dict[str, Any] = {"feature_names": feature_names(estimator),
+                              "categorical": [(j, *typed_values(levels[j])) for j in sorted(levels)]}
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        schema["class_labels"] = typed_values(classes)
+    return schema
+
+
+def typed_values(values: Any) -> Tuple[str, List[str]]:
+    """Labels as the schema keeps them: their type and each one as text."""
+    array = np.asarray(values)
+    if array.dtype.kind == "b":
+        return "bool", ["true" if v else "false" for v in array.tolist()]
+    if array.dtype.kind in "iu":
+        return "int64", [str(int(v)) for v in array.tolist()]
+    if array.dtype.kind == "f":
+        return "float64", [repr(float(v)) for v in array.tolist()]
+    return "string", [str(v) for v in array.tolist()]
+
+
+def values_of(kind: str, texts: List[str]) -> np.ndarray:
+    """The labels ``typed_values`` wrote, with their type back."""
+    if kind == "bool":
+        return np.array([t == "true" for t in texts], dtype=bool)
+    if kind == "int64":
+        return np.array([int(t) for t in texts], dtype=np.int64)
+    if kind == "float64":
+        return np.array([float(t) for t in texts], dtype=np.float64)
+    return np.array(texts)
+
+
+def restore_schema(estimator: Any, model: Any) -> None:
+    """What ``matrix`` recorded at fit, back from a loaded model's schema (attributes the estimator
+    already has are kept): ``n_features_in_``, ``feature_names_in_`` (unless the names are the
+    x0, x1, ... given to arrays), ``category_levels_`` and, for classifiers, ``classes_`` (0 and 1
+    for files without labels)."""
+    import pandas as pd
+
+    schema = model.schema if hasattr(model, "schema") else {"feature_names": list(model.feature_names),
+                                                            "categorical": [], "class_labels": ("", [])}
+    n = model.num_features if hasattr(model, "num_features") else len(model.coefficients)
+    if not hasattr(estimator, "n_features_in_"):
+        estimator.n_features_in_ = n
+    names = list(schema["feature_names"])
+    if names and names != [f"x{j}" for j in range(n)] and not hasattr(estimator, "feature_names_in_"):
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    if schema["categorical"] and not hasattr(estimator, "category_levels_"):
+        estimator.category_levels_ = {j: pd.Index(values_of(kind, texts).tolist())
+                                      for j, kind, texts in schema["categorical"]}
+    if getattr(estimator, "_estimator_type", None) == "classifier" and not hasattr(estimator, "classes_"):
+        kind, texts = schema["class_labels"]
+        estimator.classes_ = values_of(kind, texts) if len(texts) == 2 else np.array([0, 1])
 
 
 def targets(y: Any) -> np.ndarray:

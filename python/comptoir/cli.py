@@ -51,18 +51,19 @@ def _read_features(path: str, names: List[str]) -> Tuple[Any, Any]:
 def _load_scorer(path: str) -> Any:
     """The estimator around a saved propensity or spend model, by the kind its file declares."""
     from .exceptions import ModelFormatError
-    from .propensity import LogisticRegression
+    from .propensity import CalibratedClassifier, LogisticRegression
     from .trees import GradientBoostingClassifier, GradientBoostingRegressor
 
     kind = inspect_model_file(path)["model_kind"]
     if kind == "logistic_regression":
         return LogisticRegression.load(path)
     if kind == "gradient_boosting":
-        model = GradientBoostingClassifier.load(path)
-        if model.model_.objective != "binary":
-            model = GradientBoostingRegressor.load(path)
-            model.loss = model.model_.objective
-        return model
+        try:
+            return GradientBoostingClassifier.load(path)
+        except ModelFormatError:  # a regressor's file
+            return GradientBoostingRegressor.load(path)
+    if kind == "calibrated_classifier":
+        return CalibratedClassifier.load(path)
     raise ModelFormatError(f"{path} holds a '{kind}' model; `comptoir score` scores propensity and spend models")
 
 

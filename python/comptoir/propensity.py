@@ -44,12 +44,11 @@ class LogisticRegression(ClassifierMixin, Estimator):
         matrix = _tabular.matrix(X, self, fitting=True)
         labels = _tabular.binary_labels(y, self)
         weights = _tabular.sample_weights(sample_weight, len(labels))
-        total = len(labels) if weights is None else float(weights.sum())
-        strength = 1.0 / (self.C * total)
-        self.model_ = _core.propensity.LogisticRegression.fit(
-            matrix, labels, weights, strength if self.penalty == "l2" else 0.0, strength if self.penalty == "l1" else 0.0,
-            bool(self.fit_intercept), int(self.max_iter), float(self.tol), int(self.n_jobs), make_progress(self.verbose),
-        )
+        config = _core.propensity.LogisticRegressionConfig()
+        for name in ("C", "penalty", "fit_intercept", "max_iter", "tol"):
+            setattr(config, name, getattr(self, name))
+        self.model_ = _core.propensity.LogisticRegression.fit(matrix, labels, weights, config, int(self.n_jobs),
+                                                              make_progress(self.verbose))
         _tabular.attach_schema(self)
         self._restore_from_model()
         return self
@@ -59,9 +58,7 @@ class LogisticRegression(ClassifierMixin, Estimator):
         self.coef_ = model.coefficients.reshape(1, -1)
         self.intercept_ = np.array([model.intercept])
         self.n_iter_ = np.array([model.iterations])
-        self.n_features_in_ = len(model.coefficients)
-        if not hasattr(self, "classes_"):
-            self.classes_ = np.array([0, 1])  # a model file keeps the positive class as 1
+        _tabular.restore_schema(self, model)
 
     def decision_function(self, X: Any) -> np.ndarray:
         model = self._fitted()
@@ -87,34 +84,102 @@ class LogisticRegression(ClassifierMixin, Estimator):
         return contributions
 
 
-class CalibratedClassifier:
+class CalibratedClassifier(ClassifierMixin, Estimator):
     """Calibrates an already-fitted classifier on held-out data: ``method="isotonic"`` (pool
-    adjacent violators) or ``"sigmoid"`` (Platt)."""
+    adjacent violators) or ``"sigmoid"`` (Platt scaling of its probabilities).
+
+    ``fit`` leaves ``estimator`` as it is and fits only the map of its probabilities
+    (``calibrator_``). Any classifier with ``predict_proba`` can be calibrated; saving (``save``,
+    ``to_bytes``, pickling) needs a comptoir classifier, whose model file is nested in this one
+    (model kind ``calibrated_classifier``, which ``comptoir::LoadModel`` serves from C++), and
+    ``load`` restores the fitted classifier with it."""
+
+    _param_names = ("estimator", "method")
 
     def __init__(self, estimator: Any, method: str = "isotonic") -> None:
         self.estimator = estimator
         self.method = method
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {"estimator": self.estimator, "method": self.method}
-
     def fit(self, X: Any, y: Any) -> "CalibratedClassifier":
-        scores = self.estimator.predict_proba(X)[:, 1]
+        if self.method not in ("isotonic", "sigmoid"):
+            raise ValueError(f"method must be 'isotonic' or 'sigmoid', got {self.method!r}")
+        scores = np.ascontiguousarray(self.estimator.predict_proba(X)[:, 1], dtype=np.float64)
         labels = (np.asarray(y) == self.estimator.classes_[1]).astype(np.uint8)
         self.classes_ = self.estimator.classes_
-        if self.method == "isotonic":
-            self.calibrator_ = _core.propensity.IsotonicCalibration.fit(scores, labels)
-        elif self.method == "sigmoid":
-            self.platt_ = _core.propensity.fit_platt(scores, labels)
-        else:
-            raise ValueError(f"method must be 'isotonic' or 'sigmoid', got {self.method!r}")
+        fitter = _core.propensity.IsotonicCalibration if self.method == "isotonic" else _core.propensity.PlattScaling
+        self.calibrator_ = fitter.fit(scores, labels)
+        self.__dict__.pop("model_", None)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        scores = self.estimator.predict_proba(X)[:, 1]
-        if self.method == "isotonic":
-            p = self.calibrator_.calibrate(scores)
-        else:
-            a, b = self.platt_
-            p = 1 / (1 + np.exp(-(a * scores + b)))
+        p = self._calibrator().calibrate(np.ascontiguousarray(self.estimator.predict_proba(X)[:, 1], dtype=np.float64))
         return np.c_[1 - p, p]
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+    def _calibrator(self) -> Any:
+        calibrator = getattr(self, "calibrator_", None)
+        if calibrator is None:
+            from .exceptions import not_fitted_error
+
+            raise not_fitted_error("this CalibratedClassifier is not fitted yet: call fit() or load() first")
+        return calibrator
+
+    def _check_saveable(self) -> None:
+        base = self.estimator
+        if not (isinstance(base, Estimator) and hasattr(base, "model_")):
+            raise ValueError(f"a CalibratedClassifier around a {type(base).__module__}.{type(base).__name__} cannot "
+                             "be saved: only comptoir classifiers have model files (calibrate a fitted comptoir "
+                             "GradientBoostingClassifier or LogisticRegression to save it)")
+
+    def _encode_param(self, name: str, value: Any) -> Any:
+        if name == "estimator":
+            self._check_saveable()
+        return super()._encode_param(name, value)
+
+    def _fitted(self) -> Any:
+        """The C++ composite (base model file and calibrator), built when first asked for."""
+        model = getattr(self, "model_", None)
+        if model is None:
+            calibrator = self._calibrator()
+            self._check_saveable()
+            self.model_ = model = _core.propensity.CalibratedClassifier.create(self.estimator.to_bytes(), calibrator)
+        return model
+
+    @classmethod
+    def _load_core(cls, data: bytes) -> Any:
+        return _core.propensity.CalibratedClassifier.from_bytes(data)
+
+    def _restore_from_model(self) -> None:
+        # The nested file is the base estimator's complete file: its record, parameters and labels.
+        import json
+
+        from ._base import ESTIMATOR_BLOB, class_path
+
+        # The nested file is the base model's C++ file; this file's record holds the base's class and
+        # parameters (self.estimator as decoded), which make it a complete estimator file again.
+        base = self.estimator
+        record = {"class": class_path(type(base)),
+                  "params": {k: base._encode_param(k, v) for k, v in base.get_params(deep=False).items()}}
+        data = _core.io.with_blobs(self.model_.base_bytes(), {ESTIMATOR_BLOB: json.dumps(record).encode()})
+        self.estimator = type(base).from_bytes(data)
+        self.calibrator_ = self.model_.calibrator
+        self.method = self.model_.method
+        self.classes_ = self.estimator.classes_
+        self.n_features_in_ = self.estimator.n_features_in_
+        if hasattr(self.estimator, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator.feature_names_in_
+
+    def _saveable(self) -> bool:
+        return isinstance(self.estimator, Estimator) and hasattr(self, "calibrator_")
+
+    def __getstate__(self) -> Dict[str, Any]:
+        if self._saveable():
+            return {"model_file": self.to_bytes()}
+        return self.__dict__.copy()
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        if "model_file" in state:
+            state = type(self).from_bytes(state["model_file"]).__dict__
+        self.__dict__.update(state)

@@ -5,6 +5,9 @@ Poisson or Tweedie) train in C++ on all cores, treat NaN as missing (each split 
 values go), split categorical columns (pandas ``category`` columns, or the indices or names given in
 ``categorical_features``) by sets of categories, stop early on a held-out fraction or an
 ``eval_set``, and explain every prediction with exact TreeSHAP values that add up to the raw score.
+A model file (``save``/``load``/pickle) keeps everything fitted: the parameters, the column names,
+each categorical column's levels (so a loaded model maps a frame's categories exactly as at fit;
+levels not seen in fit are scored as missing) and the class labels.
 Results are identical for a ``random_state`` whatever ``n_jobs`` is. ``min_samples_leaf`` is checked
 as LightGBM checks it: a candidate child's rows are estimated from its share of the node's hessian."""
 
@@ -54,7 +57,31 @@ class _GradientBoosting(Estimator):
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
-        return _core.trees.GradientBoosting.from_bytes(data)
+        from .exceptions import ModelFormatError
+
+        model = _core.trees.GradientBoosting.from_bytes(data)
+        if (model.objective == "binary") != (cls._estimator_type == "classifier"):
+            held = "GradientBoostingClassifier" if model.objective == "binary" else "GradientBoostingRegressor"
+            raise ModelFormatError(f"the model file holds a comptoir.trees.{held} (objective '{model.objective}'), not a "
+                                   f"comptoir.trees.{cls.__name__}: load it with comptoir.trees.{held}")
+        return model
+
+    def _config(self, categorical: List[int]) -> Any:
+        """The C++ config, filled field by field from this estimator's parameters."""
+        values = {
+            "objective": self._objective, "power": float(getattr(self, "power", 1.5)),
+            "n_estimators": int(self.n_estimators), "learning_rate": float(self.learning_rate),
+            "num_leaves": int(self.num_leaves), "max_depth": 0 if self.max_depth is None else int(self.max_depth),
+            "min_samples_leaf": int(self.min_samples_leaf), "min_hessian_leaf": float(self.min_hessian_leaf),
+            "l2_regularization": float(self.l2_regularization), "min_split_gain": float(self.min_split_gain),
+            "subsample": float(self.subsample), "colsample": float(self.colsample),
+            "early_stopping": bool(self.early_stopping), "n_iter_no_change": int(self.n_iter_no_change),
+            "max_bins": int(self.max_bins), "categorical_features": categorical,
+        }
+        config = _core.trees.GradientBoostingConfig()
+        for name, value in values.items():
+            setattr(config, name, value)
+        return config
 
     def _categorical_indices(self, X: Any, n_features: int) -> List[int]:
         indices = set(getattr(self, "category_levels_", {}).keys())
@@ -113,16 +140,8 @@ class _GradientBoosting(Estimator):
             matrix, targets = np.ascontiguousarray(matrix[train]), targets[train]
             weights = None if weights is None else weights[train]
         self.model_ = _core.trees.GradientBoosting.fit(
-            matrix, targets, weights, X_validation, y_validation, objective=self._objective,
-            tweedie_power=float(getattr(self, "power", 1.5)), num_trees=int(self.n_estimators),
-            learning_rate=float(self.learning_rate), num_leaves=int(self.num_leaves),
-            max_depth=0 if self.max_depth is None else int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
-            min_hessian_leaf=float(self.min_hessian_leaf), l2=float(self.l2_regularization),
-            min_split_gain=float(self.min_split_gain), row_subsample=float(self.subsample),
-            feature_subsample=float(self.colsample),
-            early_stopping_rounds=int(self.n_iter_no_change) if self.early_stopping else 0,
-            max_bins=int(self.max_bins), categorical_features=categorical, num_threads=int(self.n_jobs),
-            seed=int(self.random_state), on_progress=make_progress(self.verbose),
+            matrix, targets, weights, X_validation, y_validation, config=self._config(categorical),
+            num_threads=int(self.n_jobs), seed=int(self.random_state), on_progress=make_progress(self.verbose),
         )
         _tabular.attach_schema(self)
         self._restore_from_model()
@@ -130,7 +149,7 @@ class _GradientBoosting(Estimator):
 
     def _restore_from_model(self) -> None:
         model = self.model_
-        self.n_features_in_ = model.num_features
+        _tabular.restore_schema(self, model)
         self.n_estimators_ = model.num_trees
         self.validation_loss_ = model.validation_loss
         importance = model.feature_importance
@@ -163,11 +182,6 @@ class GradientBoostingClassifier(ClassifierMixin, _GradientBoosting):
                 raise ValueError(f"eval_set labels hold classes not seen in y: {np.unique(y[unknown])[:5]}")
             return (y == self.classes_[1]).astype(np.float64)
         return _tabular.binary_labels(y, self).astype(np.float64)
-
-    def _restore_from_model(self) -> None:
-        super()._restore_from_model()
-        if not hasattr(self, "classes_"):
-            self.classes_ = np.array([0, 1])  # a model file keeps the positive class as 1
 
     def decision_function(self, X: Any) -> np.ndarray:
         return self._raw(X)
@@ -210,6 +224,15 @@ class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
 
     def _targets(self, y: Any, validating: bool = False) -> np.ndarray:
         return np.ascontiguousarray(_tabular.targets(y), dtype=np.float64)
+
+    def _restore_from_model(self) -> None:
+        super()._restore_from_model()
+        # Files written without an estimator record name the loss only in their config.
+        config = self.model_.config
+        if self.loss != config.objective:
+            self.loss = config.objective
+        if self.power != config.power:
+            self.power = config.power
 
     def predict(self, X: Any) -> np.ndarray:
         raw = self._raw(X)

@@ -3,6 +3,7 @@
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -38,11 +39,10 @@ double SoftThreshold(double x, double t) { return x > t ? x - t : x < -t ? x + t
 }  // namespace
 
 absl::Status LogisticRegressionConfig::Validate() const {
-  if (!(l2 >= 0) || !(l1 >= 0) || !std::isfinite(l1) || !std::isfinite(l2)) {
-    return absl::InvalidArgumentError("l1 and l2 must be finite and >= 0");
-  }
-  if (max_iterations < 1) return absl::InvalidArgumentError("max_iterations must be >= 1");
-  if (!(tolerance > 0)) return absl::InvalidArgumentError("tolerance must be positive");
+  if (!(C > 0)) return absl::InvalidArgumentError("C must be positive");
+  if (penalty != Penalty::kL2 && penalty != Penalty::kL1) return absl::InvalidArgumentError("penalty must be L1 or L2");
+  if (max_iter < 1) return absl::InvalidArgumentError("max_iter must be >= 1");
+  if (!(tol > 0)) return absl::InvalidArgumentError("tol must be positive");
   return absl::OkStatus();
 }
 
@@ -80,6 +80,10 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
     return absl::InvalidArgumentError("labels hold a single class: a probability model needs both");
   }
   w /= total_weight;
+  // The objective is normalised by the total weight, so the penalty strength is 1 / (C * total).
+  const double strength = 1.0 / (config.C * total_weight);
+  const double l2 = config.penalty == LogisticRegressionConfig::Penalty::kL2 ? strength : 0.0;
+  const double l1 = config.penalty == LogisticRegressionConfig::Penalty::kL1 ? strength : 0.0;
 
   LogisticRegression model;
   model.config_ = config;
@@ -89,7 +93,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
   b = config.fit_intercept ? std::log(positives / (total_weight - positives)) : 0.0;
   Eigen::VectorXd& coef = model.coef_;
 
-  const auto penalty = [&](const Eigen::VectorXd& c) { return 0.5 * config.l2 * c.squaredNorm() + config.l1 * c.lpNorm<1>(); };
+  const auto penalty = [&](const Eigen::VectorXd& c) { return 0.5 * l2 * c.squaredNorm() + l1 * c.lpNorm<1>(); };
   const auto loss_at = [&](const Eigen::VectorXd& c, double intercept) {
     return internal::DeterministicReduce<double>(
         options.num_threads, n, kRowChunk, 0.0,
@@ -102,8 +106,8 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
         [](double& acc, double part) { acc += part; });
   };
   double objective = loss_at(coef, b) + penalty(coef);
-  ProgressReporter progress(options.progress, config.max_iterations, "logistic regression");
-  for (model.iterations_ = 0; model.iterations_ < config.max_iterations; ++model.iterations_) {
+  ProgressReporter progress(options.progress, config.max_iter, "logistic regression");
+  for (model.iterations_ = 0; model.iterations_ < config.max_iter; ++model.iterations_) {
     const Pass pass = internal::DeterministicReduce<Pass>(
         options.num_threads, n, kRowChunk, Pass(p),
         [&](std::int64_t begin, std::int64_t end) {
@@ -127,10 +131,10 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
     // Newton direction (d, db) of the quadratic model plus the penalty.
     Eigen::VectorXd d = Eigen::VectorXd::Zero(p);
     double db = 0;
-    if (config.l1 == 0) {
+    if (l1 == 0) {
       Eigen::MatrixXd system = pass.hessian;
-      system.diagonal().array() += config.l2;
-      Eigen::VectorXd rhs = -(pass.gradient + config.l2 * coef);
+      system.diagonal().array() += l2;
+      Eigen::VectorXd rhs = -(pass.gradient + l2 * coef);
       if (config.fit_intercept) {
         // Eliminate the intercept: (H - c c'/hb) d = rhs + c gb / hb.
         system -= pass.cross * pass.cross.transpose() / pass.hessian_intercept;
@@ -146,7 +150,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
           const double a = pass.hessian(j, j);
           const double r = pass.gradient[j] + hd[j] - a * d[j] + pass.cross[j] * db;
           // u_j = coef_j + d_j minimises 1/2 a (u - coef)^2 + r (u - coef) + l2/2 u^2 + l1 |u|.
-          const double new_d = SoftThreshold(a * coef[j] - r, config.l1) / (a + config.l2) - coef[j];
+          const double new_d = SoftThreshold(a * coef[j] - r, l1) / (a + l2) - coef[j];
           const double change = new_d - d[j];
           if (change != 0) {
             hd += pass.hessian.col(j) * change;
@@ -177,7 +181,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
     objective = candidate;
     progress.Advance(1);
     COMPTOIR_RETURN_IF_ERROR(progress.status());
-    if (improvement <= config.tolerance * std::max(1.0, std::abs(objective))) {
+    if (improvement <= config.tol * std::max(1.0, std::abs(objective))) {
       ++model.iterations_;
       break;
     }
@@ -248,11 +252,11 @@ absl::Status LogisticRegression::set_training_profile(features::FeatureProfile p
 absl::StatusOr<io::ModelFile> LogisticRegression::ToModelFile() const {
   io::ModelFile file(kModelKind);
   v1::LogisticRegressionConfig proto;
-  proto.set_l2(config_.l2);
-  proto.set_l1(config_.l1);
+  proto.set_c(config_.C);
+  proto.set_penalty(static_cast<v1::LogisticRegressionConfig::Penalty>(config_.penalty));
   proto.set_fit_intercept(config_.fit_intercept);
-  proto.set_max_iterations(config_.max_iterations);
-  proto.set_tolerance(config_.tolerance);
+  proto.set_max_iter(config_.max_iter);
+  proto.set_tol(config_.tol);
   file.set_config(proto.SerializeAsString());
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("coefficients", absl::MakeConstSpan(coef_.data(), static_cast<std::size_t>(coef_.size()))));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("feature_mean", absl::MakeConstSpan(feature_mean_.data(), static_cast<std::size_t>(feature_mean_.size()))));
@@ -274,7 +278,22 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
     return MarkModelFormatError(absl::DataLossError("logistic regression arrays are inconsistent"));
   }
   LogisticRegression model;
-  model.config_ = {proto.l2(), proto.l1(), proto.fit_intercept(), proto.max_iterations(), proto.tolerance()};
+  if (!v1::LogisticRegressionConfig::Penalty_IsValid(proto.penalty())) {
+    return MarkModelFormatError(absl::DataLossError("logistic regression config names an unknown penalty"));
+  }
+  LogisticRegressionConfig& config = model.config_;
+  config.penalty = static_cast<LogisticRegressionConfig::Penalty>(proto.penalty());
+  config.C = proto.c();
+  if (proto.c() == 0) {
+    // Written before C was kept: the file has the penalty strength only, which is C for a unit
+    // total weight.
+    const double strength = proto.legacy_l1() > 0 ? proto.legacy_l1() : proto.legacy_l2();
+    config.penalty = proto.legacy_l1() > 0 ? LogisticRegressionConfig::Penalty::kL1 : LogisticRegressionConfig::Penalty::kL2;
+    config.C = strength > 0 ? 1.0 / strength : std::numeric_limits<double>::max();
+  }
+  config.fit_intercept = proto.fit_intercept();
+  config.max_iter = proto.max_iter();
+  config.tol = proto.tol();
   model.coef_ = Eigen::Map<const Eigen::VectorXd>(coef.data(), static_cast<Eigen::Index>(coef.size()));
   model.feature_mean_ = Eigen::Map<const Eigen::VectorXd>(mean.data(), static_cast<Eigen::Index>(mean.size()));
   model.intercept_ = scalars[0];
@@ -297,57 +316,6 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
   }
   COMPTOIR_ASSIGN_OR_RETURN(model.training_profile_, features::FeatureProfile::FromModelFile(file, model.num_features()));
   return model;
-}
-
-absl::StatusOr<PlattScaling> PlattScaling::Fit(absl::Span<const double> scores, absl::Span<const std::uint8_t> labels) {
-  if (scores.size() != labels.size() || scores.empty()) return absl::InvalidArgumentError("need one label per score");
-  RowMatrix X(static_cast<Eigen::Index>(scores.size()), 1);
-  for (std::size_t i = 0; i < scores.size(); ++i) X(static_cast<Eigen::Index>(i), 0) = scores[i];
-  LogisticRegressionConfig config;
-  config.l2 = 1e-9;
-  COMPTOIR_ASSIGN_OR_RETURN(const LogisticRegression fit, LogisticRegression::Fit(X, labels, {}, config, {}));
-  PlattScaling platt;
-  platt.a_ = fit.coefficients()[0];
-  platt.b_ = fit.intercept();
-  return platt;
-}
-
-double PlattScaling::Calibrate(double score) const { return Sigmoid(a_ * score + b_); }
-
-absl::StatusOr<IsotonicCalibration> IsotonicCalibration::Fit(absl::Span<const double> scores, absl::Span<const std::uint8_t> labels) {
-  if (scores.size() != labels.size() || scores.empty()) return absl::InvalidArgumentError("need one label per score");
-  std::vector<std::size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
-  // Blocks of (score sum, label sum, count), merged while they violate monotonicity.
-  struct Block { double score, label, count; };
-  std::vector<Block> blocks;
-  for (std::size_t k = 0; k < order.size();) {
-    Block block{0, 0, 0};
-    const double s = scores[order[k]];
-    while (k < order.size() && scores[order[k]] == s) block.score += s, block.label += labels[order[k]], block.count += 1, ++k;
-    blocks.push_back(block);
-    while (blocks.size() >= 2 && blocks[blocks.size() - 2].label / blocks[blocks.size() - 2].count >= blocks.back().label / blocks.back().count) {
-      const Block last = blocks.back();
-      blocks.pop_back();
-      blocks.back().score += last.score, blocks.back().label += last.label, blocks.back().count += last.count;
-    }
-  }
-  IsotonicCalibration iso;
-  for (const Block& block : blocks) {
-    iso.thresholds_.push_back(block.score / block.count);
-    iso.values_.push_back(block.label / block.count);
-  }
-  return iso;
-}
-
-double IsotonicCalibration::Calibrate(double score) const {
-  if (score <= thresholds_.front()) return values_.front();
-  if (score >= thresholds_.back()) return values_.back();
-  const auto it = std::upper_bound(thresholds_.begin(), thresholds_.end(), score);
-  const std::size_t i = static_cast<std::size_t>(it - thresholds_.begin());
-  const double t = (score - thresholds_[i - 1]) / (thresholds_[i] - thresholds_[i - 1]);
-  return values_[i - 1] + t * (values_[i] - values_[i - 1]);
 }
 
 }  // namespace comptoir::propensity

@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "comptoir/status.h"
-#include "comptoir/v1/trees.pb.h"
 #include "internal/parallel.h"
 #include "internal/rng.h"
 #include "internal/strings.h"
+#include "trees/tree_check.h"
 
 namespace comptoir::trees {
 namespace {
@@ -259,8 +259,8 @@ class TreeBuilder {
     return tree.num_nodes() - 1;
   }
 
-  double LeafValue(const HistBin& sum) const { return -sum.g / (sum.h + config_.l2) * config_.learning_rate; }
-  double Score(const HistBin& s) const { return s.g * s.g / (s.h + config_.l2); }
+  double LeafValue(const HistBin& sum) const { return -sum.g / (sum.h + config_.l2_regularization) * config_.learning_rate; }
+  double Score(const HistBin& s) const { return s.g * s.g / (s.h + config_.l2_regularization); }
   // rows_per_hessian: the node's rows over its hessian sum, to estimate a side's rows.
   bool Admissible(const HistBin& s, double rows_per_hessian) const {
     return s.h * rows_per_hessian >= config_.min_samples_leaf && s.h >= config_.min_hessian_leaf;
@@ -442,7 +442,7 @@ class TreeBuilder {
   }
 
   bool Splittable(const Leaf& leaf) const {
-    return (config_.max_depth == 0 || leaf.depth < config_.max_depth) && leaf.rows() >= 2 * static_cast<std::int64_t>(config_.min_samples_leaf) && leaf.sum.h > 0;
+    return (config_.max_depth == 0 || leaf.depth < config_.max_depth) && leaf.depth < kMaxTreeDepth && leaf.rows() >= 2 * static_cast<std::int64_t>(config_.min_samples_leaf) && leaf.sum.h > 0;
   }
 
   SplitCandidate BestSplitOf(const Leaf& leaf, std::int32_t j) const {
@@ -654,12 +654,6 @@ double TreeOutput(const Tree& tree, const double* row, const FeatureBinning& bin
   return tree.value[node];
 }
 
-std::int32_t TreeDepth(const Tree& tree, std::int32_t node = 0) {
-  const auto k = static_cast<std::size_t>(node);
-  if (tree.left[k] < 0) return 0;
-  return 1 + std::max(TreeDepth(tree, tree.left[k]), TreeDepth(tree, tree.right[k]));
-}
-
 double ExpectedOutput(const Tree& tree, std::int32_t node = 0) {
   const auto k = static_cast<std::size_t>(node);
   if (tree.left[k] < 0) return tree.value[k];
@@ -672,8 +666,14 @@ double ExpectedOutput(const Tree& tree, std::int32_t node = 0) {
 // known: follow x) paths, and permutation weights that are extended and unwound in O(depth).
 class TreeShap {
  public:
+  // depth <= kMaxTreeDepth (checked at fit and load), so the path size fits easily in size_t.
   TreeShap(const Tree& tree, const FeatureBinning& binning, std::int32_t depth)
-      : tree_(tree), binning_(binning), path_(static_cast<std::size_t>((depth + 2) * (depth + 3) / 2 + depth + 2)) {}
+      : tree_(tree), binning_(binning), path_(PathSize(depth)) {}
+
+  static std::size_t PathSize(std::int32_t depth) {
+    const auto d = static_cast<std::size_t>(depth);
+    return (d + 2) * (d + 3) / 2 + d + 2;
+  }
 
   void Explain(const double* x, double* phi) { Recurse(0, x, phi, path_.data(), 0, 1, 1, -1); }
 
@@ -769,41 +769,25 @@ absl::Status CheckMatrix(const Eigen::Ref<const RowMatrix>& X, std::int32_t num_
   return absl::OkStatus();
 }
 
-absl::Status CheckTree(const Tree& t, std::int32_t num_features) {
-  const std::size_t n = t.feature.size();
-  const bool sizes = n > 0 && t.threshold.size() == n && t.left.size() == n && t.right.size() == n && t.default_left.size() == n &&
-                     t.category_set.size() == n && t.value.size() == n && t.cover.size() == n;
-  if (!sizes) return absl::DataLossError("a tree's arrays disagree in length");
-  // Children always come after their parent, so following them cannot loop.
-  for (std::size_t k = 0; k < n; ++k) {
-    if (t.left[k] < 0) continue;
-    const bool ok = t.left[k] > static_cast<std::int32_t>(k) && t.right[k] > static_cast<std::int32_t>(k) &&
-                    t.left[k] < static_cast<std::int32_t>(n) && t.right[k] < static_cast<std::int32_t>(n) &&
-                    t.feature[k] >= 0 && t.feature[k] < num_features && t.cover[k] > 0 &&
-                    t.category_set[k] < static_cast<std::int32_t>(t.category_bins.size());
-    if (!ok) return absl::DataLossError(absl::StrCat("tree node ", k, " is malformed"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status GradientBoostingConfig::Validate() const {
-  if (objective == Objective::kTweedie && !(tweedie_power > 1 && tweedie_power < 2)) {
-    return absl::InvalidArgumentError("tweedie_power must be in (1, 2)");
+  if (objective == Objective::kTweedie && !(power > 1 && power < 2)) {
+    return absl::InvalidArgumentError("power must be in (1, 2)");
   }
-  if (num_trees < 1) return absl::InvalidArgumentError("num_trees must be >= 1");
+  if (n_estimators < 1) return absl::InvalidArgumentError("n_estimators must be >= 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return absl::InvalidArgumentError("learning_rate must be positive");
   if (num_leaves < 2) return absl::InvalidArgumentError("num_leaves must be >= 2");
   if (max_depth < 0) return absl::InvalidArgumentError("max_depth must be >= 0 (0: unlimited)");
   if (min_samples_leaf < 1) return absl::InvalidArgumentError("min_samples_leaf must be >= 1");
-  if (!(min_hessian_leaf >= 0) || !(l2 >= 0) || !(min_split_gain >= 0) || !(categorical_smoothing >= 0)) {
-    return absl::InvalidArgumentError("min_hessian_leaf, l2, min_split_gain and categorical_smoothing must be >= 0");
+  if (!(min_hessian_leaf >= 0) || !(l2_regularization >= 0) || !(min_split_gain >= 0) || !(categorical_smoothing >= 0)) {
+    return absl::InvalidArgumentError("min_hessian_leaf, l2_regularization, min_split_gain and categorical_smoothing must be >= 0");
   }
-  if (!(row_subsample > 0 && row_subsample <= 1) || !(feature_subsample > 0 && feature_subsample <= 1)) {
-    return absl::InvalidArgumentError("row_subsample and feature_subsample must be in (0, 1]");
+  if (!(subsample > 0 && subsample <= 1) || !(colsample > 0 && colsample <= 1)) {
+    return absl::InvalidArgumentError("subsample and colsample must be in (0, 1]");
   }
-  if (early_stopping_rounds < 0) return absl::InvalidArgumentError("early_stopping_rounds must be >= 0");
+  if (early_stopping && n_iter_no_change < 1) return absl::InvalidArgumentError("n_iter_no_change must be >= 1");
+  if (n_iter_no_change < 0) return absl::InvalidArgumentError("n_iter_no_change must be >= 0");
   return absl::OkStatus();
 }
 
@@ -831,10 +815,10 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
     if (static_cast<std::int64_t>(y_validation.size()) != X_validation.rows()) {
       return absl::InvalidArgumentError(absl::StrCat(X_validation.rows(), " validation rows but ", y_validation.size(), " targets"));
     }
-    if (config.early_stopping_rounds > 0 && !validating) {
+    if (config.early_stopping && !validating) {
       return absl::InvalidArgumentError("early stopping needs a validation set");
     }
-    const Loss loss{config.objective, config.tweedie_power};
+    const Loss loss{config.objective, config.power};
     COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y, "target"));
     COMPTOIR_RETURN_IF_ERROR(loss.CheckTargets(y_validation, "validation target"));
     double weight_total = 0, target_total = 0;
@@ -855,6 +839,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
 
     GradientBoosting model;
     model.config_ = config;
+    model.seed_ = options.seed;
     COMPTOIR_ASSIGN_OR_RETURN(model.binning_, FeatureBinning::Fit(X, config.binning, options));
     COMPTOIR_ASSIGN_OR_RETURN(const BinnedMatrix binned, model.binning_.Transform(X, options));
     model.base_score_ = loss.BaseScore(mean);
@@ -869,7 +854,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
     std::vector<std::int32_t> features, split_bin;
     std::vector<std::pair<std::int32_t, std::pair<std::int64_t, std::int64_t>>> leaf_segments;
     TreeBuilder builder(binned, model.binning_, config, options.num_threads);
-    ProgressReporter progress(options.progress, config.num_trees, "gradient boosting");
+    ProgressReporter progress(options.progress, config.n_estimators, "gradient boosting");
     const auto weight_of = [&](std::int64_t i) { return sample_weight.empty() ? 1.0 : sample_weight[static_cast<std::size_t>(i)]; };
     const auto validation_loss = [&] {
       return internal::DeterministicReduce(
@@ -887,7 +872,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
 
     double best_validation = kInf;
     std::int32_t best_trees = 0;
-    for (std::int32_t t = 0; t < config.num_trees; ++t) {
+    for (std::int32_t t = 0; t < config.n_estimators; ++t) {
       COMPTOIR_RETURN_IF_ERROR(progress.status());
       (void)internal::ParallelForChunks(options.num_threads, n, kRowChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
         for (std::int64_t i = begin; i < end; ++i) {
@@ -900,18 +885,18 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
       });
       internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
       rows.clear();
-      if (config.row_subsample >= 1) {
+      if (config.subsample >= 1) {
         rows.resize(un);
         std::iota(rows.begin(), rows.end(), 0);
       } else {
         for (std::int64_t i = 0; i < n; ++i) {
-          if (static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.row_subsample) rows.push_back(i);
+          if (static_cast<double>(rng.At(static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53 < config.subsample) rows.push_back(i);
         }
       }
       features.resize(static_cast<std::size_t>(p));
       std::iota(features.begin(), features.end(), 0);
-      if (config.feature_subsample < 1) {
-        const auto keep = static_cast<std::size_t>(std::max(1.0, std::round(config.feature_subsample * p)));
+      if (config.colsample < 1) {
+        const auto keep = static_cast<std::size_t>(std::max(1.0, std::round(config.colsample * p)));
         internal::CounterRng pick(options.seed ^ 0x66656174ULL, static_cast<std::uint64_t>(t));
         for (std::size_t k = 0; k < keep; ++k) std::swap(features[k], features[k + pick.UniformInt(features.size() - k)]);
         features.resize(keep);
@@ -920,7 +905,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
       if (rows.empty()) continue;
       Tree tree = builder.Build(rows, gradients, features, model.feature_importance_, split_bin, leaf_segments);
 
-      if (config.row_subsample >= 1) {
+      if (config.subsample >= 1) {
         // Every leaf's rows get its value; leaves hold disjoint rows, so they are updated in parallel.
         (void)internal::ParallelForChunks(options.num_threads, static_cast<std::int64_t>(leaf_segments.size()), 1, [&](std::int64_t leaf, std::int64_t, std::int64_t) {
           const auto& [node, segment] = leaf_segments[static_cast<std::size_t>(leaf)];
@@ -957,13 +942,13 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
         if (model.validation_loss_.back() < best_validation) {
           best_validation = model.validation_loss_.back();
           best_trees = model.num_trees();
-        } else if (config.early_stopping_rounds > 0 && model.num_trees() - best_trees >= config.early_stopping_rounds) {
+        } else if (config.early_stopping && model.num_trees() - best_trees >= config.n_iter_no_change) {
           break;
         }
       }
     }
     COMPTOIR_RETURN_IF_ERROR(progress.status());
-    if (config.early_stopping_rounds > 0) model.trees_.resize(static_cast<std::size_t>(best_trees));
+    if (config.early_stopping) model.trees_.resize(static_cast<std::size_t>(best_trees));
     model.BuildScoringLayout();
     progress.Finish();
     return model;
@@ -1034,7 +1019,7 @@ absl::StatusOr<std::vector<double>> GradientBoosting::PredictRaw(const Eigen::Re
 absl::StatusOr<std::vector<double>> GradientBoosting::Predict(const Eigen::Ref<const RowMatrix>& X,
                                                               const ExecutionOptions& options) const {
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<double> out, PredictRaw(X, options));
-  const Loss loss{config_.objective, config_.tweedie_power};
+  const Loss loss{config_.objective, config_.power};
   for (double& f : out) f = loss.Response(f);
   return out;
 }
@@ -1081,134 +1066,6 @@ absl::Status GradientBoosting::set_training_profile(features::FeatureProfile pro
   }
   training_profile_ = std::move(profile);
   return absl::OkStatus();
-}
-
-absl::StatusOr<io::ModelFile> GradientBoosting::ToModelFile() const {
-  io::ModelFile file(kModelKind);
-  v1::GradientBoostingConfig c;
-  c.set_objective(static_cast<std::int32_t>(config_.objective));
-  c.set_tweedie_power(config_.tweedie_power);
-  c.set_num_trees(config_.num_trees);
-  c.set_learning_rate(config_.learning_rate);
-  c.set_num_leaves(config_.num_leaves);
-  c.set_max_depth(config_.max_depth);
-  c.set_min_samples_leaf(config_.min_samples_leaf);
-  c.set_min_hessian_leaf(config_.min_hessian_leaf);
-  c.set_l2(config_.l2);
-  c.set_min_split_gain(config_.min_split_gain);
-  c.set_categorical_smoothing(config_.categorical_smoothing);
-  c.set_min_samples_category(config_.min_samples_category);
-  c.set_row_subsample(config_.row_subsample);
-  c.set_feature_subsample(config_.feature_subsample);
-  c.set_early_stopping_rounds(config_.early_stopping_rounds);
-  c.set_max_bins(config_.binning.max_bins);
-  for (std::int32_t j : config_.binning.categorical_features) c.add_categorical_features(j);
-  c.set_sample_rows(config_.binning.sample_rows);
-  file.set_config(c.SerializeAsString());
-
-  v1::GradientBoostingModel m;
-  for (std::int32_t j = 0; j < num_features(); ++j) {
-    v1::FeatureBins* bins = m.add_binning();
-    bins->set_categorical(binning_.is_categorical(j));
-    for (double b : binning_.upper_bounds(j)) bins->add_upper_bounds(b);
-    for (std::int32_t cat : binning_.categories(j)) bins->add_categories(cat);
-  }
-  for (const Tree& tree : trees_) {
-    v1::Tree* t = m.add_trees();
-    t->mutable_feature()->Add(tree.feature.begin(), tree.feature.end());
-    t->mutable_threshold()->Add(tree.threshold.begin(), tree.threshold.end());
-    t->mutable_left()->Add(tree.left.begin(), tree.left.end());
-    t->mutable_right()->Add(tree.right.begin(), tree.right.end());
-    t->set_default_left(std::string(tree.default_left.begin(), tree.default_left.end()));
-    t->mutable_category_set()->Add(tree.category_set.begin(), tree.category_set.end());
-    t->mutable_value()->Add(tree.value.begin(), tree.value.end());
-    t->mutable_cover()->Add(tree.cover.begin(), tree.cover.end());
-    for (const BinSet& set : tree.category_bins) t->mutable_category_bins()->Add(set.begin(), set.end());
-  }
-  m.set_base_score(base_score_);
-  m.mutable_validation_loss()->Add(validation_loss_.begin(), validation_loss_.end());
-  m.mutable_feature_importance()->Add(feature_importance_.begin(), feature_importance_.end());
-  COMPTOIR_RETURN_IF_ERROR(file.AddBlob("model", m.SerializeAsString()));
-  COMPTOIR_RETURN_IF_ERROR(schema_.AppendTo(file));
-  COMPTOIR_RETURN_IF_ERROR(training_profile_.AddTo(file));
-  return file;
-}
-
-absl::StatusOr<GradientBoosting> GradientBoosting::FromModelFile(const io::ModelFile& file) {
-  COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
-  const auto corrupt = [](std::string_view what) { return MarkModelFormatError(absl::DataLossError(absl::StrCat("gradient boosting model: ", internal::Sv(what)))); };
-  v1::GradientBoostingConfig c;
-  if (!c.ParseFromString(file.config())) return corrupt("the config does not parse");
-  COMPTOIR_ASSIGN_OR_RETURN(const std::string_view blob, file.Blob("model"));
-  v1::GradientBoostingModel m;
-  if (!m.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) return corrupt("the trees do not parse");
-
-  GradientBoosting model;
-  GradientBoostingConfig& config = model.config_;
-  if (c.objective() < 0 || c.objective() > static_cast<std::int32_t>(Objective::kTweedie)) return corrupt("unknown objective");
-  config.objective = static_cast<Objective>(c.objective());
-  config.tweedie_power = c.tweedie_power();
-  config.num_trees = c.num_trees();
-  config.learning_rate = c.learning_rate();
-  config.num_leaves = c.num_leaves();
-  config.max_depth = c.max_depth();
-  config.min_samples_leaf = c.min_samples_leaf();
-  config.min_hessian_leaf = c.min_hessian_leaf();
-  config.l2 = c.l2();
-  config.min_split_gain = c.min_split_gain();
-  config.categorical_smoothing = c.categorical_smoothing();
-  config.min_samples_category = c.min_samples_category();
-  config.row_subsample = c.row_subsample();
-  config.feature_subsample = c.feature_subsample();
-  config.early_stopping_rounds = c.early_stopping_rounds();
-  config.binning.max_bins = c.max_bins();
-  config.binning.categorical_features.assign(c.categorical_features().begin(), c.categorical_features().end());
-  config.binning.sample_rows = c.sample_rows();
-  if (!config.Validate().ok()) return corrupt("the config is invalid");
-
-  std::vector<std::vector<double>> bounds;
-  std::vector<std::vector<std::int32_t>> categories;
-  std::vector<bool> categorical;
-  for (const v1::FeatureBins& bins : m.binning()) {
-    categorical.push_back(bins.categorical());
-    bounds.emplace_back(bins.upper_bounds().begin(), bins.upper_bounds().end());
-    categories.emplace_back(bins.categories().begin(), bins.categories().end());
-  }
-  absl::StatusOr<FeatureBinning> binning = FeatureBinning::FromParts(std::move(bounds), std::move(categories), std::move(categorical));
-  if (!binning.ok()) return MarkModelFormatError(binning.status());
-  model.binning_ = *std::move(binning);
-  const std::int32_t p = model.num_features();
-  for (const v1::Tree& t : m.trees()) {
-    Tree tree;
-    tree.feature.assign(t.feature().begin(), t.feature().end());
-    tree.threshold.assign(t.threshold().begin(), t.threshold().end());
-    tree.left.assign(t.left().begin(), t.left().end());
-    tree.right.assign(t.right().begin(), t.right().end());
-    tree.default_left.assign(t.default_left().begin(), t.default_left().end());
-    tree.category_set.assign(t.category_set().begin(), t.category_set().end());
-    tree.value.assign(t.value().begin(), t.value().end());
-    tree.cover.assign(t.cover().begin(), t.cover().end());
-    if (t.category_bins_size() % 4 != 0) return corrupt("a tree's category sets are truncated");
-    for (int k = 0; k < t.category_bins_size(); k += 4) {
-      tree.category_bins.push_back({t.category_bins(k), t.category_bins(k + 1), t.category_bins(k + 2), t.category_bins(k + 3)});
-    }
-    if (absl::Status s = CheckTree(tree, p); !s.ok()) return MarkModelFormatError(s);
-    model.trees_.push_back(std::move(tree));
-  }
-  model.base_score_ = m.base_score();
-  model.validation_loss_.assign(m.validation_loss().begin(), m.validation_loss().end());
-  model.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
-  model.schema_.feature_names.assign(m.feature_names().begin(), m.feature_names().end());
-  if (static_cast<std::int32_t>(model.feature_importance_.size()) != p ||
-      (!model.schema_.feature_names.empty() && static_cast<std::int32_t>(model.schema_.feature_names.size()) != p)) {
-    return corrupt("per-feature arrays do not match the feature count");
-  }
-  if (file.Blob(kSchemaBlob).ok()) {
-    COMPTOIR_ASSIGN_OR_RETURN(model.schema_, FeatureSchema::ReadFrom(file, p));
-  }
-  COMPTOIR_ASSIGN_OR_RETURN(model.training_profile_, features::FeatureProfile::FromModelFile(file, p));
-  model.BuildScoringLayout();
-  return model;
 }
 
 }  // namespace comptoir::trees

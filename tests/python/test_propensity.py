@@ -126,3 +126,65 @@ def test_save_load_and_the_batch_scoring_command(tmp_path):
     failed = subprocess.run([sys.executable, "-m", "comptoir", "score", str(path), str(tmp_path / "short.csv"),
                              str(tmp_path / "out.csv")], capture_output=True, text=True)
     assert failed.returncode == 2 and "feature_3" in failed.stderr
+
+
+def test_logistic_regression_round_trips_with_its_labels_and_params(tmp_path):
+    X, y01 = dataset(n=2000)
+    y = np.array(["no", "yes"])[y01]
+    model = LogisticRegression(C=0.5, penalty="l1", max_iter=60).fit(X, y)
+    model.save(tmp_path / "lr.cmf")
+    for restored in (LogisticRegression.load(tmp_path / "lr.cmf"), pickle.loads(pickle.dumps(model))):
+        assert restored.get_params() == model.get_params()
+        np.testing.assert_array_equal(restored.classes_, ["no", "yes"])
+        np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    config = model.model_.config
+    assert (config.C, config.penalty, config.max_iter) == (0.5, "l1", 60)
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+@pytest.mark.parametrize("base", ["trees", "logistic"])
+def test_calibrated_classifier_saves_loads_and_pickles(tmp_path, method, base):
+    from comptoir.trees import GradientBoostingClassifier
+
+    X, y01 = dataset(n=6000)
+    y = np.array(["no", "yes"])[y01]
+    estimator = (GradientBoostingClassifier(n_estimators=20, num_leaves=7) if base == "trees" else LogisticRegression(C=2.0))
+    estimator.fit(X[:3000], y[:3000])
+    calibrated = CalibratedClassifier(estimator, method=method).fit(X[3000:], y[3000:])
+    calibrated.save(tmp_path / "cal.cmf")
+    assert comptoir.io.inspect_model_file(tmp_path / "cal.cmf")["model_kind"] == "calibrated_classifier"
+    for restored in (CalibratedClassifier.load(tmp_path / "cal.cmf"), comptoir.load_model(tmp_path / "cal.cmf"),
+                     pickle.loads(pickle.dumps(calibrated))):
+        assert type(restored) is CalibratedClassifier
+        assert restored.method == method
+        assert type(restored.estimator) is type(estimator)
+        assert restored.estimator.get_params() == estimator.get_params()
+        np.testing.assert_array_equal(restored.classes_, ["no", "yes"])
+        np.testing.assert_array_equal(restored.estimator.predict_proba(X), estimator.predict_proba(X))
+        np.testing.assert_array_equal(restored.predict_proba(X), calibrated.predict_proba(X))
+        np.testing.assert_array_equal(restored.predict(X), calibrated.predict(X))
+    # The C++ composite serves the same calibrated probabilities.
+    served = CalibratedClassifier.load(tmp_path / "cal.cmf").model_.score(X)
+    np.testing.assert_allclose(served, calibrated.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_calibration_fits_as_before_and_refuses_to_save_foreign_bases():
+    sklearn_linear = pytest.importorskip("sklearn.linear_model")
+    X, y = dataset(n=4000)
+    model = LogisticRegression().fit(X[:2000], y[:2000])
+    scores = model.predict_proba(X[2000:])[:, 1]
+    iso = CalibratedClassifier(model, method="isotonic").fit(X[2000:], y[2000:])
+    expected = comptoir._core.propensity.IsotonicCalibration.fit(scores, y[2000:].astype(np.uint8)).calibrate(scores)
+    np.testing.assert_array_equal(iso.predict_proba(X[2000:])[:, 1], expected)
+    platt = CalibratedClassifier(model, method="sigmoid").fit(X[2000:], y[2000:])
+    a, b = comptoir._core.propensity.fit_platt(scores, y[2000:].astype(np.uint8))
+    np.testing.assert_allclose(platt.predict_proba(X[2000:])[:, 1], 1 / (1 + np.exp(-(a * scores + b))), rtol=1e-12)
+
+    foreign = sklearn_linear.LogisticRegression().fit(X[:2000], y[:2000])
+    calibrated = CalibratedClassifier(foreign).fit(X[2000:], y[2000:])
+    assert calibrated.predict_proba(X[:5]).shape == (5, 2)
+    with pytest.raises(ValueError, match="only comptoir classifiers have model files"):
+        calibrated.to_bytes()
+    with pytest.raises(ValueError, match="method"):
+        CalibratedClassifier(model, method="beta").fit(X, y)

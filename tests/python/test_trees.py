@@ -198,3 +198,100 @@ def test_drifted_features_are_named_in_a_warning_and_survive_save_load(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DriftWarning)
         model.predict_proba(drifted[:10])  # too few rows to judge a population
+
+
+def _frame(n=3000, seed=3):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    segment = rng.choice(["web", "store", "app"], size=n)
+    tier = rng.choice([1, 5, 9], size=n)
+    frame = pd.DataFrame({
+        "segment": pd.Categorical(segment, categories=["web", "store", "app"]),
+        "tier": pd.Categorical(tier),
+        "channel": rng.choice(["mail", "sms"], size=n).astype(object),
+        "recency": rng.exponential(30, size=n),
+    })
+    z = (segment == "app") * 1.2 - (tier == 5) * 0.8 + (frame["channel"] == "sms") * 0.7 - frame["recency"] / 40
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-z)), "yes", "no")
+    return frame, y, z
+
+
+def test_a_categorical_frame_with_text_labels_round_trips_bit_identically(tmp_path):
+    frame, y, _ = _frame()
+    model = GradientBoostingClassifier(n_estimators=25, subsample=0.8, colsample=0.9, max_depth=5,
+                                       categorical_features=["channel"], random_state=3).fit(frame, y)
+    assert list(model.classes_) == ["no", "yes"]
+    assert set(model.category_levels_) == {0, 1, 2}
+    model.save(tmp_path / "gb.cmf")
+    for restored in (GradientBoostingClassifier.load(tmp_path / "gb.cmf"), comptoir.load_model(tmp_path / "gb.cmf"),
+                     pickle.loads(pickle.dumps(model))):
+        assert type(restored) is GradientBoostingClassifier
+        assert restored.get_params() == model.get_params()
+        assert list(restored.classes_) == ["no", "yes"] and restored.classes_.dtype == model.classes_.dtype
+        assert list(restored.feature_names_in_) == list(frame.columns)
+        assert restored.n_features_in_ == 4
+        for j, levels in model.category_levels_.items():
+            assert list(restored.category_levels_[j]) == list(levels)
+            assert restored.category_levels_[j].dtype == levels.dtype
+        np.testing.assert_array_equal(restored.predict_proba(frame), model.predict_proba(frame))
+        np.testing.assert_array_equal(restored.predict(frame), model.predict(frame))
+        np.testing.assert_array_equal(restored.explain(frame.head(20)).to_numpy(), model.explain(frame.head(20)).to_numpy())
+        assert restored.feature_profile_ is not None
+    config = GradientBoostingClassifier.load(tmp_path / "gb.cmf").model_.config
+    assert (config.n_estimators, config.subsample, config.colsample, config.max_depth) == (25, 0.8, 0.9, 5)
+    assert config.categorical_features == [0, 1, 2] and config.objective == "binary"
+
+
+def test_unseen_levels_are_scored_as_missing():
+    frame, y, _ = _frame()
+    model = GradientBoostingClassifier(n_estimators=10, categorical_features=["channel"]).fit(frame, y)
+    unseen = frame.head(5).copy()
+    unseen["channel"] = "fax"
+    missing = frame.head(5).copy()
+    missing["channel"] = None
+    np.testing.assert_array_equal(model.predict_proba(unseen), model.predict_proba(missing))
+
+
+def test_typed_class_labels_come_back_with_their_type(tmp_path):
+    X, y01 = binary_task(n=1500)
+    for labels in (np.array([3, 7]), np.array([False, True]), np.array([1.0, 2.0]), np.array(["no", "yes"])):
+        y = labels[y01]
+        model = GradientBoostingClassifier(n_estimators=5).fit(X, y)
+        restored = GradientBoostingClassifier.from_bytes(model.to_bytes())
+        assert restored.classes_.dtype.kind == model.classes_.dtype.kind
+        np.testing.assert_array_equal(restored.classes_, model.classes_)
+        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+        assert not hasattr(restored, "feature_names_in_")
+
+
+def test_regressor_round_trips_and_the_wrong_class_is_named(tmp_path):
+    X, _ = binary_task(n=2000)
+    y = np.random.default_rng(0).poisson(np.exp(X[:, 0].clip(-3, 3) / 2))
+    regressor = GradientBoostingRegressor(loss="poisson", n_estimators=15, l2_regularization=0.5).fit(X, y)
+    regressor.save(tmp_path / "reg.cmf")
+    restored = GradientBoostingRegressor.load(tmp_path / "reg.cmf")
+    assert restored.get_params() == regressor.get_params()
+    np.testing.assert_array_equal(restored.predict(X), regressor.predict(X))
+    with pytest.raises(comptoir.ModelFormatError, match="GradientBoostingRegressor.*GradientBoostingClassifier"):
+        GradientBoostingClassifier.load(tmp_path / "reg.cmf")
+    classifier = GradientBoostingClassifier(n_estimators=3).fit(X, (y > 1).astype(int))
+    with pytest.raises(comptoir.ModelFormatError, match="GradientBoostingClassifier.*GradientBoostingRegressor"):
+        GradientBoostingRegressor.from_bytes(classifier.to_bytes())
+    # Files without an estimator record (written from C++) are checked on their objective.
+    core = regressor.model_.to_bytes()
+    with pytest.raises(comptoir.ModelFormatError, match="objective 'poisson'"):
+        GradientBoostingClassifier.from_bytes(core)
+    old = GradientBoostingRegressor.from_bytes(core)
+    assert old.loss == "poisson"
+    np.testing.assert_array_equal(old.predict(X), regressor.predict(X))
+
+
+def test_files_without_a_schema_or_record_still_load():
+    frame, y, _ = _frame(n=1500)
+    model = GradientBoostingClassifier(n_estimators=5).fit(frame[["recency"]], y)
+    core = model.model_
+    core.schema = {"feature_names": ["recency"]}  # what older files held: names only
+    old = GradientBoostingClassifier.from_bytes(core.to_bytes())
+    np.testing.assert_array_equal(old.classes_, [0, 1])
+    np.testing.assert_array_equal(old.predict_proba(frame[["recency"]]), model.predict_proba(frame[["recency"]]))

@@ -16,20 +16,23 @@
 #include "comptoir/features/drift.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/options.h"
+#include "comptoir/propensity/calibration.h"
 #include "comptoir/scorer.h"
 
 namespace comptoir::propensity {
 
 using RowMatrix = ::comptoir::RowMatrix;
 
-// Minimises  sum_i w_i logloss_i / sum_i w_i  +  l2 / 2 ||coef||^2  +  l1 ||coef||_1;
-// the intercept is not penalised. scikit-learn's C corresponds to l2 (or l1) = 1 / (C sum_i w_i).
+// Minimises  sum_i w_i logloss_i  +  penalty(coef) / C, with penalty ||coef||^2 / 2 (L2) or
+// ||coef||_1 (L1), as scikit-learn's LogisticRegression does (same C, same optimum); the intercept
+// is not penalised. The field names are that estimator's keyword arguments.
 struct LogisticRegressionConfig {
-  double l2 = 1e-4;
-  double l1 = 0.0;
+  enum class Penalty : std::int32_t { kL2 = 0, kL1 = 1 };  // numbered as in model files
+  double C = 1.0;
+  Penalty penalty = Penalty::kL2;
   bool fit_intercept = true;
-  std::int32_t max_iterations = 100;  // Newton steps
-  double tolerance = 1e-10;           // stop when the objective improves by less (relative)
+  std::int32_t max_iter = 100;  // Newton steps
+  double tol = 1e-10;           // stop when the objective improves by less (relative)
 
   absl::Status Validate() const;
 };
@@ -56,7 +59,9 @@ class LogisticRegression final : public Scorer {
   absl::Status set_training_profile(features::FeatureProfile profile);
   const Eigen::VectorXd& coefficients() const { return coef_; }
   double intercept() const { return intercept_; }
-  // The training objective at the optimum (for comparison with other solvers).
+  const LogisticRegressionConfig& config() const { return config_; }
+  // The training objective at the optimum (for comparison with other solvers), normalised by the
+  // total weight: mean log loss + penalty / (C * total weight).
   double objective() const { return objective_; }
   std::int32_t iterations() const { return iterations_; }
 
@@ -87,30 +92,6 @@ class LogisticRegression final : public Scorer {
   double objective_ = 0;
   std::int32_t iterations_ = 0;
   LogisticRegressionConfig config_;
-};
-
-// Calibration maps fitted on held-out (score, label) pairs.
-class PlattScaling {
- public:
-  // p = sigmoid(a * score + b), fitted by Newton on the log loss.
-  static absl::StatusOr<PlattScaling> Fit(absl::Span<const double> scores, absl::Span<const std::uint8_t> labels);
-  double Calibrate(double score) const;
-  double a() const { return a_; }
-  double b() const { return b_; }
-
- private:
-  double a_ = 1, b_ = 0;
-};
-
-class IsotonicCalibration {
- public:
-  // Pool-adjacent-violators on the scores; predictions interpolate between block means.
-  static absl::StatusOr<IsotonicCalibration> Fit(absl::Span<const double> scores, absl::Span<const std::uint8_t> labels);
-  double Calibrate(double score) const;
-
- private:
-  std::vector<double> thresholds_;
-  std::vector<double> values_;
 };
 
 }  // namespace comptoir::propensity

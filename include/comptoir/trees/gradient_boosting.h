@@ -20,46 +20,54 @@
 
 namespace comptoir::trees {
 
+// Numbered as in model files (comptoir.v1.Objective).
 enum class Objective {
-  kBinaryLogLoss,  // y in {0, 1}; raw score = log-odds
-  kSquaredError,   // any finite y; raw score = prediction
-  kPoisson,        // y >= 0; raw score = log of the mean
-  kTweedie,        // y >= 0 (spend with many zeros); raw score = log of the mean
+  kBinaryLogLoss = 0,  // y in {0, 1}; raw score = log-odds
+  kSquaredError = 1,   // any finite y; raw score = prediction
+  kPoisson = 2,        // y >= 0; raw score = log of the mean
+  kTweedie = 3,        // y >= 0 (spend with many zeros); raw score = log of the mean
 };
 
+// The field names are the Python estimators' keyword arguments (scikit-learn's and LightGBM's).
 struct GradientBoostingConfig {
   Objective objective = Objective::kBinaryLogLoss;
-  double tweedie_power = 1.5;  // in (1, 2)
-  std::int32_t num_trees = 100;
+  double power = 1.5;  // Tweedie variance power, in (1, 2)
+  std::int32_t n_estimators = 100;
   double learning_rate = 0.1;
   std::int32_t num_leaves = 31;
-  std::int32_t max_depth = 0;  // 0: limited by num_leaves only
+  // 0: limited by num_leaves only (and by kMaxTreeDepth, which no fit exceeds).
+  std::int32_t max_depth = 0;
   // Rows per child, counted as LightGBM counts them: a candidate side's rows are estimated from its
   // share of the node's hessian (exact for unweighted squared error, close elsewhere).
   std::int32_t min_samples_leaf = 20;
   double min_hessian_leaf = 1e-3;
-  double l2 = 0.0;             // on leaf values
+  double l2_regularization = 0.0;  // on leaf values
   double min_split_gain = 0.0;
   // Categorical splits: gradient ratios are smoothed by `categorical_smoothing` (in hessian units)
   // and a category needs `min_samples_category` rows to be ordered on its own.
   double categorical_smoothing = 10.0;
   std::int32_t min_samples_category = 10;
-  double row_subsample = 1.0;      // fraction of rows per tree (without replacement)
-  double feature_subsample = 1.0;  // fraction of features per tree
-  // Stop when the validation loss has not improved for this many trees (0: no early stopping);
-  // the model keeps the trees up to the best iteration.
-  std::int32_t early_stopping_rounds = 0;
+  double subsample = 1.0;  // fraction of rows per tree (without replacement)
+  double colsample = 1.0;  // fraction of features per tree
+  // With early_stopping, stop when the validation loss has not improved for n_iter_no_change trees;
+  // the model keeps the trees up to the best iteration. Without it a validation set is only scored.
+  bool early_stopping = false;
+  std::int32_t n_iter_no_change = 10;
   BinningConfig binning;
   // How histograms are built. kSparse keeps, per row, only the values outside their feature's most
   // frequent bin and fills that bin in from the node's totals (faster when most values are zeros,
   // flags or other dominant values; twice the memory per kept value); kDense adds every value. kAuto
   // picks kSparse when at most 60% of the values are kept. Both grow the same trees up to rounding.
   // Either way the fit holds the binned features twice (one byte per value, by rows and by features).
-  enum class HistogramLayout { kAuto, kDense, kSparse };
+  enum class HistogramLayout { kAuto = 0, kDense = 1, kSparse = 2 };
   HistogramLayout histogram_layout = HistogramLayout::kAuto;
 
   absl::Status Validate() const;
 };
+
+// The deepest tree a fit grows (whatever max_depth and num_leaves ask) and a model file may hold:
+// TreeSHAP's recursion and path buffers grow with depth, so deeper trees in a file are rejected.
+inline constexpr std::int32_t kMaxTreeDepth = 256;
 
 // One tree in flat arrays. Node k is a leaf when left[k] < 0. A numeric split sends x to the left
 // when x <= threshold; a categorical split when x's bin is in the node's category set; missing
@@ -117,6 +125,8 @@ class GradientBoosting final : public Scorer {
   double base_score() const { return base_score_; }
   Objective objective() const { return config_.objective; }
   const GradientBoostingConfig& config() const { return config_; }
+  // ExecutionOptions::seed of the fit (row and feature sampling, the binning sample).
+  std::uint64_t seed() const { return seed_; }
   // Mean validation loss after each tree (empty without a validation set).
   const std::vector<double>& validation_loss() const { return validation_loss_; }
   // Total split gain per feature.
@@ -148,6 +158,7 @@ class GradientBoosting final : public Scorer {
   FeatureBinning binning_;
   std::vector<Tree> trees_;
   double base_score_ = 0;
+  std::uint64_t seed_ = 0;
   std::vector<double> validation_loss_, feature_importance_;
   FeatureSchema schema_;
   features::FeatureProfile training_profile_;

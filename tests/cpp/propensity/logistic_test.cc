@@ -46,10 +46,11 @@ Eigen::VectorXd Gradient(const LogisticRegression& m, const Data& d, double* int
 TEST(LogisticRegression, L2OptimumSatisfiesKkt) {
   const Data d = Synthetic(5000, 1);
   LogisticRegressionConfig config;
-  config.l2 = 1e-4;
+  const double l2 = 1e-4;  // the penalty on the mean log loss: 1 / (C * rows)
+  config.C = 1 / (l2 * 5000);
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, config, {}));
   double gb;
-  const Eigen::VectorXd g = Gradient(m, d, &gb) + config.l2 * m.coefficients();
+  const Eigen::VectorXd g = Gradient(m, d, &gb) + l2 * m.coefficients();
   EXPECT_LT(g.lpNorm<Eigen::Infinity>(), 1e-7);
   EXPECT_LT(std::abs(gb), 1e-7);
   EXPECT_NEAR(m.coefficients()[0], 1.5, 0.2);
@@ -59,16 +60,17 @@ TEST(LogisticRegression, L2OptimumSatisfiesKkt) {
 TEST(LogisticRegression, L1ZeroesTheUselessFeatureAndSatisfiesKkt) {
   const Data d = Synthetic(5000, 2);
   LogisticRegressionConfig config;
-  config.l2 = 0;
-  config.l1 = 0.02;
+  const double l1 = 0.02;
+  config.penalty = LogisticRegressionConfig::Penalty::kL1;
+  config.C = 1 / (l1 * 5000);
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, config, {}));
   double gb;
   const Eigen::VectorXd g = Gradient(m, d, &gb);
   for (Eigen::Index j = 0; j < 4; ++j) {
     if (m.coefficients()[j] == 0) {
-      EXPECT_LE(std::abs(g[j]), config.l1 + 1e-7);
+      EXPECT_LE(std::abs(g[j]), l1 + 1e-7);
     } else {
-      EXPECT_NEAR(g[j], -config.l1 * (m.coefficients()[j] > 0 ? 1 : -1), 1e-7);
+      EXPECT_NEAR(g[j], -l1 * (m.coefficients()[j] > 0 ? 1 : -1), 1e-7);
     }
   }
   EXPECT_EQ(m.coefficients()[2], 0.0);

@@ -45,7 +45,7 @@ GradientBoosting FitDefault(const Data& d, GradientBoostingConfig config = {}, E
 TEST(GradientBoostingTest, LearnsNonLinearBinaryOddsAndMissingness) {
   const Data train = Binary(20000, 1), test = Binary(10000, 2);
   GradientBoostingConfig config;
-  config.num_trees = 150;
+  config.n_estimators = 150;
   const GradientBoosting model = GradientBoosting::Fit(train.X, train.y, {}, test.X, test.y, config, {}).value();
   const std::vector<double> p = model.Predict(test.X).value();
   EXPECT_GT(eval::RocAuc(p, Labels(test.y)).value(), 0.80);
@@ -87,7 +87,7 @@ TEST(GradientBoostingTest, RegressionObjectivesFitTheirTargets) {
     const std::vector<double> mu = model.Predict(counts.X).value();
     // Near the optimum the gradient sums vanish: sum y mu^(1-rho) = sum mu^(2-rho), which for
     // Poisson (rho = 1) says predicted and observed totals agree.
-    const double rho = objective == Objective::kPoisson ? 1.0 : config.tweedie_power;
+    const double rho = objective == Objective::kPoisson ? 1.0 : config.power;
     double predicted = 0, observed = 0;
     for (std::size_t i = 0; i < mu.size(); ++i) {
       predicted += std::pow(mu[i], 2 - rho);
@@ -115,7 +115,7 @@ TEST(GradientBoostingTest, CategoricalSplitsFindASetOfCategories) {
   }
   GradientBoostingConfig config;
   config.binning.categorical_features = {0};
-  config.num_trees = 1;
+  config.n_estimators = 1;
   config.num_leaves = 2;
   config.learning_rate = 1;
   const GradientBoosting model = FitDefault(d, config);
@@ -135,9 +135,9 @@ TEST(GradientBoostingTest, CategoricalSplitsFindASetOfCategories) {
 TEST(GradientBoostingTest, BitIdenticalForAnyThreadCount) {
   const Data d = Binary(40000, 5);  // big enough for several histogram chunks per node
   GradientBoostingConfig config;
-  config.num_trees = 20;
-  config.row_subsample = 0.7;
-  config.feature_subsample = 0.75;
+  config.n_estimators = 20;
+  config.subsample = 0.7;
+  config.colsample = 0.75;
   ExecutionOptions one, two;
   one.num_threads = 1;
   two.num_threads = 2;
@@ -168,11 +168,11 @@ TEST(GradientBoostingTest, SparseAndDenseHistogramsGrowTheSameTrees) {
     d.y[static_cast<std::size_t>(i)] = rng.Uniform() < 1.0 / (1.0 + std::exp(-z));
   }
   GradientBoostingConfig config;
-  config.num_trees = 30;
+  config.n_estimators = 30;
   config.binning.categorical_features = {4};
   for (const double row_subsample : {1.0, 0.6}) {
-    config.row_subsample = row_subsample;
-    config.feature_subsample = row_subsample;
+    config.subsample = row_subsample;
+    config.colsample = row_subsample;
     config.histogram_layout = GradientBoostingConfig::HistogramLayout::kDense;
     const GradientBoosting dense = FitDefault(d, config);
     config.histogram_layout = GradientBoostingConfig::HistogramLayout::kSparse;
@@ -189,18 +189,18 @@ TEST(GradientBoostingTest, SparseAndDenseHistogramsGrowTheSameTrees) {
 TEST(GradientBoostingTest, EarlyStoppingKeepsTheBestIteration) {
   const Data train = Binary(3000, 6), valid = Binary(3000, 7);
   GradientBoostingConfig config;
-  config.num_trees = 500;
+  config.n_estimators = 500;
   config.learning_rate = 0.5;
-  config.early_stopping_rounds = 10;
+  config.early_stopping = true;
+  config.n_iter_no_change = 10;
   const GradientBoosting model = GradientBoosting::Fit(train.X, train.y, {}, valid.X, valid.y, config, {}).value();
   ASSERT_LT(model.num_trees(), 500);
   const auto& losses = model.validation_loss();
   EXPECT_EQ(losses.size(), static_cast<std::size_t>(model.num_trees()) + 10);
   EXPECT_EQ(*std::min_element(losses.begin(), losses.end()), losses[static_cast<std::size_t>(model.num_trees()) - 1]);
-  config.num_trees = model.num_trees();
-  config.early_stopping_rounds = 0;
+  config.n_estimators = model.num_trees();
   // Early stopping without a validation set is an error, not a silent full run.
-  config.early_stopping_rounds = 5;
+  config.n_iter_no_change = 5;
   EXPECT_THAT(GradientBoosting::Fit(train.X, train.y, {}, RowMatrix(0, 4), {}, config, {}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("validation set")));
 }
@@ -220,7 +220,7 @@ double ConditionalExpectation(const Tree& t, std::size_t node, const double* x, 
 TEST(GradientBoostingTest, TreeShapEqualsBruteForceShapleyValuesAndAddsUpToTheLogOdds) {
   const Data d = Binary(3000, 8);
   GradientBoostingConfig config;
-  config.num_trees = 5;
+  config.n_estimators = 5;
   config.num_leaves = 12;
   const GradientBoosting model = FitDefault(d, config);
   const int p = 4;
@@ -254,7 +254,7 @@ TEST(GradientBoostingTest, SavesAndLoadsExactly) {
   for (Eigen::Index i = 0; i < d.X.rows(); ++i) d.X(i, 1) = static_cast<double>(i % 5);
   GradientBoostingConfig config;
   config.binning.categorical_features = {1};
-  config.num_trees = 10;
+  config.n_estimators = 10;
   GradientBoosting model = FitDefault(d, config);
   ASSERT_TRUE(model.set_feature_names({"a", "b", "c", "d"}).ok());
   const GradientBoosting loaded = GradientBoosting::FromModelFile(model.ToModelFile().value()).value();
