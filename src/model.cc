@@ -15,6 +15,7 @@
 #include "comptoir/status.h"
 #include "comptoir/trees/gradient_boosting.h"
 #include "comptoir/uplift/forest.h"
+#include "comptoir/uplift/meta_learners.h"
 #include "comptoir/v1/schema.pb.h"
 #include "internal/registry.h"
 #include "internal/siphash.h"
@@ -75,6 +76,11 @@ const Entry kRegistry[] = {
     {trees::GradientBoosting::kModelKind, &LoadScorerKind<trees::GradientBoosting>},
     {propensity::LogisticRegression::kModelKind, &LoadScorerKind<propensity::LogisticRegression>},
     {uplift::UpliftForest::kModelKind, &LoadUpliftKind<uplift::UpliftForest>},
+    {uplift::MetaLearner::kSLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kTLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kXLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kDRLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kClassTransformationKind, &LoadUpliftKind<uplift::MetaLearner>},
 };
 
 thread_local int nesting_depth = 0;
