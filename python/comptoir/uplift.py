@@ -135,7 +135,8 @@ class _MetaLearner(Estimator):
     they make and restores an :class:`EstimatorFactory`. The parts of the model must be comptoir
     estimators (a TypeError at fit otherwise); ``propensity_learner`` is used only while fitting and
     may be any classifier, but a learner fitted with a foreign one cannot be saved (ValueError
-    naming it); pickling carries the parameters natively and the model as its bytes."""
+    naming it). Pickling carries the model as its bytes and the factories as the file stores them
+    (natively for a foreign propensity learner, which then must itself pickle)."""
 
     _param_names = ("base_learner", "regressor", "offer_names")
     _kind = ""
@@ -250,6 +251,14 @@ class _MetaLearner(Estimator):
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("models_", None)
+        for name in _FACTORY_PARAMS:
+            # A factory travels as the model file would store it (a lambda becomes its partial);
+            # one making a foreign estimator (a fit-time propensity model) pickles natively.
+            if state.get(name) is not None:
+                try:
+                    state[name] = self._decode_param(name, self._encode_param(name, state[name]))
+                except ValueError:
+                    pass
         if "model_" in state:
             state["model_"] = state["model_"].to_bytes()  # the composite, its parts nested
         return state
