@@ -331,3 +331,29 @@ def test_offers_command_serves_a_meta_learner(tmp_path):
                      "--budget", "100", "--value", "40", "--cost", "2,3"]) == 0
     offers = pd.read_csv(tmp_path / "offers.csv")
     assert offers["cost"].sum() <= 100 and (offers["offer"] > 0).any()
+
+
+def test_the_composites_compute_what_the_python_parts_give():
+    from functools import partial
+
+    from comptoir.trees import GradientBoostingRegressor
+
+    X, arm, y = _small_campaign(4_000, 46)
+    _, _, spend = _small_campaign(4_000, 46, spend=True)
+    rows = X[:300]
+    small = partial(GradientBoostingRegressor, n_estimators=20, num_leaves=7)
+    x = XLearner(regressor=small).fit(X, arm, spend)
+    expected = np.column_stack([g * a.predict(rows) + (1 - g) * b.predict(rows) for g, (a, b) in zip(x.blend_, x.models_)])
+    np.testing.assert_array_equal(x.predict(rows), expected)
+    g = x.blend_[1]
+    np.testing.assert_array_equal(x.explain(rows, offer=2), g * x.models_[1][0].explain(rows) + (1 - g) * x.models_[1][1].explain(rows))
+    dr = DRLearner(regressor=small, folds=2).fit(X, arm, spend)
+    np.testing.assert_array_equal(dr.predict(rows), np.column_stack([m.predict(rows) for m in dr.models_]))
+    np.testing.assert_array_equal(dr.explain(rows, offer=1), dr.models_[0].explain(rows))
+    # Probabilities: NumPy's exp and the C library's may differ in the last bit.
+    t = TLearner().fit(X, arm, y)
+    p = np.column_stack([m.predict_proba(rows)[:, 1] for m in t.models_])
+    np.testing.assert_allclose(t.predict(rows), p[:, 1:] - p[:, :1], rtol=0, atol=1e-15)
+    ct = ClassTransformation().fit(X, arm, y)
+    np.testing.assert_allclose(ct.predict(rows), np.column_stack([2 * m.predict_proba(rows)[:, 1] - 1 for m in ct.models_]),
+                               rtol=0, atol=1e-15)
