@@ -16,6 +16,7 @@
 #include "comptoir/status.h"
 #include "comptoir/trees/gradient_boosting.h"
 #include "comptoir/uplift/forest.h"
+#include "comptoir/uplift/meta_learners.h"
 #include "comptoir/v1/schema.pb.h"
 #include "internal/registry.h"
 #include "internal/siphash.h"
@@ -77,6 +78,11 @@ const Entry kRegistry[] = {
     {propensity::LogisticRegression::kModelKind, &LoadScorerKind<propensity::LogisticRegression>},
     {propensity::CalibratedClassifier::kModelKind, &LoadScorerKind<propensity::CalibratedClassifier>},
     {uplift::UpliftForest::kModelKind, &LoadUpliftKind<uplift::UpliftForest>},
+    {uplift::MetaLearner::kSLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kTLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kXLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kDRLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kClassTransformationKind, &LoadUpliftKind<uplift::MetaLearner>},
 };
 
 thread_local int nesting_depth = 0;

@@ -94,21 +94,27 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_offers(args: argparse.Namespace) -> int:
-    """Offer per customer for offline scripts: a saved uplift forest predicts each offer's effect on
-    conversion, each conversion is worth ``--value`` (the margin), each offer costs its ``--cost``
-    (discount given away and contact), and the budget goes where it earns most."""
+    """Offer per customer for offline scripts: a saved uplift model (forest or meta-learner)
+    predicts each offer's effect on conversion, each conversion is worth ``--value`` (the margin),
+    each offer costs its ``--cost`` (discount given away and contact), and the budget goes where it
+    earns most."""
     import numpy as np
     import pandas as pd
 
+    from ._base import load_model, read_record
     from .exceptions import ModelFormatError
+    from .io import read_model_bytes
     from .promo import plan_offers
-    from .uplift import UpliftRandomForest
+    from .uplift import UPLIFT_KINDS, UpliftRandomForest
 
     kind = inspect_model_file(args.model)["model_kind"]
-    if kind != "uplift_forest":
-        raise ModelFormatError(f"{args.model} holds a '{kind}' model; `comptoir offers` needs an uplift forest")
-    model = UpliftRandomForest.load(args.model)
-    model.n_jobs = args.n_jobs
+    if kind not in UPLIFT_KINDS:
+        raise ModelFormatError(f"{args.model} holds a '{kind}' model; `comptoir offers` needs an uplift model "
+                               f"({', '.join(UPLIFT_KINDS)})")
+    has_record = read_record(read_model_bytes(args.model)) is not None
+    model = load_model(args.model) if has_record or kind != "uplift_forest" else UpliftRandomForest.load(args.model)
+    if hasattr(model, "n_jobs"):
+        model.n_jobs = args.n_jobs
     names = list(model.model_.feature_names)
     table, features = _read_features(args.input, names)
     costs = np.asarray([float(c) for c in args.cost.split(",")])
@@ -157,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--n-jobs", type=int, default=0)
     score.set_defaults(func=_cmd_score)
 
-    offers = sub.add_parser("offers", help="choose an offer per customer under a budget with a saved uplift forest")
-    offers.add_argument("model", help="a model file saved by UpliftRandomForest")
+    offers = sub.add_parser("offers", help="choose an offer per customer under a budget with a saved uplift model")
+    offers.add_argument("model", help="a model file saved by UpliftRandomForest or an uplift meta-learner")
     offers.add_argument("input", help="CSV or .parquet table holding the model's feature columns")
     offers.add_argument("output", help="CSV or .parquet file: offer (0 none, 1..K), value, cost, main reason")
     offers.add_argument("--budget", type=float, required=True, help="total cost allowed")

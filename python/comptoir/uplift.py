@@ -11,21 +11,30 @@ with its TreeSHAP contributions.
 Propensities: by default the data are taken as a randomised experiment, so the chance of each arm
 is its share of the rows; pass ``propensity_learner`` (a classifier factory) for observational
 data, where it is fitted per offer against control.
+
+Every learner is served by a C++ model (``comptoir::LoadModel`` loads its file in a backend): the
+forest is one, and each meta-learner is a composite nesting its fitted parts' model files. Arms are
+named control first: "control", "offer 1", .. unless ``offer_names`` names the offers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import functools
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core
-from ._base import Estimator
+from ._base import Estimator, class_path, estimator_class, read_record
 from ._progress import make_progress
 from ._tabular import attach_schema as _attach_schema
 from ._tabular import mark_inner
 from ._tabular import matrix as _matrix
 from .propensity import LogisticRegression
+
+
+# The model kinds the learners here write.
+UPLIFT_KINDS = ("uplift_forest", "s_learner", "t_learner", "x_learner", "dr_learner", "class_transformation")
 
 
 def _arms(treatment: Any) -> np.ndarray:
@@ -66,62 +75,230 @@ def _response(model: Any, X: np.ndarray, binary: bool) -> np.ndarray:
     return model.predict_proba(X)[:, 1] if binary else model.predict(X)
 
 
-class _MetaLearner(Estimator):
-    _param_names = ("base_learner", "regressor")
+def _arm_names(offer_names: Optional[Sequence[Any]], arms: int) -> List[str]:
+    """Control first, then the offers: "offer 1".. unless ``offer_names`` names them."""
+    if offer_names is None:
+        return ["control"] + [f"offer {k}" for k in range(1, arms)]
+    names = [str(name) for name in offer_names]
+    if len(names) != arms - 1 or len(set(names)) != len(names) or "control" in names:
+        raise ValueError(f"offer_names must name each of the {arms - 1} offers once (control is 'control'), got {names}")
+    return ["control"] + names
 
-    def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None) -> None:
+
+def _explained(contributions: np.ndarray, X: Any) -> Any:
+    if hasattr(X, "columns"):
+        import pandas as pd
+
+        return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
+    return contributions
+
+
+def _check_offer(offer: int, offers: int) -> int:
+    if not 1 <= offer <= offers:
+        raise ValueError(f"offer must be in 1..{offers}, got {offer}")
+    return int(offer)
+
+
+class EstimatorFactory(functools.partial):
+    """A base-learner factory restored from a model file: ``partial(cls, **params)``. It equals any
+    ``functools.partial`` of the same class and keywords, so ``load(path).get_params()`` equals the
+    parameters fitted with a partial. A factory given as a lambda or function is stored as the
+    class and full parameters of the estimator it makes, and comes back as the equivalent partial."""
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, functools.partial):
+            return NotImplemented
+        return (self.func, self.args, self.keywords) == (other.func, other.args, other.keywords)
+
+    def __hash__(self) -> int:
+        return hash((self.func, self.args, tuple(sorted(self.keywords))))
+
+
+_FACTORY_PARAMS = ("base_learner", "regressor", "propensity_learner")
+
+
+def _comptoir_part(model: Any, param: str, owner: str) -> Any:
+    if not isinstance(model, Estimator):
+        raise TypeError(f"{owner}'s {param} made a {type(model).__name__}: the learner serves from C++ through the model "
+                        "files of its parts, so they must be comptoir estimators (LogisticRegression, "
+                        "GradientBoostingClassifier, GradientBoostingRegressor)")
+    return mark_inner(model)
+
+
+class _MetaLearner(Estimator):
+    """Fitting in Python, each part fitted by its own C++ model; serving by the C++ composite
+    (``_core.uplift.MetaLearner``) that nests the parts' model files. ``predict`` and ``explain`` go
+    through it, and so do ``save``, ``load`` and pickling.
+
+    ``base_learner``, ``regressor`` and ``propensity_learner`` are factories (callables returning an
+    unfitted estimator). The model file stores them as the class and parameters of the estimator
+    they make and restores an :class:`EstimatorFactory`. The parts of the model must be comptoir
+    estimators (a TypeError at fit otherwise); ``propensity_learner`` is used only while fitting and
+    may be any classifier, but a learner fitted with a foreign one cannot be saved (ValueError
+    naming it). Pickling carries the model as its bytes and the factories as the file stores them
+    (natively for a foreign propensity learner, which then must itself pickle)."""
+
+    _param_names = ("base_learner", "regressor", "offer_names")
+    _kind = ""
+
+    def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
+                 offer_names: Optional[Sequence[str]] = None) -> None:
         self.base_learner = base_learner
         self.regressor = regressor
+        self.offer_names = offer_names
+
+    # ---- parameters in the model file -----------------------------------------------------
+
+    def _encode_param(self, name: str, value: Any) -> Any:
+        if name not in _FACTORY_PARAMS or value is None:
+            return super()._encode_param(name, value)
+        if (isinstance(value, functools.partial) and isinstance(value.func, type) and issubclass(value.func, Estimator)
+                and not value.args):
+            cls, params = value.func, dict(value.keywords)
+        else:
+            made = value()
+            if not isinstance(made, Estimator):
+                raise ValueError(f"parameter {name} of {type(self).__name__} makes a {type(made).__name__}, not a comptoir "
+                                 "estimator: it cannot be stored in a model file")
+            cls, params = type(made), made.get_params(deep=False)
+        instance = cls(**params)
+        return {"factory": class_path(cls), "params": {k: instance._encode_param(k, v) for k, v in params.items()}}
+
+    @classmethod
+    def _decode_param(cls, name: str, value: Any) -> Any:
+        if name in _FACTORY_PARAMS and isinstance(value, dict) and "factory" in value:
+            made = estimator_class(value["factory"])
+            return EstimatorFactory(made, **{k: made._decode_param(k, v) for k, v in value["params"].items()})
+        return super()._decode_param(name, value)
+
+    # ---- parts --------------------------------------------------------------------------
 
     def _response_model(self, binary: bool) -> Any:
         if binary:
-            return mark_inner(self.base_learner() if self.base_learner is not None else LogisticRegression(C=1.0))
+            made = self.base_learner() if self.base_learner is not None else LogisticRegression(C=1.0)
+            return _comptoir_part(made, "base_learner", type(self).__name__)
         return self._effect_model()
 
     def _effect_model(self) -> Any:
-        return mark_inner(self.regressor() if self.regressor is not None else _default_regressor())
+        made = self.regressor() if self.regressor is not None else _default_regressor()
+        return _comptoir_part(made, "regressor", type(self).__name__)
 
     def _fit_responses(self, matrix: np.ndarray, treatment: np.ndarray, y: np.ndarray, arms: np.ndarray) -> List[Any]:
         return [self._response_model(self.binary_outcome_).fit(matrix[treatment == a], y[treatment == a]) for a in arms]
 
-    def _fitted(self) -> Any:
-        if not hasattr(self, "models_"):
-            from .exceptions import not_fitted_error
-
-            raise not_fitted_error(f"this {type(self).__name__} is not fitted yet: call fit() first")
-        return self.models_
-
-    def __getstate__(self) -> Dict[str, Any]:
-        return self.__dict__.copy()  # the base models pickle themselves
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-
-class TLearner(_MetaLearner):
-    """One response model per arm; the effect is the difference of their predictions."""
-
-    def fit(self, X: Any, treatment: Any, y: Any) -> "TLearner":
+    def _start(self, X: Any, treatment: Any, y: Any, binary_only: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                                          np.ndarray]:
+        """Checked (matrix, treatment, outcome, arms); sets binary_outcome_ and the arm names."""
         treatment = np.asarray(treatment)
         arms = _arms(treatment)
-        values, self.binary_outcome_ = _outcome(y, treatment, arms)
+        arm_names = _arm_names(self.offer_names, len(arms))
+        values, self.binary_outcome_ = _outcome(y, treatment, arms, binary_only)
         matrix = _matrix(X, self, fitting=True)
-        self.models_ = self._fit_responses(matrix, treatment, values, arms)
-        return self
+        self.arm_names_ = arm_names
+        self.__dict__.pop("models_", None)
+        return matrix, treatment, values, arms
 
-    def predict_outcomes(self, X: Any) -> np.ndarray:
-        """Predicted outcome under each arm, control first: shape (rows, K + 1)."""
-        matrix = _matrix(X, self, fitting=False)
-        return np.column_stack([_response(m, matrix, self.binary_outcome_) for m in self._fitted()])
+    def _serve(self, parts: List[Any], blend: Sequence[float] = ()) -> None:
+        """The C++ composite of the fitted parts (in the order of the kind's part list)."""
+        self.model_ = _core.uplift.MetaLearner.create(
+            self._kind, [part.to_bytes() for part in parts], bool(self.binary_outcome_), len(self.arm_names_),
+            [float(g) for g in blend], arm_names=self.arm_names_)
+        _attach_schema(self)
+        self.models_ = self._group(parts)
+        self._restore_from_model()
+
+    def _group(self, parts: List[Any]) -> Any:
+        """The Python view of the parts (``models_``)."""
+        return parts
+
+    def _restore_from_model(self) -> None:
+        model = self.model_
+        self.binary_outcome_ = model.binary_outcome
+        self.num_arms_ = model.num_arms
+        self.n_features_in_ = model.num_features
+        self.arm_names_ = list(model.arm_names)
+        self.offer_names_ = self.arm_names_[1:]
+        if "models_" not in self.__dict__:
+            self.models_ = self._group([_part_estimator(model.part_bytes(k)) for k in range(model.num_parts)])
+
+    @classmethod
+    def _load_core(cls, data: bytes) -> Any:
+        from .exceptions import ModelFormatError
+
+        kind = _core.io.inspect_model_bytes(data)["model_kind"]
+        if kind != cls._kind:
+            raise ModelFormatError(f"the model file holds a '{kind}' model, not a {cls.__name__} ('{cls._kind}')")
+        return _core.uplift.MetaLearner.from_bytes(data)
+
+    # ---- serving ------------------------------------------------------------------------
 
     def predict(self, X: Any) -> np.ndarray:
-        outcomes = self.predict_outcomes(X)
-        return outcomes[:, 1:] - outcomes[:, :1]
+        """Estimated effect of each offer against control, shape (rows, K)."""
+        model = self._fitted()
+        return model.predict(_matrix(X, self, fitting=False))
+
+    def explain(self, X: Any, offer: int = 1) -> Any:
+        """Per-feature contributions to the predicted effect of ``offer`` (1..K), with a
+        ``base_value`` column; each row adds up to the predicted effect. Each part's contributions
+        are taken on the scale of its output: a regressor's TreeSHAP as it is, a probability's (or
+        a Poisson mean's) raw-score contributions rescaled by the secant slope of its link between
+        the base value and the row (see include/comptoir/uplift/meta_learners.h); the S-learner
+        credits each interaction column to its feature and the offer indicators to ``base_value``."""
+        model = self._fitted()
+        offer = _check_offer(offer, model.num_offers)
+        return _explained(model.contributions(_matrix(X, self, fitting=False, check_drift=False), offer), X)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("models_", None)
+        for name in _FACTORY_PARAMS:
+            # A factory travels as the model file would store it (a lambda becomes its partial);
+            # one making a foreign estimator (a fit-time propensity model) pickles natively.
+            if state.get(name) is not None:
+                try:
+                    state[name] = self._decode_param(name, self._encode_param(name, state[name]))
+                except ValueError:
+                    pass
+        if "model_" in state:
+            state["model_"] = state["model_"].to_bytes()  # the composite, its parts nested
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        if "model_" in state:
+            state["model_"] = self._load_core(state["model_"])
+        self.__dict__.update(state)
+        if "model_" in state:
+            self._restore_from_model()
 
 
-class SLearner(_MetaLearner):
+def _part_estimator(data: bytes) -> Any:
+    """A part's Python estimator from its nested model file (None for a part saved by C++ alone)."""
+    record = read_record(data)
+    return None if record is None else estimator_class(record["class"]).from_bytes(data)
+
+
+class _ArmOutcomeLearner(_MetaLearner):
+    def predict_outcomes(self, X: Any) -> np.ndarray:
+        """Predicted outcome under each arm, control first: shape (rows, K + 1)."""
+        return self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False))
+
+
+class TLearner(_ArmOutcomeLearner):
+    """One response model per arm; the effect is the difference of their predictions."""
+
+    _kind = "t_learner"
+
+    def fit(self, X: Any, treatment: Any, y: Any) -> "TLearner":
+        matrix, treatment, values, arms = self._start(X, treatment, y)
+        self._serve(self._fit_responses(matrix, treatment, values, arms))
+        return self
+
+
+class SLearner(_ArmOutcomeLearner):
     """One model on the features, the arm indicators and their interactions with the features;
     the effect is its prediction with each offer switched on minus with none."""
+
+    _kind = "s_learner"
 
     def _design(self, matrix: np.ndarray, arm: int, arms: int) -> np.ndarray:
         indicators = np.zeros((len(matrix), arms - 1))
@@ -131,22 +308,11 @@ class SLearner(_MetaLearner):
         return np.c_[matrix, indicators, interactions]
 
     def fit(self, X: Any, treatment: Any, y: Any) -> "SLearner":
-        treatment = np.asarray(treatment)
-        arms = _arms(treatment)
-        values, self.binary_outcome_ = _outcome(y, treatment, arms)
-        matrix = _matrix(X, self, fitting=True)
-        self.num_arms_ = len(arms)
+        matrix, treatment, values, arms = self._start(X, treatment, y)
         design = np.concatenate([self._design(matrix[treatment == a], a, len(arms)) for a in arms])
         order = np.concatenate([values[treatment == a] for a in arms])
-        self.models_ = [self._response_model(self.binary_outcome_).fit(design, order)]
+        self._serve([self._response_model(self.binary_outcome_).fit(design, order)])
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        matrix = _matrix(X, self, fitting=False)
-        model = self._fitted()[0]
-        p = np.column_stack([_response(model, self._design(matrix, a, self.num_arms_), self.binary_outcome_)
-                             for a in range(self.num_arms_)])
-        return p[:, 1:] - p[:, :1]
 
 
 class ClassTransformation(_MetaLearner):
@@ -154,56 +320,41 @@ class ClassTransformation(_MetaLearner):
     groups reweighted to equal size, z = 1 for treated buyers and control non-buyers, and the
     uplift is 2 P(z = 1 | x) - 1."""
 
+    _kind = "class_transformation"
+
     def fit(self, X: Any, treatment: Any, y: Any) -> "ClassTransformation":
-        treatment = np.asarray(treatment)
-        arms = _arms(treatment)
-        labels, self.binary_outcome_ = _outcome(y, treatment, arms, binary_only=True)
+        matrix, treatment, labels, arms = self._start(X, treatment, y, binary_only=True)
         labels = labels.astype(np.uint8)
-        matrix = _matrix(X, self, fitting=True)
-        self.models_ = []
+        models = []
         for arm in arms[1:]:
             rows = (treatment == 0) | (treatment == arm)
             treated = treatment[rows] == arm
             z = np.where(treated, labels[rows], 1 - labels[rows])
             weight = np.where(treated, 0.5 / treated.mean(), 0.5 / (1 - treated.mean()))
-            self.models_.append(self._response_model(True).fit(matrix[rows], z, sample_weight=weight))
+            models.append(self._response_model(True).fit(matrix[rows], z, sample_weight=weight))
+        self._serve(models)
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        matrix = _matrix(X, self, fitting=False)
-        return np.column_stack([2 * m.predict_proba(matrix)[:, 1] - 1 for m in self._fitted()])
 
 
 class _EffectRegressionLearner(_MetaLearner):
     """Shared by the learners whose last stage regresses an imputed effect per offer."""
 
-    _param_names = ("base_learner", "regressor", "propensity_learner")
+    _param_names = ("base_learner", "regressor", "propensity_learner", "offer_names")
 
     def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
-                 propensity_learner: Optional[Callable[[], Any]] = None) -> None:
-        super().__init__(base_learner, regressor)
+                 propensity_learner: Optional[Callable[[], Any]] = None, offer_names: Optional[Sequence[str]] = None) -> None:
+        super().__init__(base_learner, regressor, offer_names)
         self.propensity_learner = propensity_learner
+
+    def _propensity_model(self) -> Any:
+        return mark_inner(self.propensity_learner())
 
     def _propensity(self, matrix: np.ndarray, treated: np.ndarray) -> np.ndarray:
         """P(offer | x) among the rows of one offer and control."""
         if self.propensity_learner is None:
             return np.full(len(treated), treated.mean())
-        model = mark_inner(self.propensity_learner()).fit(matrix, treated.astype(int))
+        model = self._propensity_model().fit(matrix, treated.astype(int))
         return np.clip(model.predict_proba(matrix)[:, 1], 0.01, 0.99)
-
-    def explain(self, X: Any, offer: int = 1) -> Any:
-        """Per-feature contributions to the predicted effect of ``offer`` (1..K), with a
-        ``base_value`` column; each row adds up to the predicted effect. Needs a regressor with
-        ``explain`` (comptoir's gradient-boosted trees have exact TreeSHAP)."""
-        matrix = _matrix(X, self, fitting=False, check_drift=False)
-        if not 1 <= offer <= len(self._fitted()):
-            raise ValueError(f"offer must be in 1..{len(self._fitted())}, got {offer}")
-        contributions = self._explain_offer(matrix, offer - 1)
-        if hasattr(X, "columns"):
-            import pandas as pd
-
-            return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
-        return contributions
 
 
 class XLearner(_EffectRegressionLearner):
@@ -212,15 +363,13 @@ class XLearner(_EffectRegressionLearner):
     outcome), one regressor per side learns those effects, and the two are blended by the
     propensity, which favours the side that had more data."""
 
+    _kind = "x_learner"
+
     def fit(self, X: Any, treatment: Any, y: Any) -> "XLearner":
-        treatment = np.asarray(treatment)
-        arms = _arms(treatment)
-        values, self.binary_outcome_ = _outcome(y, treatment, arms)
-        matrix = _matrix(X, self, fitting=True)
+        matrix, treatment, values, arms = self._start(X, treatment, y)
         responses = self._fit_responses(matrix, treatment, values, arms)
         control = treatment == 0
-        self.models_ = []
-        self.blend_ = []
+        parts, blend = [], []
         for arm in arms[1:]:
             treated = treatment == arm
             imputed_treated = values[treated] - _response(responses[0], matrix[treated], self.binary_outcome_)
@@ -228,19 +377,17 @@ class XLearner(_EffectRegressionLearner):
             on_treated = self._effect_model().fit(matrix[treated], imputed_treated)
             on_control = self._effect_model().fit(matrix[control], imputed_control)
             rows = control | treated
-            self.blend_.append(float(self._propensity(matrix[rows], treated[rows]).mean()))
-            self.models_.append((on_control, on_treated))
+            blend.append(float(self._propensity(matrix[rows], treated[rows]).mean()))
+            parts += [on_control, on_treated]
+        self._serve(parts, blend)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        matrix = _matrix(X, self, fitting=False)
-        return np.column_stack([g * on_control.predict(matrix) + (1 - g) * on_treated.predict(matrix)
-                                for g, (on_control, on_treated) in zip(self.blend_, self._fitted())])
+    def _group(self, parts: List[Any]) -> Any:
+        return [(parts[k], parts[k + 1]) for k in range(0, len(parts), 2)]
 
-    def _explain_offer(self, matrix: np.ndarray, k: int) -> np.ndarray:
-        on_control, on_treated = self._fitted()[k]
-        g = self.blend_[k]
-        return g * on_control.explain(matrix) + (1 - g) * on_treated.explain(matrix)
+    def _restore_from_model(self) -> None:
+        super()._restore_from_model()
+        self.blend_ = list(self.model_.blend)
 
 
 class DRLearner(_EffectRegressionLearner):
@@ -249,23 +396,22 @@ class DRLearner(_EffectRegressionLearner):
     unbiased effect estimate if either the responses or the propensity are right; a regressor
     learns it. ``folds`` splits for cross-fitting, seeded by ``random_state``."""
 
+    _kind = "dr_learner"
     _param_names = _EffectRegressionLearner._param_names + ("folds", "random_state")
 
     def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
-                 propensity_learner: Optional[Callable[[], Any]] = None, folds: int = 3, random_state: int = 42) -> None:
-        super().__init__(base_learner, regressor, propensity_learner)
+                 propensity_learner: Optional[Callable[[], Any]] = None, folds: int = 3, random_state: int = 42,
+                 offer_names: Optional[Sequence[str]] = None) -> None:
+        super().__init__(base_learner, regressor, propensity_learner, offer_names)
         self.folds = folds
         self.random_state = random_state
 
     def fit(self, X: Any, treatment: Any, y: Any) -> "DRLearner":
         if self.folds < 2:
             raise ValueError(f"folds must be >= 2, got {self.folds}")
-        treatment = np.asarray(treatment)
-        arms = _arms(treatment)
-        values, self.binary_outcome_ = _outcome(y, treatment, arms)
-        matrix = _matrix(X, self, fitting=True)
+        matrix, treatment, values, arms = self._start(X, treatment, y)
         fold = np.random.default_rng(self.random_state).permutation(len(values)) % self.folds
-        self.models_ = []
+        parts = []
         for arm in arms[1:]:
             rows = np.flatnonzero((treatment == 0) | (treatment == arm))
             treated = treatment[rows] == arm
@@ -277,21 +423,15 @@ class DRLearner(_EffectRegressionLearner):
                 if self.propensity_learner is None:
                     e = treated[used].mean()
                 else:
-                    model = mark_inner(self.propensity_learner()).fit(matrix[rows[used]], treated[used].astype(int))
+                    model = self._propensity_model().fit(matrix[rows[used]], treated[used].astype(int))
                     e = np.clip(model.predict_proba(matrix[rows[held]])[:, 1], 0.01, 0.99)
                 m1 = _response(mu1, matrix[rows[held]], self.binary_outcome_)
                 m0 = _response(mu0, matrix[rows[held]], self.binary_outcome_)
                 t, outcome = treated[held], values[rows[held]]
                 pseudo[held] = m1 - m0 + t * (outcome - m1) / e - (1 - t) * (outcome - m0) / (1 - e)
-            self.models_.append(self._effect_model().fit(matrix[rows], pseudo))
+            parts.append(self._effect_model().fit(matrix[rows], pseudo))
+        self._serve(parts)
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        matrix = _matrix(X, self, fitting=False)
-        return np.column_stack([model.predict(matrix) for model in self._fitted()])
-
-    def _explain_offer(self, matrix: np.ndarray, k: int) -> np.ndarray:
-        return self._fitted()[k].explain(matrix)
 
 
 class UpliftRandomForest(Estimator):
@@ -303,12 +443,15 @@ class UpliftRandomForest(Estimator):
     max_features=1.0`` gives a single uplift tree."""
 
     _param_names = ("n_estimators", "criterion", "max_depth", "min_samples_leaf", "min_samples_treatment", "n_reg",
-                    "max_features", "bootstrap", "honest", "max_bins", "random_state", "n_jobs", "verbose")
+                    "max_features", "bootstrap", "honest", "max_bins", "random_state", "n_jobs", "verbose", "offer_names")
+    # Set on the C++ config by name (the same names as the kwargs); the rest are options.
+    _config_names = ("n_estimators", "max_depth", "min_samples_leaf", "min_samples_treatment", "n_reg", "bootstrap",
+                     "honest", "max_bins")
 
     def __init__(self, n_estimators: int = 100, criterion: str = "KL", max_depth: int = 6, min_samples_leaf: int = 100,
                  min_samples_treatment: int = 10, n_reg: float = 100.0, max_features: Optional[float] = None,
                  bootstrap: bool = True, honest: bool = False, max_bins: int = 64, random_state: int = 42, n_jobs: int = 0,
-                 verbose: Any = False) -> None:
+                 verbose: Any = False, offer_names: Optional[Sequence[str]] = None) -> None:
         self.n_estimators = n_estimators
         self.criterion = criterion
         self.max_depth = max_depth
@@ -322,31 +465,50 @@ class UpliftRandomForest(Estimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.offer_names = offer_names
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
         return _core.uplift.UpliftForest.from_bytes(data)
 
+    def _config(self) -> Any:
+        config = _core.uplift.UpliftForestConfig()
+        criteria = _core.uplift.SplitCriterion.__members__
+        if self.criterion not in criteria:
+            raise ValueError(f"criterion must be 'KL', 'ED', 'Chi' or 'DDP', got {self.criterion!r}")
+        config.criterion = criteria[self.criterion]
+        for name in self._config_names:
+            value = getattr(self, name)
+            setattr(config, name, bool(value) if isinstance(getattr(config, name), bool) else type(getattr(config, name))(value))
+        config.max_features = 0.0 if self.max_features is None else float(self.max_features)
+        return config
+
     def fit(self, X: Any, treatment: Any, y: Any) -> "UpliftRandomForest":
         treatment = np.asarray(treatment)
         arms = _arms(treatment)
+        arm_names = _arm_names(self.offer_names, len(arms))
         values, _ = _outcome(y, treatment, arms)
         matrix = _matrix(X, self, fitting=True)
-        self.model_ = _core.uplift.UpliftForest.fit(
-            matrix, treatment.astype(np.int32), values, criterion=self.criterion, num_trees=int(self.n_estimators),
-            max_depth=int(self.max_depth), min_samples_leaf=int(self.min_samples_leaf),
-            min_samples_treatment=int(self.min_samples_treatment), n_reg=float(self.n_reg),
-            max_features=0.0 if self.max_features is None else float(self.max_features), bootstrap=bool(self.bootstrap),
-            honest=bool(self.honest), max_bins=int(self.max_bins), num_threads=int(self.n_jobs),
-            seed=int(self.random_state), on_progress=make_progress(self.verbose),
-        )
+        self.model_ = _core.uplift.UpliftForest.fit(matrix, treatment.astype(np.int32), values, self._config(),
+                                                    num_threads=int(self.n_jobs), seed=int(self.random_state),
+                                                    on_progress=make_progress(self.verbose))
         _attach_schema(self)
+        self.model_.arm_names = arm_names
         self._restore_from_model()
         return self
 
     def _restore_from_model(self) -> None:
-        self.n_features_in_ = self.model_.num_features
-        importance = self.model_.feature_importance
+        model = self.model_
+        # The hyperparameters the file's config holds (also for files without an estimator record).
+        config = model.config
+        for name in self._config_names:
+            setattr(self, name, getattr(config, name))
+        self.criterion = config.criterion.name
+        self.max_features = None if config.max_features == 0 else config.max_features
+        self.n_features_in_ = model.num_features
+        self.arm_names_ = list(model.arm_names) or _arm_names(None, model.num_offers + 1)  # files before arm names
+        self.offer_names_ = self.arm_names_[1:]
+        importance = model.feature_importance
         self.feature_importances_ = importance / importance.sum() if importance.sum() > 0 else importance
 
     def predict(self, X: Any) -> np.ndarray:
@@ -361,9 +523,6 @@ class UpliftRandomForest(Estimator):
         """Per-feature contributions to the predicted effect of ``offer``: along each tree's path,
         every split moves the effect from the parent's to the child's and the change is credited to
         the split's feature; ``base_value`` is the mean root effect. Rows add up to the effect."""
-        contributions = self._fitted().contributions(_matrix(X, self, fitting=False, check_drift=False), int(offer), int(self.n_jobs))
-        if hasattr(X, "columns"):
-            import pandas as pd
-
-            return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
-        return contributions
+        model = self._fitted()
+        offer = _check_offer(offer, model.num_offers)
+        return _explained(model.contributions(_matrix(X, self, fitting=False, check_drift=False), offer, int(self.n_jobs)), X)

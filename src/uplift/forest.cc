@@ -285,7 +285,7 @@ absl::Status CheckTree(const UpliftTree& t, std::int32_t num_features, std::int3
 }  // namespace
 
 absl::Status UpliftForestConfig::Validate() const {
-  if (num_trees < 1) return absl::InvalidArgumentError("num_trees must be >= 1");
+  if (n_estimators < 1) return absl::InvalidArgumentError("n_estimators must be >= 1");
   if (max_depth < 1) return absl::InvalidArgumentError("max_depth must be >= 1");
   if (min_samples_leaf < 1 || min_samples_treatment < 0) {
     return absl::InvalidArgumentError("min_samples_leaf must be >= 1 and min_samples_treatment >= 0");
@@ -334,11 +334,11 @@ absl::StatusOr<UpliftForest> UpliftForest::Fit(const Eigen::Ref<const RowMatrix>
   forest.num_arms_ = arms;
   COMPTOIR_ASSIGN_OR_RETURN(const trees::FeatureBinning binning, trees::FeatureBinning::Fit(X, config.binning, options));
   COMPTOIR_ASSIGN_OR_RETURN(const trees::BinnedMatrix binned, binning.Transform(X, options));
-  forest.trees_.resize(static_cast<std::size_t>(config.num_trees));
-  std::vector<std::vector<double>> importance(static_cast<std::size_t>(config.num_trees), std::vector<double>(static_cast<std::size_t>(X.cols()), 0.0));
-  ProgressReporter progress(options.progress, config.num_trees, "uplift forest");
+  forest.trees_.resize(static_cast<std::size_t>(config.n_estimators));
+  std::vector<std::vector<double>> importance(static_cast<std::size_t>(config.n_estimators), std::vector<double>(static_cast<std::size_t>(X.cols()), 0.0));
+  ProgressReporter progress(options.progress, config.n_estimators, "uplift forest");
   COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(
-      options.num_threads, config.num_trees, 1,
+      options.num_threads, config.n_estimators, 1,
       [&](std::int64_t t, std::int64_t, std::int64_t) {
         internal::CounterRng rng(options.seed, static_cast<std::uint64_t>(t));
         // A bootstrap sample as multiplicities of the distinct rows drawn: duplicates cost nothing.
@@ -437,6 +437,9 @@ absl::StatusOr<RowMatrix> UpliftForest::Contributions(const Eigen::Ref<const Row
 
 absl::Status UpliftForest::set_schema(FeatureSchema schema) {
   COMPTOIR_RETURN_IF_ERROR(schema.Validate(num_features()));
+  if (!schema.arm_names.empty() && schema.arm_names.size() != num_arms_) {
+    return absl::InvalidArgumentError(absl::StrCat(schema.arm_names.size(), " arm names for ", num_arms_, " arms"));
+  }
   schema_ = std::move(schema);
   return absl::OkStatus();
 }
@@ -460,8 +463,8 @@ absl::Status UpliftForest::set_training_profile(features::FeatureProfile profile
 absl::StatusOr<io::ModelFile> UpliftForest::ToModelFile() const {
   io::ModelFile file(kModelKind);
   v1::UpliftForestConfig c;
-  c.set_criterion(static_cast<std::int32_t>(config_.criterion));
-  c.set_num_trees(config_.num_trees);
+  c.set_criterion(static_cast<v1::SplitCriterion>(config_.criterion));
+  c.set_n_estimators(config_.n_estimators);
   c.set_max_depth(config_.max_depth);
   c.set_min_samples_leaf(config_.min_samples_leaf);
   c.set_min_samples_treatment(config_.min_samples_treatment);
@@ -504,9 +507,9 @@ absl::StatusOr<UpliftForest> UpliftForest::FromModelFile(const io::ModelFile& fi
   if (!m.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) return corrupt("the trees do not parse");
   UpliftForest forest;
   UpliftForestConfig& config = forest.config_;
-  if (c.criterion() < 0 || c.criterion() > static_cast<std::int32_t>(SplitCriterion::kDDP)) return corrupt("unknown criterion");
+  if (c.criterion() < 0 || c.criterion() > static_cast<int>(SplitCriterion::kDDP)) return corrupt("unknown criterion");
   config.criterion = static_cast<SplitCriterion>(c.criterion());
-  config.num_trees = c.num_trees();
+  config.n_estimators = c.n_estimators();
   config.max_depth = c.max_depth();
   config.min_samples_leaf = c.min_samples_leaf();
   config.min_samples_treatment = c.min_samples_treatment();
@@ -540,6 +543,9 @@ absl::StatusOr<UpliftForest> UpliftForest::FromModelFile(const io::ModelFile& fi
   }
   if (file.Blob(kSchemaBlob).ok()) {
     COMPTOIR_ASSIGN_OR_RETURN(forest.schema_, FeatureSchema::ReadFrom(file, forest.num_features_));
+    if (!forest.schema_.arm_names.empty() && forest.schema_.arm_names.size() != forest.num_arms_) {
+      return corrupt("the schema's arm names do not match the arms");
+    }
   }
   COMPTOIR_ASSIGN_OR_RETURN(forest.training_profile_, features::FeatureProfile::FromModelFile(file, forest.num_features_));
   return forest;

@@ -172,3 +172,188 @@ def test_meta_learners_warn_about_drift_once_for_their_inner_models():
         learner.predict(X + np.array([0.0, 2.0]))
     drift = [w for w in caught if issubclass(w.category, DriftWarning)]
     assert len(drift) == 1 and "TLearner" in str(drift[0].message) and "x1" in str(drift[0].message)
+
+
+# ---- model files: every learner serves from C++ and round-trips through its bytes ----------
+
+def _small_campaign(n, seed, spend=False):
+    X, arm, y, _ = heterogeneous_spend(n, seed)
+    return X, arm, (y if spend else (y > 24).astype(int))
+
+
+def _learners():
+    from functools import partial
+
+    from comptoir.propensity import LogisticRegression
+    from comptoir.trees import GradientBoostingClassifier, GradientBoostingRegressor
+
+    small = partial(GradientBoostingRegressor, n_estimators=20, num_leaves=7, min_samples_leaf=50)
+    return [
+        ("t_learner", lambda: TLearner(base_learner=partial(LogisticRegression, C=0.5), offer_names=["ten off", "free ship"]), False),
+        ("s_learner", lambda: SLearner(base_learner=lambda: GradientBoostingClassifier(n_estimators=20, num_leaves=7)), False),
+        ("class_transformation", lambda: ClassTransformation(), False),
+        ("x_learner", lambda: XLearner(regressor=small), True),
+        ("dr_learner", lambda: DRLearner(regressor=small, folds=2, random_state=3), True),
+        ("t_learner", lambda: TLearner(regressor=small), True),
+        ("x_learner", lambda: XLearner(regressor=small, propensity_learner=partial(LogisticRegression, C=2.0)), False),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_every_learner_saves_loads_and_pickles_through_its_model_bytes(case, tmp_path):
+    import comptoir
+    from comptoir.exceptions import ModelFormatError
+    from comptoir.io import inspect_model_file
+    from comptoir.uplift import UpliftRandomForest
+
+    kind, make, spend = _learners()[case]
+    X, arm, y = _small_campaign(4_000, 20 + case, spend)
+    learner = make().fit(X, arm, y)
+    assert learner.model_.kind == kind
+    test = X[:300]
+    effect = learner.predict(test)
+    assert effect.shape == (300, 2)
+    path = tmp_path / "learner.cmf"
+    learner.save(path)
+    assert inspect_model_file(path)["model_kind"] == kind
+    for loaded in (type(learner).load(path), comptoir.load_model(path), pickle.loads(pickle.dumps(learner))):
+        assert type(loaded) is type(learner)
+        np.testing.assert_array_equal(loaded.predict(test), effect)
+        for offer in (1, 2):
+            reasons = loaded.explain(test, offer=offer)
+            np.testing.assert_array_equal(reasons, learner.explain(test, offer=offer))
+            np.testing.assert_allclose(reasons.sum(axis=1), effect[:, offer - 1], atol=1e-9)
+        assert loaded.offer_names_ == learner.offer_names_
+    loaded = type(learner).load(path)
+    encoded = {k: learner._encode_param(k, v) for k, v in learner.get_params().items()}
+    assert {k: loaded._encode_param(k, v) for k, v in loaded.get_params().items()} == encoded
+    if kind != "s_learner":  # partials and None come back equal; the S-learner's lambda as its partial
+        assert loaded.get_params() == learner.get_params()
+    assert loaded.models_ is not None and len(loaded.models_) == len(learner.models_)
+    # A meta-learner file is no forest, and no other learner.
+    with pytest.raises(ModelFormatError, match="UpliftRandomForest"):
+        UpliftRandomForest.load(path)
+    other = SLearner if not isinstance(learner, SLearner) else TLearner
+    with pytest.raises(ModelFormatError, match=other.__name__):
+        other.load(path)
+    # Without the estimator record the kind still decides.
+    bare = learner.model_.to_bytes()
+    with pytest.raises(ModelFormatError, match=kind):
+        other.from_bytes(bare)
+    with pytest.raises(ModelFormatError, match="uplift_forest"):
+        UpliftRandomForest.from_bytes(bare)
+    np.testing.assert_array_equal(type(learner).from_bytes(bare).predict(test), effect)
+
+
+def test_arm_names_default_and_named():
+    X, arm, y = _small_campaign(3_000, 40)
+    assert TLearner().fit(X, arm, y).offer_names_ == ["offer 1", "offer 2"]
+    named = TLearner(offer_names=("ten off", "free ship")).fit(X, arm, y)
+    assert named.arm_names_ == ["control", "ten off", "free ship"]
+    with pytest.raises(ValueError, match="offer_names must name each of the 2 offers"):
+        TLearner(offer_names=["only one"]).fit(X, arm, y)
+
+
+def test_factories_are_stored_as_their_estimator():
+    from functools import partial
+
+    from comptoir.trees import GradientBoostingRegressor
+    from comptoir.uplift import EstimatorFactory
+
+    X, arm, spend = _small_campaign(3_000, 41, spend=True)
+    learner = DRLearner(regressor=lambda: GradientBoostingRegressor(n_estimators=15), folds=2).fit(X, arm, spend)
+    loaded = DRLearner.from_bytes(learner.to_bytes())
+    factory = loaded.get_params()["regressor"]
+    assert isinstance(factory, EstimatorFactory) and factory.func is GradientBoostingRegressor
+    assert factory().get_params() == GradientBoostingRegressor(n_estimators=15).get_params()
+    assert factory == partial(GradientBoostingRegressor, **GradientBoostingRegressor(n_estimators=15).get_params())
+    assert loaded.get_params()["folds"] == 2
+
+
+def test_foreign_parts_are_refused_with_their_reason():
+    X, arm, y = _small_campaign(2_000, 42)
+
+    class Foreign:
+        def fit(self, X, y, sample_weight=None):
+            return self
+
+    with pytest.raises(TypeError, match="must be comptoir estimators"):
+        TLearner(base_learner=Foreign).fit(X, arm, y)
+
+
+def test_s_learner_serves_exactly_the_python_design():
+    from comptoir.propensity import LogisticRegression
+
+    X, arm, y = _small_campaign(3_000, 43)
+    learner = SLearner().fit(X, arm, y)
+    model = learner.models_[0]
+    design = [learner._design(X[:200], a, 3) for a in range(3)]
+    p = np.column_stack([model.predict_proba(d)[:, 1] for d in design])
+    np.testing.assert_allclose(learner.predict(X[:200]), p[:, 1:] - p[:, :1], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(learner.predict_outcomes(X[:200]), p, rtol=0, atol=1e-15)
+    assert isinstance(model, LogisticRegression)
+
+
+def test_uplift_forest_params_and_arm_names_round_trip(tmp_path):
+    from comptoir.exceptions import ModelFormatError
+    from comptoir.uplift import UpliftRandomForest
+
+    X, arm, y = _small_campaign(3_000, 44)
+    forest = UpliftRandomForest(n_estimators=5, criterion="ED", max_depth=4, min_samples_leaf=60, n_reg=10,
+                                offer_names=["a", "b"]).fit(X, arm, y)
+    path = tmp_path / "forest.cmf"
+    forest.save(path)
+    loaded = UpliftRandomForest.load(path)
+    assert loaded.get_params() == forest.get_params()
+    assert loaded.get_params()["max_features"] is None
+    assert loaded.arm_names_ == ["control", "a", "b"]
+    assert loaded.model_.config.n_estimators == 5 and loaded.model_.config.criterion.name == "ED"
+    # Without the record the C++ config restores the hyperparameters.
+    bare = UpliftRandomForest.from_bytes(forest.model_.to_bytes())
+    assert {k: v for k, v in bare.get_params().items() if k != "offer_names"} == \
+        {k: v for k, v in forest.get_params().items() if k != "offer_names"}
+    np.testing.assert_array_equal(bare.predict(X[:100]), forest.predict(X[:100]))
+    with pytest.raises(ModelFormatError, match="TLearner"):
+        TLearner.load(path)
+    with pytest.raises(ModelFormatError, match="uplift_forest"):
+        TLearner.from_bytes(forest.model_.to_bytes())
+
+
+def test_offers_command_serves_a_meta_learner(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from comptoir.cli import main as cli_main
+
+    X, arm, spend, _ = heterogeneous_spend(6_000, 45)
+    frame = pd.DataFrame(X, columns=["tenure", "price_sensitivity", "noise"])
+    TLearner().fit(frame, arm, (spend > 24).astype(int)).save(tmp_path / "t.cmf")
+    frame.to_csv(tmp_path / "customers.csv", index=False)
+    assert cli_main(["offers", str(tmp_path / "t.cmf"), str(tmp_path / "customers.csv"), str(tmp_path / "offers.csv"),
+                     "--budget", "100", "--value", "40", "--cost", "2,3"]) == 0
+    offers = pd.read_csv(tmp_path / "offers.csv")
+    assert offers["cost"].sum() <= 100 and (offers["offer"] > 0).any()
+
+
+def test_the_composites_compute_what_the_python_parts_give():
+    from functools import partial
+
+    from comptoir.trees import GradientBoostingRegressor
+
+    X, arm, y = _small_campaign(4_000, 46)
+    _, _, spend = _small_campaign(4_000, 46, spend=True)
+    rows = X[:300]
+    small = partial(GradientBoostingRegressor, n_estimators=20, num_leaves=7)
+    x = XLearner(regressor=small).fit(X, arm, spend)
+    expected = np.column_stack([g * a.predict(rows) + (1 - g) * b.predict(rows) for g, (a, b) in zip(x.blend_, x.models_)])
+    np.testing.assert_array_equal(x.predict(rows), expected)
+    g = x.blend_[1]
+    np.testing.assert_array_equal(x.explain(rows, offer=2), g * x.models_[1][0].explain(rows) + (1 - g) * x.models_[1][1].explain(rows))
+    dr = DRLearner(regressor=small, folds=2).fit(X, arm, spend)
+    np.testing.assert_array_equal(dr.predict(rows), np.column_stack([m.predict(rows) for m in dr.models_]))
+    np.testing.assert_array_equal(dr.explain(rows, offer=1), dr.models_[0].explain(rows))
+    # Probabilities: NumPy's exp and the C library's may differ in the last bit.
+    t = TLearner().fit(X, arm, y)
+    p = np.column_stack([m.predict_proba(rows)[:, 1] for m in t.models_])
+    np.testing.assert_allclose(t.predict(rows), p[:, 1:] - p[:, :1], rtol=0, atol=1e-15)
+    ct = ClassTransformation().fit(X, arm, y)
+    np.testing.assert_allclose(ct.predict(rows), np.column_stack([2 * m.predict_proba(rows)[:, 1] - 1 for m in ct.models_]),
+                               rtol=0, atol=1e-15)

@@ -35,7 +35,7 @@ enum class SplitCriterion {
 
 struct UpliftForestConfig {
   SplitCriterion criterion = SplitCriterion::kKL;
-  std::int32_t num_trees = 100;
+  std::int32_t n_estimators = 100;  // trees
   std::int32_t max_depth = 6;
   std::int32_t min_samples_leaf = 100;
   std::int32_t min_samples_treatment = 10;  // rows of every arm in every child
@@ -86,6 +86,7 @@ class UpliftForest final : public UpliftModel {
   const FeatureSchema& schema() const override { return schema_; }
   absl::Status set_schema(FeatureSchema schema);
 
+  const UpliftForestConfig& config() const { return config_; }
   std::int32_t num_features() const override { return num_features_; }
   std::int32_t num_offers() const override { return num_arms_ - 1; }
   std::int32_t num_trees() const { return static_cast<std::int32_t>(trees_.size()); }

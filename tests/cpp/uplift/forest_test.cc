@@ -60,7 +60,7 @@ TEST_P(CriterionTest, RecoversWhoRespondsToWhichOffer) {
   const Campaign train = MakeCampaign(40000, 1, false), test = MakeCampaign(5000, 2, false);
   UpliftForestConfig config;
   config.criterion = GetParam();
-  config.num_trees = 30;
+  config.n_estimators = 30;
   config.max_features = 1.0;  // every column at every node: the criterion alone picks
   const UpliftForest forest = UpliftForest::Fit(train.X, train.treatment, train.y, config, {}).value();
   const RowMatrix effect = forest.Predict(test.X).value();
@@ -81,7 +81,7 @@ TEST(UpliftForestTest, ContinuousOutcomesWithEuclideanAndHonestEstimation) {
   const Campaign train = MakeCampaign(40000, 3, true), test = MakeCampaign(5000, 4, true);
   UpliftForestConfig config;
   config.criterion = SplitCriterion::kEuclidean;
-  config.num_trees = 30;
+  config.n_estimators = 30;
   config.honest = true;
   config.max_features = 0.5;
   const UpliftForest forest = UpliftForest::Fit(train.X, train.treatment, train.y, config, {}).value();
@@ -96,7 +96,7 @@ TEST(UpliftForestTest, ContinuousOutcomesWithEuclideanAndHonestEstimation) {
 TEST(UpliftForestTest, BitIdenticalForAnyThreadCountAndExactAfterSaveLoad) {
   const Campaign c = MakeCampaign(8000, 5, false);
   UpliftForestConfig config;
-  config.num_trees = 12;
+  config.n_estimators = 12;
   ExecutionOptions one, two;
   one.num_threads = 1;
   two.num_threads = 2;
@@ -116,7 +116,7 @@ TEST(UpliftForestTest, BitIdenticalForAnyThreadCountAndExactAfterSaveLoad) {
 TEST(UpliftForestTest, ContributionsAddUpToTheEffect) {
   const Campaign c = MakeCampaign(8000, 6, false);
   UpliftForestConfig config;
-  config.num_trees = 10;
+  config.n_estimators = 10;
   const UpliftForest forest = UpliftForest::Fit(c.X, c.treatment, c.y, config, {}).value();
   const RowMatrix effect = forest.Predict(c.X.topRows(100)).value();
   for (std::int32_t offer : {1, 2}) {
