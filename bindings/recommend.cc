@@ -167,6 +167,14 @@ void RegisterRecommend(py::module_& m) {
       .def_property_readonly("has_items", &ModelIds::has_items)
       .def_property_readonly("has_users", &ModelIds::has_users)
       .def(
+          "dense_user",
+          [](const ModelIds& self, const std::string& user) {
+            absl::StatusOr<std::int32_t> dense = self.FindUser(user);
+            if (!dense.ok() && !absl::IsNotFound(dense.status())) ThrowIfError(dense.status());
+            return dense.ok() ? *dense : -1;
+          },
+          py::arg("user"), "The user's dense id, -1 when unknown.")
+      .def(
           "dense_items",
           [](const ModelIds& self, const py::object& items, std::int32_t num_items) {
             // Unknown ids become -1, which every recommender ignores as unknown.
