@@ -121,9 +121,9 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
             return np.ascontiguousarray(log.session_offsets), np.ascontiguousarray(log.item, dtype=np.int32)
         if log is not None:
             shop = log.item_ids
-            return np.ascontiguousarray(log.session_offsets), self._dense_items(
-                np.asarray(shop)[np.asarray(log.item)] if isinstance(shop, np.ndarray) else [shop[i] for i in log.item],
-                self._fitted().num_items)
+            shop = shop if isinstance(shop, np.ndarray) else np.asarray(shop, dtype=object)
+            return np.ascontiguousarray(log.session_offsets), self._dense_items(shop[np.asarray(log.item)],
+                                                                              self._fitted().num_items)
         offsets, raw = _session_columns(sessions)
         return offsets, self._dense_items(raw, self._fitted().num_items)
 
@@ -446,12 +446,19 @@ class Hybrid(_SessionRecommender):
                 raise ValueError("hybrid components were fitted on different item ids")
             self.model_ = _core.recommend.Hybrid.create(parts, self._weights())
             self._built_for = key
-            if item_ids is not None:
-                self.item_ids_ = item_ids
-            else:
-                self.__dict__.pop("item_ids_", None)
             self.__dict__.pop("_core_ids_", None)
         return self.model_
+
+    @property
+    def item_ids_(self) -> Any:
+        """The components' shop item ids (they must agree)."""
+        if not self.components or getattr(self.components[0], "item_ids_", None) is None:
+            raise AttributeError("item_ids_")
+        return self.components[0].item_ids_
+
+    @item_ids_.setter
+    def item_ids_(self, value: Any) -> None:
+        pass  # the components carry the ids; a loaded file's copy is the same
 
     def _core_bytes(self) -> bytes:
         # Each component's complete file (its estimator record included), so loading restores it.
