@@ -226,6 +226,7 @@ TEST(RecommenderFiles, LargeIntegerIdsNeverWrap) {
   ShopRecommendRequest request;
   request.session_items = {"3", std::to_string((std::int64_t{1} << 32) + 20)};  // dense 3 is not shop id 3
   request.k = 3;
+  request.filters.exclude_session_items = true;
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const ShopRecommendation out, model.Recommend(request));
   EXPECT_EQ(out.unknown_items, std::vector<std::string>{"3"});
   ASSERT_FALSE(out.items.empty());
