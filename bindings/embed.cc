@@ -10,6 +10,7 @@
 #include "comptoir/embed/item2vec.h"
 #include "comptoir/retrieval/vector_index.h"
 #include "arrays.h"
+#include "kind_weights.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -58,10 +59,15 @@ void RegisterEmbed(py::module_& m) {
       .def_property_readonly("dim", &retrieval::VectorIndex::dim)
       .def("search", &SearchBatch, py::arg("queries"), py::arg("k"), py::arg("allowed") = py::none(),
            py::arg("excluded") = py::none(), py::arg("num_threads") = 0)
+      .def_property_readonly("metric",
+                             [](const retrieval::VectorIndex& index) {
+                               return index.metric() == retrieval::Metric::kCosine ? "cosine" : "inner_product";
+                             })
+      .def_property_readonly("approximate", &retrieval::VectorIndex::approximate)
+      .def_property_readonly("num_lists", &retrieval::VectorIndex::num_lists)
+      .def_property_readonly("num_probes", &retrieval::VectorIndex::num_probes)
       .def("to_bytes", [](const retrieval::VectorIndex& index) {
-        io::ModelFile file("vector_index");
-        ThrowIfError(index.AppendTo(file, ""));
-        return py::bytes(ValueOrThrow(io::SerializeModelFile(file)));
+        return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(index.ToModelFile()))));
       });
   retrieval_module.def(
       "build_exact",
@@ -102,8 +108,7 @@ void RegisterEmbed(py::module_& m) {
       "load_index",
       [](const py::bytes& data, int num_probes) {
         const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
-        ThrowIfError(file.ExpectKind("vector_index"));
-        std::shared_ptr<retrieval::VectorIndex> index = ValueOrThrow(retrieval::LoadIndex(file, "", num_probes));
+        std::shared_ptr<retrieval::VectorIndex> index = ValueOrThrow(retrieval::VectorIndex::FromModelFile(file, num_probes));
         return index;
       },
       py::arg("data"), py::arg("num_probes") = 0);
@@ -123,22 +128,12 @@ void RegisterEmbed(py::module_& m) {
       .def_readwrite("sync_rounds", &embed::Item2VecConfig::sync_rounds)
       .def_readwrite("hogwild", &embed::Item2VecConfig::hogwild);
 
-  py::class_<embed::SessionEncoderConfig>(embed, "SessionEncoderConfig")
+  auto encoder_config = py::class_<embed::SessionEncoderConfig>(embed, "SessionEncoderConfig")
       .def(py::init<>())
       .def_readwrite("recency_decay", &embed::SessionEncoderConfig::recency_decay)
       .def_readwrite("max_events", &embed::SessionEncoderConfig::max_events)
-      .def_readwrite("profile_weight", &embed::SessionEncoderConfig::profile_weight)
-      .def_property(
-          "kind_weights",
-          [](const embed::SessionEncoderConfig& c) {
-            return std::vector<float>(std::begin(c.kind_weights), std::end(c.kind_weights));
-          },
-          [](embed::SessionEncoderConfig& c, const std::vector<float>& weights) {
-            if (weights.size() != static_cast<std::size_t>(data::kNumEventKinds)) {
-              throw py::value_error("kind_weights needs one weight per event kind (5)");
-            }
-            std::copy(weights.begin(), weights.end(), c.kind_weights);
-          });
+      .def_readwrite("profile_weight", &embed::SessionEncoderConfig::profile_weight);
+  DefKindWeights<embed::SessionEncoderConfig>(encoder_config);
 
   py::class_<embed::Item2Vec, std::shared_ptr<embed::Item2Vec>>(embed, "Item2Vec")
       .def_static(
@@ -161,6 +156,7 @@ void RegisterEmbed(py::module_& m) {
           py::arg("seed") = 42, py::arg("num_threads") = 0, py::arg("on_progress") = py::none())
       .def_property_readonly("num_items", &embed::Item2Vec::num_items)
       .def_property_readonly("dim", &embed::Item2Vec::dim)
+      .def_property_readonly("config", &embed::Item2Vec::config)
       .def_property_readonly(
           "vectors",
           [](const std::shared_ptr<embed::Item2Vec>& self) {

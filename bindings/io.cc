@@ -12,6 +12,7 @@
 #include "comptoir/io/model_file.h"
 #include "comptoir/model.h"
 #include "arrays.h"
+#include "ids.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -26,38 +27,6 @@ py::dict Describe(const io::ModelFile& model) {
   for (const io::ModelBlob& blob : model.blobs()) blobs[py::str(blob.name)] = blob.bytes.size();
   info["blobs"] = blobs;
   return info;
-}
-
-// A NumPy integer array or a sequence of strings as an id map; ids must be distinct.
-data::IdMap IdMapOf(const py::object& ids, const char* what) {
-  std::vector<std::int32_t> dense;
-  data::IdMap map;
-  std::size_t given = 0;
-  if (py::isinstance<py::array>(ids) && py::array(ids).dtype().kind() == 'i') {
-    const auto values = py::cast<Array<std::int64_t>>(ids);
-    given = static_cast<std::size_t>(values.size());
-    map = ValueOrThrow(data::IdMap::Assign(SpanOf(values), dense));
-  } else {
-    const auto values = py::cast<std::vector<std::string>>(ids);
-    given = values.size();
-    map = ValueOrThrow(data::IdMap::Assign(values, dense));
-  }
-  if (static_cast<std::size_t>(map.size()) != given) {
-    throw py::value_error(std::string(what) + " ids repeat: a model's id map needs each id once");
-  }
-  return map;
-}
-
-py::object IdsToPython(const data::IdMap& map) {
-  if (map.size() == 0) return py::none();
-  if (map.is_string()) {
-    py::list out;
-    for (std::int32_t d = 0; d < map.size(); ++d) out.append(py::str(map.StringId(d)));
-    return std::move(out);
-  }
-  std::vector<std::int64_t> values(static_cast<std::size_t>(map.size()));
-  for (std::int32_t d = 0; d < map.size(); ++d) values[static_cast<std::size_t>(d)] = map.IntId(d);
-  return ToNumpy(values);
 }
 
 }  // namespace

@@ -9,12 +9,16 @@
 #include <vector>
 
 #include "comptoir/eval/next_item.h"
+#include "comptoir/model.h"
 #include "comptoir/recommend/embedding.h"
 #include "comptoir/recommend/hybrid.h"
 #include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
 #include "arrays.h"
+#include "ids.h"
+#include "kind_weights.h"
 #include "status_translation.h"
+#include "absl/strings/numbers.h"
 
 namespace comptoir::python {
 namespace {
@@ -45,6 +49,18 @@ py::tuple ResponseToPython(const recommend::RecommendResponse& response) {
                         reasons, response.unknown_items);
 }
 
+// Shop ids out: a list of str for string maps, an int64 array otherwise (dense ids without a map).
+py::object ShopIdsOut(const ModelIds& ids, const std::vector<std::string>& texts) {
+  if (ids.has_items() && ids.items().is_string()) return py::cast(texts);
+  CArray<std::int64_t> out(static_cast<py::ssize_t>(texts.size()));
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::int64_t value = 0;
+    if (!absl::SimpleAtoi(texts[i], &value)) throw py::value_error("internal: a model id is not an integer");
+    out.mutable_at(static_cast<py::ssize_t>(i)) = value;
+  }
+  return std::move(out);
+}
+
 }  // namespace
 
 void RegisterRecommend(py::module_& m) {
@@ -64,6 +80,26 @@ void RegisterRecommend(py::module_& m) {
       .def_readwrite("idf_weighting", &recommend::SessionKnnConfig::idf_weighting)
       .def_readwrite("max_session_length", &recommend::SessionKnnConfig::max_session_length)
       .def_readwrite("max_sessions", &recommend::SessionKnnConfig::max_sessions);
+
+  auto popularity_config = py::class_<recommend::PopularityConfig>(rec, "PopularityConfig")
+      .def(py::init<>())
+      .def_readwrite("half_life_days", &recommend::PopularityConfig::half_life_days);
+  DefKindWeights<recommend::PopularityConfig>(popularity_config);
+  py::enum_<recommend::AssociationMeasure>(rec, "AssociationMeasure")
+      .value("lift", recommend::AssociationMeasure::kLift)
+      .value("cosine", recommend::AssociationMeasure::kCosine)
+      .value("confidence", recommend::AssociationMeasure::kConfidence);
+  py::class_<recommend::CoPurchaseConfig>(rec, "CoPurchaseConfig")
+      .def(py::init<>())
+      .def_readwrite("measure", &recommend::CoPurchaseConfig::measure)
+      .def_readwrite("min_support", &recommend::CoPurchaseConfig::min_support)
+      .def_readwrite("max_neighbours", &recommend::CoPurchaseConfig::max_neighbours)
+      .def_readwrite("max_basket_size", &recommend::CoPurchaseConfig::max_basket_size);
+  py::class_<recommend::SequentialRulesConfig>(rec, "SequentialRulesConfig")
+      .def(py::init<>())
+      .def_readwrite("max_steps", &recommend::SequentialRulesConfig::max_steps)
+      .def_readwrite("max_neighbours", &recommend::SequentialRulesConfig::max_neighbours)
+      .def_readwrite("session_items", &recommend::SequentialRulesConfig::session_items);
 
   py::class_<recommend::Recommender, std::shared_ptr<recommend::Recommender>>(rec, "Recommender")
       .def_property_readonly("num_items", &recommend::Recommender::num_items)
@@ -113,6 +149,102 @@ void RegisterRecommend(py::module_& m) {
       .def("to_bytes", [](const recommend::Recommender& self) {
         return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(self.ToModelFile()))));
       });
+  // The shop's ids a model was trained with (comptoir::ModelIds): what recommend_shop and the
+  // batch translation look ids up in.
+  py::class_<ModelIds, std::shared_ptr<ModelIds>>(rec, "ModelIds")
+      .def(py::init([](const py::object& items, const py::object& users) {
+             return std::make_shared<ModelIds>(items.is_none() ? data::IdMap() : IdMapOf(items, "item"),
+                                               users.is_none() ? data::IdMap() : IdMapOf(users, "user"));
+           }),
+           py::arg("items"), py::arg("users") = py::none())
+      .def_static(
+          "from_bytes",
+          [](const py::bytes& data, const std::string& user_id_key) {
+            const io::ModelFile file = ValueOrThrow(io::ParseModelFile(std::string_view(data)));
+            return std::make_shared<ModelIds>(ValueOrThrow(ModelIds::ReadFrom(file, user_id_key)));
+          },
+          py::arg("data"), py::arg("user_id_key") = "")
+      .def_property_readonly("has_items", &ModelIds::has_items)
+      .def_property_readonly("has_users", &ModelIds::has_users)
+      .def(
+          "dense_user",
+          [](const ModelIds& self, const std::string& user) {
+            absl::StatusOr<std::int32_t> dense = self.FindUser(user);
+            if (!dense.ok() && !absl::IsNotFound(dense.status())) ThrowIfError(dense.status());
+            return dense.ok() ? *dense : -1;
+          },
+          py::arg("user"), "The user's dense id, -1 when unknown.")
+      .def(
+          "dense_items",
+          [](const ModelIds& self, const py::object& items, std::int32_t num_items) {
+            // Unknown ids become -1, which every recommender ignores as unknown.
+            const std::vector<std::string> texts = IdTexts(items);
+            CArray<std::int32_t> out(static_cast<py::ssize_t>(texts.size()));
+            for (std::size_t i = 0; i < texts.size(); ++i) {
+              absl::StatusOr<std::int32_t> dense = self.FindItem(texts[i], num_items);
+              out.mutable_at(static_cast<py::ssize_t>(i)) = dense.ok() ? *dense : -1;
+            }
+            return out;
+          },
+          py::arg("items"), py::arg("num_items"))
+      .def(
+          "shop_items",
+          [](const ModelIds& self, const CArray<std::int32_t>& dense) -> py::object {
+            // Padding (-1) becomes None for string ids and stays -1 for integer ids.
+            const bool strings = self.has_items() && self.items().is_string();
+            std::vector<py::ssize_t> shape(dense.shape(), dense.shape() + dense.ndim());
+            if (strings) {
+              py::array out(py::dtype("O"), shape);
+              auto** cells = static_cast<PyObject**>(out.mutable_data());
+              for (py::ssize_t i = 0; i < dense.size(); ++i) {
+                const std::int32_t d = dense.data()[i];
+                py::object value = d < 0 ? py::none() : py::object(py::str(self.items().StringId(d)));
+                Py_XDECREF(cells[i]);
+                cells[i] = value.release().ptr();
+              }
+              return std::move(out);
+            }
+            py::array_t<std::int64_t> out(shape);
+            for (py::ssize_t i = 0; i < dense.size(); ++i) {
+              const std::int32_t d = dense.data()[i];
+              out.mutable_data()[i] = d < 0 || !self.has_items() ? d : self.items().IntId(d);
+            }
+            return std::move(out);
+          },
+          py::arg("dense"));
+
+  rec.def(
+      "recommend_shop",
+      [](const recommend::Recommender& model, const ModelIds& ids, const py::object& items,
+         const CArray<std::uint8_t>& kinds, int k, const FilterArrays& filters, const py::object& excluded,
+         const std::string& user) {
+        ShopRecommendRequest request;
+        request.session_items = IdTexts(items);
+        request.session_kinds.assign(reinterpret_cast<const data::EventKind*>(kinds.data()),
+                                     reinterpret_cast<const data::EventKind*>(kinds.data()) + kinds.size());
+        request.k = k;
+        request.user = user;
+        request.excluded_items = IdTexts(excluded);
+        if (filters.allowed_items) request.filters.allowed_items = SpanOf(*filters.allowed_items);
+        request.filters.exclude_session_items = filters.exclude_session_items;
+        absl::StatusOr<ShopRecommendation> response;
+        {
+          py::gil_scoped_release release;
+          response = RecommendInShopIds(model, ids, request);
+        }
+        ShopRecommendation out = ValueOrThrow(std::move(response));
+        std::vector<std::string> reasons;
+        reasons.reserve(out.reasons.size());
+        for (ShopReason& reason : out.reasons) reasons.push_back(std::move(reason.text));
+        return py::make_tuple(ShopIdsOut(ids, out.items),
+                              CArray<float>(static_cast<py::ssize_t>(out.scores.size()), out.scores.data()), reasons,
+                              out.unknown_items, out.unknown_user);
+      },
+      py::arg("model"), py::arg("ids"), py::arg("items"), py::arg("kinds"), py::arg("k"), py::arg("filters"),
+      py::arg("excluded"), py::arg("user") = "",
+      "Recommendations in the shop's ids through comptoir::RecommendInShopIds: (ids, scores, reasons, unknown items, "
+      "unknown user).");
+
   rec.def(
       "load",
       [](const py::bytes& data, const std::string& expected_kind) {
@@ -144,6 +276,7 @@ void RegisterRecommend(py::module_& m) {
           },
           py::arg("offsets"), py::arg("items"), py::arg("timestamps"), py::arg("users"), py::arg("num_items"),
           py::arg("config"))
+      .def_property_readonly("config", &recommend::SessionKnn::config)
       .def_property_readonly("num_sessions", &recommend::SessionKnn::num_sessions)
       .def(
           "add_session",
@@ -163,14 +296,7 @@ void RegisterRecommend(py::module_& m) {
           "fit",
           [](const CArray<std::int32_t>& items, const std::optional<CArray<std::int64_t>>& timestamps,
              const std::optional<CArray<std::uint8_t>>& kinds, std::int32_t num_items,
-             const std::optional<CArray<std::int32_t>>& item_category, float half_life_days,
-             const std::vector<float>& kind_weights) {
-            recommend::PopularityConfig config;
-            config.half_life_days = half_life_days;
-            if (kind_weights.size() != static_cast<std::size_t>(data::kNumEventKinds)) {
-              throw py::value_error("kind_weights needs one weight per event kind (5)");
-            }
-            std::copy(kind_weights.begin(), kind_weights.end(), config.kind_weights);
+             const std::optional<CArray<std::int32_t>>& item_category, const recommend::PopularityConfig& config) {
             recommend::EventsView events{SpanOf(items), {}, {}};
             if (timestamps) events.timestamps = SpanOf(*timestamps);
             if (kinds) {
@@ -182,26 +308,17 @@ void RegisterRecommend(py::module_& m) {
             return model;
           },
           py::arg("items"), py::arg("timestamps"), py::arg("kinds"), py::arg("num_items"), py::arg("item_category"),
-          py::arg("half_life_days"), py::arg("kind_weights"))
+          py::arg("config"))
+      .def_property_readonly("config", &recommend::Popularity::config)
       .def_property_readonly("scores", [](const recommend::Popularity& self) {
         return CArray<float>(static_cast<py::ssize_t>(self.scores().size()), self.scores().data());
       });
 
-  py::enum_<recommend::AssociationMeasure>(rec, "AssociationMeasure")
-      .value("lift", recommend::AssociationMeasure::kLift)
-      .value("cosine", recommend::AssociationMeasure::kCosine)
-      .value("confidence", recommend::AssociationMeasure::kConfidence);
   py::class_<recommend::CoPurchase, recommend::Recommender, std::shared_ptr<recommend::CoPurchase>>(rec, "CoPurchase")
       .def_static(
           "fit",
           [](const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items, std::int32_t num_items,
-             recommend::AssociationMeasure measure, std::int32_t min_support, std::int32_t max_neighbours,
-             std::int32_t max_basket_size, int num_threads) {
-            recommend::CoPurchaseConfig config;
-            config.measure = measure;
-            config.min_support = min_support;
-            config.max_neighbours = max_neighbours;
-            config.max_basket_size = max_basket_size;
+             const recommend::CoPurchaseConfig& config, int num_threads) {
             ExecutionOptions options;
             options.num_threads = num_threads;
             std::shared_ptr<recommend::CoPurchase> model = RunReleasingGil([&](ProgressCallback) {
@@ -209,8 +326,8 @@ void RegisterRecommend(py::module_& m) {
             });
             return model;
           },
-          py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("measure"), py::arg("min_support"),
-          py::arg("max_neighbours"), py::arg("max_basket_size"), py::arg("num_threads") = 0)
+          py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("config"), py::arg("num_threads") = 0)
+      .def_property_readonly("config", &recommend::CoPurchase::config)
       .def("bought_with", [](const recommend::CoPurchase& self, std::int32_t item) {
         const auto pairs = self.BoughtWith(item);
         CArray<std::int32_t> ids(static_cast<py::ssize_t>(pairs.size()));
@@ -226,11 +343,7 @@ void RegisterRecommend(py::module_& m) {
       .def_static(
           "fit",
           [](const CArray<std::int64_t>& offsets, const CArray<std::int32_t>& items, std::int32_t num_items,
-             std::int32_t max_steps, std::int32_t max_neighbours, std::int32_t session_items, int num_threads) {
-            recommend::SequentialRulesConfig config;
-            config.max_steps = max_steps;
-            config.max_neighbours = max_neighbours;
-            config.session_items = session_items;
+             const recommend::SequentialRulesConfig& config, int num_threads) {
             ExecutionOptions options;
             options.num_threads = num_threads;
             std::shared_ptr<recommend::SequentialRules> model = RunReleasingGil([&](ProgressCallback) {
@@ -238,22 +351,25 @@ void RegisterRecommend(py::module_& m) {
             });
             return model;
           },
-          py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("max_steps"), py::arg("max_neighbours"),
-          py::arg("session_items"), py::arg("num_threads") = 0);
+          py::arg("offsets"), py::arg("items"), py::arg("num_items"), py::arg("config"), py::arg("num_threads") = 0)
+      .def_property_readonly("config", &recommend::SequentialRules::config);
 
   py::class_<recommend::EmbeddingRecommender, recommend::Recommender, std::shared_ptr<recommend::EmbeddingRecommender>>(
       rec, "EmbeddingRecommender")
       .def_static(
           "create",
-          [](std::shared_ptr<embed::Item2Vec> embeddings, float recency_decay, std::int32_t max_events, float profile_weight) {
-            embed::SessionEncoderConfig encoder;
-            encoder.recency_decay = recency_decay;
-            encoder.max_events = max_events;
-            encoder.profile_weight = profile_weight;
-            ThrowIfError(encoder.Validate());
-            return std::make_shared<recommend::EmbeddingRecommender>(std::move(embeddings), encoder);
+          [](std::shared_ptr<embed::Item2Vec> embeddings, const embed::SessionEncoderConfig& config) {
+            ThrowIfError(config.Validate());
+            return std::make_shared<recommend::EmbeddingRecommender>(std::move(embeddings), config);
           },
-          py::arg("embeddings"), py::arg("recency_decay"), py::arg("max_events"), py::arg("profile_weight"))
+          py::arg("embeddings"), py::arg("config"))
+      .def_property_readonly("config", &recommend::EmbeddingRecommender::config)
+      .def_property_readonly("embeddings",
+                             [](const recommend::EmbeddingRecommender& self) {
+                               // pybind11 holders cannot be const; Python reaches only const methods.
+                               return std::const_pointer_cast<embed::Item2Vec>(self.shared_embeddings());
+                             })
+      .def_property_readonly("profile_users", &recommend::EmbeddingRecommender::profile_users)
       .def("set_user_history", [](recommend::EmbeddingRecommender& self, std::int32_t user, const CArray<std::int32_t>& items) {
         ThrowIfError(self.SetUserHistory(user, SpanOf(items)));
       }, py::arg("user"), py::arg("items"));

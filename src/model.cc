@@ -61,6 +61,12 @@ absl::StatusOr<ModelParts> LoadItem2Vec(const io::ModelFile& file) {
   return parts;
 }
 
+absl::StatusOr<ModelParts> LoadVectorIndex(const io::ModelFile& file) {
+  ModelParts parts;
+  COMPTOIR_ASSIGN_OR_RETURN(parts.index, retrieval::VectorIndex::FromModelFile(file));
+  return parts;
+}
+
 struct Entry {
   const char* kind;
   Loader load;
@@ -83,6 +89,7 @@ const Entry kRegistry[] = {
     {uplift::MetaLearner::kXLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
     {uplift::MetaLearner::kDRLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
     {uplift::MetaLearner::kClassTransformationKind, &LoadUpliftKind<uplift::MetaLearner>},
+    {retrieval::VectorIndex::kModelKind, &LoadVectorIndex},
 };
 
 thread_local int nesting_depth = 0;
@@ -280,6 +287,11 @@ absl::StatusOr<ShopRecommendation> Model::Recommend(const ShopRecommendRequest& 
   if (recommender_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("a '", kind_, "' model does not recommend"));
   }
+  return RecommendInShopIds(*recommender_, ids_, request);
+}
+
+absl::StatusOr<ShopRecommendation> RecommendInShopIds(const recommend::Recommender& recommender, const ModelIds& ids,
+                                                      const ShopRecommendRequest& request) {
   if (!request.filters.excluded_items.empty()) {
     return absl::InvalidArgumentError("give excluded items in the shop's ids (ShopRecommendRequest::excluded_items)");
   }
@@ -290,14 +302,14 @@ absl::StatusOr<ShopRecommendation> Model::Recommend(const ShopRecommendRequest& 
   if (!request.session_timestamps.empty() && request.session_timestamps.size() != n) {
     return absl::InvalidArgumentError(absl::StrCat("session has ", n, " items but ", request.session_timestamps.size(), " timestamps"));
   }
-  const std::int32_t num_items = recommender_->num_items();
+  const std::int32_t num_items = recommender.num_items();
   ShopRecommendation out;
   std::vector<std::int32_t> items;
   std::vector<data::EventKind> kinds;
   std::vector<std::int64_t> timestamps;
   items.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    absl::StatusOr<std::int32_t> dense = ids_.FindItem(request.session_items[i], num_items);
+    absl::StatusOr<std::int32_t> dense = ids.FindItem(request.session_items[i], num_items);
     if (!dense.ok()) {
       if (!absl::IsNotFound(dense.status())) return dense.status();
       out.unknown_items.push_back(request.session_items[i]);
@@ -309,7 +321,7 @@ absl::StatusOr<ShopRecommendation> Model::Recommend(const ShopRecommendRequest& 
   }
   std::vector<std::int32_t> excluded;
   for (const std::string& id : request.excluded_items) {
-    absl::StatusOr<std::int32_t> dense = ids_.FindItem(id, num_items);
+    absl::StatusOr<std::int32_t> dense = ids.FindItem(id, num_items);
     if (dense.ok()) excluded.push_back(*dense);
   }
   recommend::RecommendRequest dense_request;
@@ -320,7 +332,7 @@ absl::StatusOr<ShopRecommendation> Model::Recommend(const ShopRecommendRequest& 
   dense_request.filters = request.filters;
   dense_request.filters.excluded_items = excluded;
   if (!request.user.empty()) {
-    absl::StatusOr<std::int32_t> user = ids_.FindUser(request.user);
+    absl::StatusOr<std::int32_t> user = ids.FindUser(request.user);
     if (user.ok()) {
       dense_request.user = *user;
     } else if (absl::IsNotFound(user.status())) {
@@ -329,13 +341,13 @@ absl::StatusOr<ShopRecommendation> Model::Recommend(const ShopRecommendRequest& 
       return user.status();
     }
   }
-  COMPTOIR_ASSIGN_OR_RETURN(recommend::RecommendResponse response, recommender_->Recommend(dense_request));
+  COMPTOIR_ASSIGN_OR_RETURN(recommend::RecommendResponse response, recommender.Recommend(dense_request));
   out.items.reserve(response.items.size());
-  for (std::int32_t item : response.items) out.items.push_back(ids_.ItemId(item));
+  for (std::int32_t item : response.items) out.items.push_back(ids.ItemId(item));
   out.scores = std::move(response.scores);
   out.reasons.reserve(response.reasons.size());
   for (const recommend::Reason& reason : response.reasons) {
-    ShopReason shop{reason.kind, reason.anchor_item >= 0 ? ids_.ItemId(reason.anchor_item) : std::string(),
+    ShopReason shop{reason.kind, reason.anchor_item >= 0 ? ids.ItemId(reason.anchor_item) : std::string(),
                     reason.support, reason.category, {}};
     shop.text = reason.ToString(shop.anchor_item);
     out.reasons.push_back(std::move(shop));
@@ -347,7 +359,7 @@ absl::StatusOr<io::ModelFile> Model::ToModelFile(std::string_view user_id_key) c
   absl::StatusOr<io::ModelFile> file = recommender_ ? recommender_->ToModelFile()
                                        : scorer_    ? scorer_->ToModelFile()
                                        : uplift_    ? uplift_->ToModelFile()
-                                                    : absl::UnimplementedError("vector indexes have no file form yet");
+                                                    : index_->ToModelFile();
   if (!file.ok()) return file.status();
   COMPTOIR_RETURN_IF_ERROR(ids_.AppendTo(*file, user_id_key));
   return file;

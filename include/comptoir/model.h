@@ -130,6 +130,11 @@ class Model {
   ModelIds ids_;
 };
 
+// What Model::Recommend does, for a host (or binding) that keeps its recommender and id maps
+// apart: the request's shop ids through `ids`, the answer back in them.
+absl::StatusOr<ShopRecommendation> RecommendInShopIds(const recommend::Recommender& recommender, const ModelIds& ids,
+                                                      const ShopRecommendRequest& request);
+
 // Any comptoir model file, by its kind. ModelFormatError-marked statuses (DataLoss or
 // FailedPrecondition) for damaged files, unknown kinds, newer format versions and missing blobs;
 // NotFound when the file does not exist.

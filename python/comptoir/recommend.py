@@ -8,13 +8,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._base import Estimator
+from ._base import Estimator, estimator_class, read_record
 from ._progress import make_progress
-from .embed import SessionsLike, as_session_csr, catalogue_size
+from .embed import ShopIdsMixin, SessionsLike, TrainingData, _session_columns, as_session_csr, dense_ids, training_sessions
+from .exceptions import not_fitted_error
 from .features import event_kind_codes
 
 _DECAYS = {"none": _core.recommend.PositionDecay.none, "linear": _core.recommend.PositionDecay.linear,
            "exponential": _core.recommend.PositionDecay.exponential}
+_MEASURES = {"lift": _core.recommend.AssociationMeasure.lift, "cosine": _core.recommend.AssociationMeasure.cosine,
+             "confidence": _core.recommend.AssociationMeasure.confidence}
 
 
 def _filters(filter_items: Optional[Sequence[int]], allowed_items: Optional[np.ndarray], filter_session_items: bool) -> Any:
@@ -27,54 +30,133 @@ def _filters(filter_items: Optional[Sequence[int]], allowed_items: Optional[np.n
     return filters
 
 
-class _SessionRecommender(Estimator):
-    """What every session recommender shares: serving, batching, pickling, save/load."""
+def _shop_id_list(ids: Any) -> Any:
+    """Shop ids as ModelIds takes them: integer arrays stay arrays, anything else a list."""
+    if ids is None:
+        return None
+    array = np.asarray(ids)
+    return array if array.dtype.kind == "i" else list(ids)
+
+
+class _SessionRecommender(ShopIdsMixin, Estimator):
+    """What every session recommender shares: serving (in dense or the shop's ids), batching,
+    pickling and save/load through the model file."""
 
     _model_kind = ""
+    # Hyperparameters that fill the C++ config struct, by name; _config_types converts enums.
+    _config_class: Any = None
+    _config_enums: Dict[str, Dict[str, Any]] = {}
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
         return _core.recommend.load(data, cls._model_kind)
 
+    def _config(self) -> Any:
+        config = self._config_class()
+        for name in self._config_names:
+            value = getattr(self, name)
+            if name in self._config_enums:
+                if value not in self._config_enums[name]:
+                    raise ValueError(f"{name} must be one of {sorted(self._config_enums[name])}, got {value!r}")
+                value = self._config_enums[name][value]
+            elif isinstance(value, (tuple, list, np.ndarray)):
+                value = [float(v) for v in value]
+            setattr(config, name, value)
+        return config
+
+    @property
+    def _config_names(self) -> Tuple[str, ...]:
+        return tuple(n for n in self._param_names if n not in ("embeddings",))
+
+    def _user_key(self, user: Any) -> str:
+        if user is None or (isinstance(user, (int, np.integer)) and user < 0 and getattr(self, "user_ids_", None) is None):
+            return ""
+        return str(user)
+
     def recommend_session(
         self,
-        items: Sequence[int],
+        items: Sequence[Any],
         N: int = 20,
         kinds: Optional[Sequence[Any]] = None,
-        filter_items: Optional[Sequence[int]] = None,
+        filter_items: Optional[Sequence[Any]] = None,
         allowed_items: Optional[np.ndarray] = None,
         filter_session_items: bool = False,
-        user: int = -1,
+        user: Any = -1,
         return_reasons: bool = False,
+        return_unknown: bool = False,
     ) -> Any:
-        """Top ``N`` items for a live session (item ids, oldest first) as ``(ids, scores)``.
+        """Top ``N`` items for a live session (oldest first) as ``(ids, scores)``.
 
+        A model fitted on the shop's ids (an ``EventLog``, a DataFrame, ``item_ids=``) takes and
+        returns them (SKU strings or 64-bit integers; ``user`` too); otherwise ids are dense.
         ``filter_items`` are never returned (already bought, in the cart); ``allowed_items`` is a
-        0/1 flag per item (in stock). With ``return_reasons=True`` a third element holds one
-        sentence per item saying why it was chosen. Unknown item ids are ignored.
+        0/1 flag per item of the model (in stock; in ``item_ids_`` order). ``return_reasons=True``
+        adds one sentence per item saying why it was chosen, quoting the shop's ids;
+        ``return_unknown=True`` adds the session items the model never saw (they are ignored).
         """
-        kind_codes = event_kind_codes([] if kinds is None else kinds)
-        ids, scores, reasons, _unknown = self._fitted().recommend(
-            np.ascontiguousarray(items, dtype=np.int32), np.ascontiguousarray(kind_codes), int(N),
-            _filters(filter_items, allowed_items, filter_session_items), int(user),
-        )
-        return (ids, scores, reasons) if return_reasons else (ids, scores)
+        kind_codes = np.ascontiguousarray(event_kind_codes([] if kinds is None else kinds))
+        model = self._fitted()
+        ids = self._shop_ids()
+        if ids is None:
+            out_ids, scores, reasons, unknown = model.recommend(
+                dense_ids(items), kind_codes, int(N), _filters(filter_items, allowed_items, filter_session_items),
+                int(user) if user is not None else -1,
+            )
+        else:
+            out_ids, scores, reasons, unknown, _unknown_user = _core.recommend.recommend_shop(
+                model, ids, _shop_id_list(items), kind_codes, int(N), _filters(None, allowed_items, filter_session_items),
+                _shop_id_list(filter_items), self._user_key(user),
+            )
+            if not isinstance(out_ids, np.ndarray):
+                out_ids = np.asarray(out_ids, dtype=object)
+        result = (out_ids, scores) + ((reasons,) if return_reasons else ()) + ((unknown,) if return_unknown else ())
+        return result
+
+    def _dense_csr(self, sessions: SessionsLike) -> Tuple[np.ndarray, np.ndarray]:
+        """Sessions in the model's dense ids (unknown shop ids become -1, which models ignore)."""
+        from .embed import _event_log
+
+        log = _event_log(sessions)
+        if log is not None and self._shop_ids() is None:
+            return np.ascontiguousarray(log.session_offsets), np.ascontiguousarray(log.item, dtype=np.int32)
+        if log is not None:
+            shop = log.item_ids
+            shop = shop if isinstance(shop, np.ndarray) else np.asarray(shop, dtype=object)
+            return np.ascontiguousarray(log.session_offsets), self._dense_items(shop[np.asarray(log.item)],
+                                                                              self._fitted().num_items)
+        offsets, raw = _session_columns(sessions)
+        return offsets, self._dense_items(raw, self._fitted().num_items)
 
     def recommend_sessions(
         self,
         sessions: SessionsLike,
         N: int = 20,
-        filter_items: Optional[Sequence[int]] = None,
+        filter_items: Optional[Sequence[Any]] = None,
         allowed_items: Optional[np.ndarray] = None,
         filter_session_items: bool = False,
         n_jobs: int = 0,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Batched ``recommend_session``: ``(ids, scores)`` of shape ``(num_sessions, N)`` scored in
-        parallel with the GIL released; short rows are padded with id -1 and score -inf."""
-        offsets, items = as_session_csr(sessions)
-        return self._fitted().recommend_batch(
-            offsets, items, int(N), _filters(filter_items, allowed_items, filter_session_items), int(n_jobs)
+        parallel with the GIL released; short rows are padded with score -inf (and id -1, or None
+        for string shop ids)."""
+        model = self._fitted()
+        offsets, items = self._dense_csr(sessions)
+        excluded = None
+        if filter_items is not None:
+            excluded = self._dense_items(filter_items, model.num_items)
+            excluded = excluded[excluded >= 0]
+        ids, scores = model.recommend_batch(
+            offsets, items, int(N), _filters(excluded, allowed_items, filter_session_items), int(n_jobs)
         )
+        return self._shop_items(ids), scores
+
+    def _fit_ids(self, data: TrainingData) -> None:
+        self._keep_ids(data)
+
+    @property
+    def config_(self) -> Any:
+        """The fitted C++ model's config (what its file stores)."""
+        return self._fitted().config
 
 
 class SessionKNN(_SessionRecommender):
@@ -89,6 +171,8 @@ class SessionKNN(_SessionRecommender):
     _model_kind = "session_knn"
     _param_names = ("k", "sample_size", "position_decay", "lambda_spw", "lambda_snh", "lambda_inh",
                     "idf_weighting", "max_session_length", "max_sessions")
+    _config_class = _core.recommend.SessionKnnConfig
+    _config_enums = {"position_decay": _DECAYS}
 
     def __init__(
         self,
@@ -116,34 +200,40 @@ class SessionKNN(_SessionRecommender):
         self,
         sessions: SessionsLike,
         timestamps: Optional[Sequence[int]] = None,
-        users: Optional[Sequence[int]] = None,
+        users: Optional[Sequence[Any]] = None,
         num_items: Optional[int] = None,
+        item_ids: Any = None,
     ) -> "SessionKNN":
         """Index training sessions. ``timestamps`` (one per session, seconds; default: their order)
-        drive recency; ``users`` (one per session, -1 anonymous) make ``forget(user)`` possible."""
-        if self.position_decay not in _DECAYS:
-            raise ValueError(f"position_decay must be one of {sorted(_DECAYS)}, got {self.position_decay!r}")
-        offsets, items = as_session_csr(sessions)
-        num_items = catalogue_size(items, num_items)
-        config = _core.recommend.SessionKnnConfig()
-        for name in self._param_names:
-            value = getattr(self, name)
-            setattr(config, name, _DECAYS[value] if name == "position_decay" else value)
+        drive recency; ``users`` (one per session, -1 anonymous) make ``forget(user)`` possible.
+        An ``EventLog`` brings its own times, users and the shop's ids."""
+        config = self._config()
+        data = training_sessions(sessions, num_items, users=users, timestamps=timestamps, item_ids=item_ids)
         self.model_ = _core.recommend.SessionKnn.fit(
-            offsets, items,
-            None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
-            None if users is None else np.ascontiguousarray(users, dtype=np.int32),
-            int(num_items), config,
+            data.offsets, data.items, data.timestamps, data.users, int(data.num_items), config,
         )
+        self._fit_ids(data)
         return self
 
-    def add_session(self, items: Sequence[int], timestamp: int, user: int = -1) -> None:
-        """Add a completed session to the neighbour index online (memory stays bounded)."""
-        self._fitted().add_session(np.ascontiguousarray(items, dtype=np.int32), int(timestamp), int(user))
+    def _dense_user(self, user: Any) -> int:
+        ids = self._shop_ids()
+        if ids is None or not ids.has_users:
+            return int(user)
+        return int(ids.dense_user(str(user)))
 
-    def forget(self, user: int) -> int:
+    def add_session(self, items: Sequence[Any], timestamp: int, user: Any = -1) -> None:
+        """Add a completed session to the neighbour index online (memory stays bounded); items
+        the model never saw are refused."""
+        model = self._fitted()
+        dense = self._dense_items(items, model.num_items)
+        if np.any(dense < 0):
+            raise ValueError("the session has items this model never saw: refit to add them to the catalogue")
+        model.add_session(dense, int(timestamp), self._dense_user(user) if user is not None else -1)
+
+    def forget(self, user: Any) -> int:
         """Erase every session of ``user``; returns how many were removed."""
-        return self._fitted().forget(int(user))
+        dense = self._dense_user(user)
+        return self._fitted().forget(dense) if dense >= 0 else 0
 
 
 class Popularity(_SessionRecommender):
@@ -153,6 +243,7 @@ class Popularity(_SessionRecommender):
 
     _model_kind = "popularity"
     _param_names = ("half_life_days", "kind_weights")
+    _config_class = _core.recommend.PopularityConfig
 
     def __init__(self, half_life_days: float = 7.0, kind_weights: Sequence[float] = (1.0, 3.0, 5.0, 0.0, 0.0)) -> None:
         self.half_life_days = half_life_days
@@ -160,32 +251,43 @@ class Popularity(_SessionRecommender):
 
     def fit(
         self,
-        items: Sequence[int],
+        items: Any,
         timestamps: Optional[Sequence[int]] = None,
         kinds: Optional[Sequence[Any]] = None,
         num_items: Optional[int] = None,
         item_category: Optional[Sequence[int]] = None,
+        item_ids: Any = None,
     ) -> "Popularity":
-        """Learn from events: ``items`` (one per event) with optional ``timestamps`` and ``kinds``."""
-        items = np.ascontiguousarray(items, dtype=np.int32)
-        num_items = catalogue_size(items, num_items)
+        """Learn from events: ``items`` (one per event, dense ids) with optional ``timestamps`` and
+        ``kinds``, or an ``EventLog`` (its items, times, kinds and the shop's ids)."""
+        from .embed import _event_log, catalogue_size, shop_id_array
+
+        config = self._config()
+        log = _event_log(items)
+        if log is not None:
+            data = TrainingData(np.zeros(1, np.int64), np.ascontiguousarray(log.item, dtype=np.int32), int(log.num_items),
+                                shop_id_array(log.item_ids), None, None, None)
+            timestamps = log.timestamp if timestamps is None else timestamps
+            kinds = log.kind if kinds is None else kinds
+        else:
+            dense = dense_ids(items)
+            shop = None if item_ids is None else shop_id_array(item_ids)
+            data = TrainingData(np.zeros(1, np.int64), dense, catalogue_size(dense, len(shop) if shop is not None else num_items),
+                                shop, None, None, None)
         self.model_ = _core.recommend.Popularity.fit(
-            items,
+            data.items,
             None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
             None if kinds is None else np.ascontiguousarray(event_kind_codes(kinds)),
-            int(num_items),
+            int(data.num_items),
             None if item_category is None else np.ascontiguousarray(item_category, dtype=np.int32),
-            float(self.half_life_days), [float(w) for w in self.kind_weights],
+            config,
         )
+        self._fit_ids(data)
         return self
 
     @property
     def item_scores(self) -> np.ndarray:
         return self._fitted().scores
-
-
-_MEASURES = {"lift": _core.recommend.AssociationMeasure.lift, "cosine": _core.recommend.AssociationMeasure.cosine,
-             "confidence": _core.recommend.AssociationMeasure.confidence}
 
 
 class FrequentlyBoughtTogether(_SessionRecommender):
@@ -195,6 +297,8 @@ class FrequentlyBoughtTogether(_SessionRecommender):
 
     _model_kind = "co_purchase"
     _param_names = ("measure", "min_support", "max_neighbours", "max_basket_size")
+    _config_class = _core.recommend.CoPurchaseConfig
+    _config_enums = {"measure": _MEASURES}
 
     def __init__(self, measure: str = "cosine", min_support: int = 2, max_neighbours: int = 100, max_basket_size: int = 50) -> None:
         self.measure = measure
@@ -202,22 +306,21 @@ class FrequentlyBoughtTogether(_SessionRecommender):
         self.max_neighbours = max_neighbours
         self.max_basket_size = max_basket_size
 
-    def fit(self, baskets: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0) -> "FrequentlyBoughtTogether":
+    def fit(self, baskets: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0,
+            item_ids: Any = None) -> "FrequentlyBoughtTogether":
         """One basket per order (or session); its distinct items count once."""
-        if self.measure not in _MEASURES:
-            raise ValueError(f"measure must be one of {sorted(_MEASURES)}, got {self.measure!r}")
-        offsets, items = as_session_csr(baskets)
-        num_items = catalogue_size(items, num_items)
-        self.model_ = _core.recommend.CoPurchase.fit(
-            offsets, items, int(num_items), _MEASURES[self.measure], int(self.min_support), int(self.max_neighbours),
-            int(self.max_basket_size), int(n_jobs),
-        )
+        config = self._config()
+        data = training_sessions(baskets, num_items, item_ids=item_ids)
+        self.model_ = _core.recommend.CoPurchase.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
+        self._fit_ids(data._replace(user_ids=None))
         return self
 
-    def bought_with(self, itemid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+    def bought_with(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
         """Items most often bought with ``itemid``, as ``(ids, association)``."""
-        ids, scores = self._fitted().bought_with(int(itemid))
-        return ids[:N], scores[:N]
+        model = self._fitted()
+        dense = int(self._dense_items([itemid], model.num_items)[0])
+        ids, scores = model.bought_with(dense)
+        return self._shop_items(ids[:N]), scores[:N]
 
 
 class SequentialRules(_SessionRecommender):
@@ -226,64 +329,94 @@ class SequentialRules(_SessionRecommender):
 
     _model_kind = "sequential_rules"
     _param_names = ("max_steps", "max_neighbours", "session_items")
+    _config_class = _core.recommend.SequentialRulesConfig
 
     def __init__(self, max_steps: int = 10, max_neighbours: int = 200, session_items: int = 3) -> None:
         self.max_steps = max_steps
         self.max_neighbours = max_neighbours
         self.session_items = session_items
 
-    def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0) -> "SequentialRules":
-        offsets, items = as_session_csr(sessions)
-        num_items = catalogue_size(items, num_items)
-        self.model_ = _core.recommend.SequentialRules.fit(
-            offsets, items, int(num_items), int(self.max_steps), int(self.max_neighbours), int(self.session_items), int(n_jobs)
-        )
+    def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0,
+            item_ids: Any = None) -> "SequentialRules":
+        config = self._config()
+        data = training_sessions(sessions, num_items, item_ids=item_ids)
+        self.model_ = _core.recommend.SequentialRules.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
+        self._fit_ids(data._replace(user_ids=None))
         return self
 
 
 class EmbeddingRecommender(_SessionRecommender):
     """item2vec as a session recommender: the session (weighted by recency and event kind) and,
     for known users, their long-term profile retrieve the closest items; each reason names the
-    session item it is most similar to. ``embeddings`` is an ``Item2Vec`` (fitted here if not)."""
+    session item it is most similar to. ``embeddings`` is an ``Item2Vec`` (fitted here if not);
+    the fitted one is ``embeddings_``."""
 
     _model_kind = "embedding_recommender"
-    _param_names = ("embeddings", "recency_decay", "profile_weight", "max_events")
+    _param_names = ("embeddings", "recency_decay", "profile_weight", "max_events", "kind_weights")
+    _config_class = _core.embed.SessionEncoderConfig
 
     def __init__(self, embeddings: Any = None, recency_decay: float = 0.8, profile_weight: float = 0.2,
-                 max_events: int = 50) -> None:
+                 max_events: int = 50, kind_weights: Sequence[float] = (1.0, 2.0, 2.0, 0.25, 0.0)) -> None:
         self.embeddings = embeddings
         self.recency_decay = recency_decay
         self.profile_weight = profile_weight
         self.max_events = max_events
+        self.kind_weights = kind_weights
 
-    def fit(self, sessions: SessionsLike, users: Optional[Sequence[int]] = None, num_items: Optional[int] = None) -> "EmbeddingRecommender":
+    def fit(self, sessions: SessionsLike, users: Optional[Sequence[Any]] = None, num_items: Optional[int] = None,
+            item_ids: Any = None) -> "EmbeddingRecommender":
         """Train the embeddings (unless already fitted) and, with ``users`` (one per session, -1
-        anonymous), build each known user's long-term profile from their sessions."""
+        anonymous; an ``EventLog`` brings its own), build each known user's long-term profile."""
         from .embed import Item2Vec
 
-        offsets, items = as_session_csr(sessions)
-        num_items = catalogue_size(items, num_items)
+        config = self._config()
+        data = training_sessions(sessions, num_items, users=users, item_ids=item_ids)
         embeddings = self.embeddings if self.embeddings is not None else Item2Vec()
         if getattr(embeddings, "model_", None) is None:
-            embeddings.fit((offsets, items), num_items=num_items)
-        self.model_ = _core.recommend.EmbeddingRecommender.create(
-            embeddings._fitted(), float(self.recency_decay), int(self.max_events), float(self.profile_weight)
-        )
-        if users is not None:
-            users = np.asarray(users)
-            per_event = np.repeat(users, np.diff(offsets))
+            embeddings.fit((data.offsets, data.items), num_items=data.num_items)
+            embeddings._keep_ids(data._replace(user_ids=None))
+        elif not _same_ids(getattr(embeddings, "item_ids_", None), data.item_ids):
+            raise ValueError("the embeddings were fitted on other item ids than these sessions")
+        self.model_ = _core.recommend.EmbeddingRecommender.create(embeddings._fitted(), config)
+        self.embeddings_ = embeddings
+        if data.users is not None:
+            per_event = np.repeat(data.users, np.diff(data.offsets))
             known = per_event >= 0
             order = np.argsort(per_event[known], kind="stable")
             ids, starts = np.unique(per_event[known][order], return_index=True)
-            histories = np.split(items[known][order], starts[1:])
+            histories = np.split(data.items[known][order], starts[1:])
             for user, history in zip(ids, histories):
                 self.model_.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
+        self._fit_ids(data)
         return self
+
+    def _restore_from_model(self) -> None:
+        from .embed import Item2Vec
+
+        core = self.model_.embeddings
+        if isinstance(self.embeddings, Item2Vec):
+            self.embeddings.model_ = core
+            embeddings = self.embeddings
+        else:
+            embeddings = Item2Vec._from_core(core)
+        if getattr(self, "item_ids_", None) is not None:
+            embeddings.item_ids_ = self.item_ids_
+        self.embeddings_ = embeddings
+
+
+def _same_ids(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return len(a) == len(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
 
 
 class Hybrid(_SessionRecommender):
     """Weighted blend of fitted recommenders: each one's scores are scaled so its best candidate
-    scores 1, then summed with its weight. Tune the weights with ``tune_hybrid_weights``."""
+    scores 1, then summed with its weight. Tune the weights with ``tune_hybrid_weights``.
+
+    The blend is assembled from the fitted components when first used (and again whenever a
+    component is refitted or the weights change); its model file nests each component's complete
+    file, so ``Hybrid.load`` gives back fitted components."""
 
     _model_kind = "hybrid"
     _param_names = ("components", "weights")
@@ -291,10 +424,68 @@ class Hybrid(_SessionRecommender):
     def __init__(self, components: Sequence[Any] = (), weights: Optional[Sequence[float]] = None) -> None:
         self.components = components
         self.weights = weights
-        if components and all(getattr(c, "model_", None) is not None for c in components):
-            self.model_ = _core.recommend.Hybrid.create(
-                [c._fitted() for c in components], [1.0] * len(components) if weights is None else [float(w) for w in weights]
-            )
+
+    def fit(self, *args: Any, **kwargs: Any) -> "Hybrid":
+        """Fit every component on the same data, then assemble the blend."""
+        for component in self.components:
+            component.fit(*args, **kwargs)
+        self._fitted()
+        return self
+
+    def _weights(self) -> List[float]:
+        return [1.0] * len(self.components) if self.weights is None else [float(w) for w in self.weights]
+
+    def _fitted(self) -> Any:
+        if not self.components:
+            raise not_fitted_error("this Hybrid has no components")
+        parts = [c._fitted() for c in self.components]
+        key = (tuple(id(p) for p in parts), tuple(self._weights()))
+        if self.__dict__.get("model_") is None or self.__dict__.get("_built_for") != key:
+            item_ids = getattr(self.components[0], "item_ids_", None)
+            if not all(_same_ids(getattr(c, "item_ids_", None), item_ids) for c in self.components):
+                raise ValueError("hybrid components were fitted on different item ids")
+            self.model_ = _core.recommend.Hybrid.create(parts, self._weights())
+            self._built_for = key
+            self.__dict__.pop("_core_ids_", None)
+        return self.model_
+
+    @property
+    def item_ids_(self) -> Any:
+        """The components' shop item ids (they must agree)."""
+        if not self.components or getattr(self.components[0], "item_ids_", None) is None:
+            raise AttributeError("item_ids_")
+        return self.components[0].item_ids_
+
+    @item_ids_.setter
+    def item_ids_(self, value: Any) -> None:
+        pass  # the components carry the ids; a loaded file's copy is the same
+
+    def _core_bytes(self) -> bytes:
+        # Each component's complete file (its estimator record included), so loading restores it.
+        data = self._fitted().to_bytes()
+        return _core.io.with_blobs(data, {f"component_{i}": c.to_bytes() for i, c in enumerate(self.components)})
+
+    @classmethod
+    def from_bytes(cls, data: bytes, user_id_key: Optional[str] = None) -> Any:
+        hybrid = super().from_bytes(data, user_id_key)
+        components = []
+        for i, spec in enumerate(hybrid.components):
+            blob = _core.io.blob(data, f"component_{i}")
+            if blob is None:
+                from .exceptions import ModelFormatError
+
+                raise ModelFormatError(f"the hybrid file has no blob component_{i}")
+            record = read_record(blob)
+            if record is not None:
+                components.append(estimator_class(record["class"]).from_bytes(blob, user_id_key))
+            else:
+                spec.model_ = type(spec)._load_core(blob)
+                spec._restore_from_model()
+                components.append(spec)
+        hybrid.components = type(hybrid.components)(components) if isinstance(hybrid.components, tuple) else components
+        hybrid.__dict__.pop("model_", None)
+        hybrid._fitted()
+        return hybrid
 
 
 def tune_hybrid_weights(
@@ -333,7 +524,10 @@ def evaluate_next_item(
 ) -> Dict[str, float]:
     """Replay each test session and predict each next item from its prefix (the SR-GNN protocol):
     HR@k, MRR@k, NDCG@k, catalogue coverage and popularity bias. Ties count against the model."""
-    offsets, items = as_session_csr(test_sessions)
+    if hasattr(model, "_dense_csr"):
+        offsets, items = model._dense_csr(test_sessions)
+    else:
+        offsets, items = as_session_csr(test_sessions)
     core_model = model._fitted() if hasattr(model, "_fitted") else model
     return _core.eval.evaluate_next_item(
         core_model, offsets, items, int(k),

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
+#include "comptoir/v1/embed.pb.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -120,17 +121,26 @@ absl::StatusOr<RecommendResponse> EmbeddingRecommender::Recommend(const Recommen
   return response;
 }
 
+std::vector<std::int32_t> EmbeddingRecommender::profile_users() const {
+  std::vector<std::int32_t> users;
+  users.reserve(profiles_.size());
+  for (const auto& [user, vector] : profiles_) users.push_back(user);
+  std::sort(users.begin(), users.end());
+  return users;
+}
+
 absl::StatusOr<io::ModelFile> EmbeddingRecommender::ToModelFile() const {
   io::ModelFile file(kModelKind);
+  v1::SessionEncoderConfig proto;
+  proto.set_recency_decay(encoder_.recency_decay);
+  for (float w : encoder_.kind_weights) proto.add_kind_weights(w);
+  proto.set_max_events(encoder_.max_events);
+  proto.set_profile_weight(encoder_.profile_weight);
+  file.set_config(proto.SerializeAsString());
   COMPTOIR_ASSIGN_OR_RETURN(const io::ModelFile inner, embeddings_->ToModelFile());
   COMPTOIR_ASSIGN_OR_RETURN(std::string bytes, io::SerializeModelFile(inner));
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("item2vec", std::move(bytes)));
-  std::vector<float> encoder = {encoder_.recency_decay, static_cast<float>(encoder_.max_events), encoder_.profile_weight};
-  encoder.insert(encoder.end(), std::begin(encoder_.kind_weights), std::end(encoder_.kind_weights));
-  COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("encoder", encoder));
-  std::vector<std::int32_t> users;
-  for (const auto& [user, vector] : profiles_) users.push_back(user);
-  std::sort(users.begin(), users.end());
+  const std::vector<std::int32_t> users = profile_users();
   std::vector<float> vectors;
   for (std::int32_t user : users) vectors.insert(vectors.end(), profiles_.at(user).begin(), profiles_.at(user).end());
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("profile_users", users));
@@ -138,25 +148,52 @@ absl::StatusOr<io::ModelFile> EmbeddingRecommender::ToModelFile() const {
   return file;
 }
 
+namespace {
+
+absl::Status Corrupt(std::string_view what) { return MarkModelFormatError(absl::DataLossError(std::string(what))); }
+
+// The encoder from the file's config, or from the float array files before configs carried:
+// recency_decay, max_events, profile_weight, then the kind weights.
+absl::StatusOr<embed::SessionEncoderConfig> ReadEncoder(const io::ModelFile& file) {
+  embed::SessionEncoderConfig config;
+  if (!file.config().empty()) {
+    v1::SessionEncoderConfig proto;
+    if (!proto.ParseFromString(file.config()) || proto.kind_weights_size() != data::kNumEventKinds) {
+      return Corrupt("embedding recommender config does not parse");
+    }
+    config.recency_decay = proto.recency_decay();
+    std::copy(proto.kind_weights().begin(), proto.kind_weights().end(), config.kind_weights);
+    config.max_events = proto.max_events();
+    config.profile_weight = proto.profile_weight();
+  } else {
+    COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> encoder, file.Array<float>("encoder"));
+    if (encoder.size() != 3 + data::kNumEventKinds || !(encoder[1] >= 1 && encoder[1] <= 1e9f)) {
+      return Corrupt("embedding recommender encoder is inconsistent");
+    }
+    config.recency_decay = encoder[0];
+    config.max_events = static_cast<std::int32_t>(encoder[1]);
+    config.profile_weight = encoder[2];
+    std::copy(encoder.begin() + 3, encoder.end(), config.kind_weights);
+  }
+  const absl::Status valid = config.Validate();
+  if (!valid.ok()) return Corrupt(absl::StrCat("embedding recommender encoder: ", valid.message()));
+  return config;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<EmbeddingRecommender>> EmbeddingRecommender::FromModelFile(const io::ModelFile& file) {
   COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
+  COMPTOIR_ASSIGN_OR_RETURN(const embed::SessionEncoderConfig config, ReadEncoder(file));
   COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob("item2vec"));
   COMPTOIR_ASSIGN_OR_RETURN(const io::ModelFile inner, io::ParseModelFile(bytes));
   COMPTOIR_ASSIGN_OR_RETURN(embed::Item2Vec embeddings, embed::Item2Vec::FromModelFile(inner));
-  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> encoder, file.Array<float>("encoder"));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int32_t> users, file.Array<std::int32_t>("profile_users"));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> vectors, file.Array<float>("profiles"));
   const auto dim = static_cast<std::size_t>(embeddings.dim());
-  if (encoder.size() != 3 + data::kNumEventKinds || vectors.size() != users.size() * dim) {
-    return MarkModelFormatError(absl::DataLossError("embedding recommender arrays are inconsistent"));
+  if (vectors.size() / dim != users.size() || vectors.size() % dim != 0) {
+    return Corrupt("embedding recommender profiles do not match the embeddings' dimension");
   }
-  embed::SessionEncoderConfig config;
-  config.recency_decay = encoder[0];
-  config.max_events = static_cast<std::int32_t>(encoder[1]);
-  config.profile_weight = encoder[2];
-  std::copy(encoder.begin() + 3, encoder.end(), config.kind_weights);
-  const absl::Status valid = config.Validate();
-  if (!valid.ok()) return MarkModelFormatError(absl::DataLossError(absl::StrCat("embedding recommender encoder: ", valid.message())));
   auto model = std::make_unique<EmbeddingRecommender>(std::make_shared<const embed::Item2Vec>(std::move(embeddings)), config);
   for (std::size_t u = 0; u < users.size(); ++u) {
     model->profiles_[users[u]] = std::vector<float>(vectors.begin() + static_cast<std::ptrdiff_t>(u * dim),

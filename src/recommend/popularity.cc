@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
+#include "comptoir/v1/recommend.pb.h"
 #include "internal/parallel.h"
 
 namespace comptoir::recommend {
@@ -78,7 +79,21 @@ absl::Status CheckItems(absl::Span<const std::int32_t> items, std::int32_t num_i
   return absl::OkStatus();
 }
 
-absl::Status Corrupt(const char* what) { return MarkModelFormatError(absl::DataLossError(what)); }
+absl::Status Corrupt(std::string_view what) { return MarkModelFormatError(absl::DataLossError(std::string(what))); }
+
+// A model's config from its file: files written before configs were stored carry none and get
+// the defaults; a config that does not parse or validate is corruption.
+template <typename Proto>
+absl::StatusOr<bool> ParseConfig(const io::ModelFile& file, Proto& proto) {
+  if (file.config().empty()) return false;
+  if (!proto.ParseFromString(file.config())) return Corrupt(absl::StrCat(file.model_kind(), " config does not parse"));
+  return true;
+}
+
+absl::Status CheckConfig(const io::ModelFile& file, const absl::Status& valid) {
+  if (valid.ok()) return valid;
+  return Corrupt(absl::StrCat(file.model_kind(), " config is invalid: ", valid.message()));
+}
 
 }  // namespace
 
@@ -90,8 +105,8 @@ absl::Status PopularityConfig::Validate() const {
   return absl::OkStatus();
 }
 
-Popularity::Popularity(std::vector<float> score, std::vector<std::int32_t> category)
-    : score_(std::move(score)), category_(std::move(category)) {
+Popularity::Popularity(std::vector<float> score, std::vector<std::int32_t> category, const PopularityConfig& config)
+    : config_(config), score_(std::move(score)), category_(std::move(category)) {
   ranked_.resize(score_.size());
   std::iota(ranked_.begin(), ranked_.end(), 0);
   std::stable_sort(ranked_.begin(), ranked_.end(), [&](std::int32_t a, std::int32_t b) { return score_[a] > score_[b]; });
@@ -132,7 +147,7 @@ absl::StatusOr<std::unique_ptr<Popularity>> Popularity::Fit(const EventsView& ev
     score[events.items[i]] += kind_weight * std::exp(-age * decay_per_second);
   }
   std::vector<float> scores(score.begin(), score.end());
-  return std::unique_ptr<Popularity>(new Popularity(std::move(scores), {item_category.begin(), item_category.end()}));
+  return std::unique_ptr<Popularity>(new Popularity(std::move(scores), {item_category.begin(), item_category.end()}, config));
 }
 
 void Popularity::ScoreCandidates(absl::Span<const std::int32_t>, std::vector<std::pair<std::int32_t, float>>& out) const {
@@ -193,6 +208,10 @@ absl::StatusOr<RecommendResponse> Popularity::Recommend(const RecommendRequest& 
 
 absl::StatusOr<io::ModelFile> Popularity::ToModelFile() const {
   io::ModelFile file(kModelKind);
+  v1::PopularityConfig proto;
+  proto.set_half_life_days(config_.half_life_days);
+  for (float w : config_.kind_weights) proto.add_kind_weights(w);
+  file.set_config(proto.SerializeAsString());
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("scores", score_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("item_category", category_));
   return file;
@@ -200,13 +219,22 @@ absl::StatusOr<io::ModelFile> Popularity::ToModelFile() const {
 
 absl::StatusOr<std::unique_ptr<Popularity>> Popularity::FromModelFile(const io::ModelFile& file) {
   COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
+  PopularityConfig config;
+  v1::PopularityConfig proto;
+  COMPTOIR_ASSIGN_OR_RETURN(const bool has_config, ParseConfig(file, proto));
+  if (has_config) {
+    if (proto.kind_weights_size() != data::kNumEventKinds) return Corrupt("popularity config needs one kind weight per event kind");
+    config.half_life_days = proto.half_life_days();
+    std::copy(proto.kind_weights().begin(), proto.kind_weights().end(), config.kind_weights);
+    COMPTOIR_RETURN_IF_ERROR(CheckConfig(file, config.Validate()));
+  }
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<float> scores, file.Array<float>("scores"));
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<std::int32_t> category, file.Array<std::int32_t>("item_category"));
   if (scores.empty() || (!category.empty() && category.size() != scores.size()) ||
       std::any_of(scores.begin(), scores.end(), [](float s) { return !std::isfinite(s) || s < 0; })) {
     return Corrupt("popularity model arrays are inconsistent");
   }
-  return std::unique_ptr<Popularity>(new Popularity(std::move(scores), std::move(category)));
+  return std::unique_ptr<Popularity>(new Popularity(std::move(scores), std::move(category), config));
 }
 
 absl::Status CoPurchaseConfig::Validate() const {
@@ -291,6 +319,7 @@ absl::StatusOr<std::unique_ptr<CoPurchase>> CoPurchase::Fit(const data::Sessions
     }
     model->offsets_.push_back(static_cast<std::int64_t>(model->neighbours_.size()));
   }
+  model->config_ = config;
   return model;
 }
 
@@ -363,6 +392,12 @@ absl::StatusOr<RecommendResponse> CoPurchase::Recommend(const RecommendRequest& 
 
 absl::StatusOr<io::ModelFile> CoPurchase::ToModelFile() const {
   io::ModelFile file(kModelKind);
+  v1::CoPurchaseConfig proto;
+  proto.set_measure(static_cast<v1::AssociationMeasure>(config_.measure));
+  proto.set_min_support(config_.min_support);
+  proto.set_max_neighbours(config_.max_neighbours);
+  proto.set_max_basket_size(config_.max_basket_size);
+  file.set_config(proto.SerializeAsString());
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int64_t>("offsets", offsets_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("neighbours", neighbours_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("association", association_));
@@ -373,6 +408,15 @@ absl::StatusOr<io::ModelFile> CoPurchase::ToModelFile() const {
 absl::StatusOr<std::unique_ptr<CoPurchase>> CoPurchase::FromModelFile(const io::ModelFile& file) {
   COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
   auto model = std::unique_ptr<CoPurchase>(new CoPurchase());
+  v1::CoPurchaseConfig proto;
+  COMPTOIR_ASSIGN_OR_RETURN(const bool has_config, ParseConfig(file, proto));
+  if (has_config) {
+    model->config_.measure = static_cast<AssociationMeasure>(proto.measure());
+    model->config_.min_support = proto.min_support();
+    model->config_.max_neighbours = proto.max_neighbours();
+    model->config_.max_basket_size = proto.max_basket_size();
+    COMPTOIR_RETURN_IF_ERROR(CheckConfig(file, model->config_.Validate()));
+  }
   COMPTOIR_ASSIGN_OR_RETURN(model->offsets_, file.Array<std::int64_t>("offsets"));
   COMPTOIR_ASSIGN_OR_RETURN(model->neighbours_, file.Array<std::int32_t>("neighbours"));
   COMPTOIR_ASSIGN_OR_RETURN(model->association_, file.Array<float>("association"));
@@ -416,7 +460,7 @@ absl::StatusOr<std::unique_ptr<SequentialRules>> SequentialRules::Fit(const data
     }
   }
   auto model = std::unique_ptr<SequentialRules>(new SequentialRules());
-  model->session_items_ = config.session_items;
+  model->config_ = config;
   std::vector<std::vector<std::tuple<float, std::int32_t, std::int32_t>>> kept(static_cast<std::size_t>(num_items));
   (void)internal::ParallelForChunks(options.num_threads, num_items, 256, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
     for (std::int64_t a = begin; a < end; ++a) {
@@ -488,7 +532,7 @@ void SequentialRules::ScoreCandidates(absl::Span<const std::int32_t> session_ite
                                       std::vector<std::pair<std::int32_t, float>>& out) const {
   Accumulator& scratch = ThreadAccumulator();
   scratch.Fit(static_cast<std::size_t>(num_items()));
-  RecentAnchors(session_items, num_items(), session_items_, scratch.anchors, nullptr);
+  RecentAnchors(session_items, num_items(), config_.session_items, scratch.anchors, nullptr);
   AccumulateRules(offsets_, next_, weight_, support_, scratch);
   DrainCandidates(scratch, out);
 }
@@ -498,15 +542,18 @@ absl::StatusOr<RecommendResponse> SequentialRules::Recommend(const RecommendRequ
   Accumulator& scratch = ThreadAccumulator();
   scratch.Fit(static_cast<std::size_t>(num_items()));
   RecommendResponse response;
-  RecentAnchors(request.session_items, num_items(), session_items_, scratch.anchors, &response.unknown_items);
+  RecentAnchors(request.session_items, num_items(), config_.session_items, scratch.anchors, &response.unknown_items);
   AccumulateRules(offsets_, next_, weight_, support_, scratch);
   return RankAccumulated(request, ReasonKind::kCoVisited, scratch, std::move(response));
 }
 
 absl::StatusOr<io::ModelFile> SequentialRules::ToModelFile() const {
   io::ModelFile file(kModelKind);
-  const std::vector<std::int32_t> settings = {session_items_};
-  COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("settings", settings));
+  v1::SequentialRulesConfig proto;
+  proto.set_max_steps(config_.max_steps);
+  proto.set_max_neighbours(config_.max_neighbours);
+  proto.set_session_items(config_.session_items);
+  file.set_config(proto.SerializeAsString());
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int64_t>("offsets", offsets_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("next", next_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("weight", weight_));
@@ -517,20 +564,31 @@ absl::StatusOr<io::ModelFile> SequentialRules::ToModelFile() const {
 absl::StatusOr<std::unique_ptr<SequentialRules>> SequentialRules::FromModelFile(const io::ModelFile& file) {
   COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
   auto model = std::unique_ptr<SequentialRules>(new SequentialRules());
-  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int32_t> settings, file.Array<std::int32_t>("settings"));
+  v1::SequentialRulesConfig proto;
+  COMPTOIR_ASSIGN_OR_RETURN(const bool has_config, ParseConfig(file, proto));
+  if (has_config) {
+    model->config_.max_steps = proto.max_steps();
+    model->config_.max_neighbours = proto.max_neighbours();
+    model->config_.session_items = proto.session_items();
+  } else {
+    // Files before configs were stored kept only the serving setting, in a "settings" array.
+    COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int32_t> settings, file.Array<std::int32_t>("settings"));
+    if (settings.size() != 1) return Corrupt("sequential_rules settings are inconsistent");
+    model->config_.session_items = settings[0];
+  }
+  COMPTOIR_RETURN_IF_ERROR(CheckConfig(file, model->config_.Validate()));
   COMPTOIR_ASSIGN_OR_RETURN(model->offsets_, file.Array<std::int64_t>("offsets"));
   COMPTOIR_ASSIGN_OR_RETURN(model->next_, file.Array<std::int32_t>("next"));
   COMPTOIR_ASSIGN_OR_RETURN(model->weight_, file.Array<float>("weight"));
   COMPTOIR_ASSIGN_OR_RETURN(model->support_, file.Array<std::int32_t>("support"));
   const auto n = static_cast<std::int64_t>(model->offsets_.size()) - 1;
   const bool consistent =
-      settings.size() == 1 && settings[0] >= 1 && n >= 1 && model->offsets_.front() == 0 &&
+      n >= 1 && model->offsets_.front() == 0 &&
       std::is_sorted(model->offsets_.begin(), model->offsets_.end()) &&
       model->offsets_.back() == static_cast<std::int64_t>(model->next_.size()) &&
       model->weight_.size() == model->next_.size() && model->support_.size() == model->next_.size() &&
       std::all_of(model->next_.begin(), model->next_.end(), [&](std::int32_t b) { return b >= 0 && b < n; });
   if (!consistent) return Corrupt("sequential_rules model arrays are inconsistent");
-  model->session_items_ = settings[0];
   return model;
 }
 

@@ -438,7 +438,7 @@ absl::StatusOr<io::ModelFile> SessionKnn::ToModelFile() const {
   v1::SessionKnnConfig proto;
   proto.set_k(s.config.k);
   proto.set_sample_size(s.config.sample_size);
-  proto.set_position_decay(static_cast<std::int32_t>(s.config.position_decay));
+  proto.set_position_decay(static_cast<v1::PositionDecay>(s.config.position_decay));
   proto.set_lambda_spw(s.config.lambda_spw);
   proto.set_lambda_snh(s.config.lambda_snh);
   proto.set_lambda_inh(s.config.lambda_inh);

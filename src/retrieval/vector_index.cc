@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <utility>
 
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "comptoir/status.h"
+#include "comptoir/v1/embed.pb.h"
 #include "internal/parallel.h"
 #include "internal/rng.h"
 
@@ -164,7 +166,8 @@ class IvfIndex final : public VectorIndex {
   std::int64_t size() const override { return static_cast<std::int64_t>(list_ids_.size()); }
   std::int32_t dim() const override { return dim_; }
   Metric metric() const override { return metric_; }
-  std::int32_t num_lists() const { return static_cast<std::int32_t>(list_offsets_.size()) - 1; }
+  std::int32_t num_lists() const override { return static_cast<std::int32_t>(list_offsets_.size()) - 1; }
+  std::int32_t num_probes() const override { return num_probes_; }
 
   absl::Status Search(absl::Span<const float> query, int k, const SearchFilter& filter,
                       std::vector<ScoredId>& out) const override {
@@ -349,41 +352,84 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> BuildIvfIndex(VectorsView vectors, 
                                                    metric, config.num_probes > 0 ? config.num_probes : DefaultProbes(num_lists)));
 }
 
+namespace {
+
+absl::Status BadIndex(const std::string& prefix, std::string_view what) {
+  return MarkModelFormatError(absl::DataLossError(absl::StrCat("index '", prefix, "' ", std::string(what))));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<VectorIndex>> LoadIndex(const io::ModelFile& file,
                                                        const std::string& prefix, int num_probes) {
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int64_t> meta,
                             file.Array<std::int64_t>(prefix + "meta"));
-  if (meta.size() < 4 || meta[1] < 0 || meta[1] > 1 || meta[2] <= 0 || meta[3] <= 0 ||
-      meta[3] > (1 << 20)) {
-    return MarkModelFormatError(absl::DataLossError(absl::StrCat("index '", prefix, "' has a bad header")));
+  // Ids are int32 and rows x dim floats must be addressable: both bounds are checked before any
+  // product is formed, so a crafted header cannot wrap a size to what the blobs happen to hold.
+  constexpr std::int64_t kMaxDim = 1 << 20;
+  if (meta.size() < 4 || meta[1] < 0 || meta[1] > 1 || meta[2] <= 0 ||
+      meta[2] > std::numeric_limits<std::int32_t>::max() || meta[3] <= 0 || meta[3] > kMaxDim ||
+      meta[2] > std::numeric_limits<std::int64_t>::max() / meta[3]) {
+    return BadIndex(prefix, "has a bad header");
   }
   const auto metric = static_cast<Metric>(meta[1]);
   const std::int64_t rows = meta[2];
   const auto dim = static_cast<std::int32_t>(meta[3]);
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<float> vectors, file.Array<float>(prefix + "vectors"));
-  if (static_cast<std::int64_t>(vectors.size()) != rows * dim) {
-    return MarkModelFormatError(absl::DataLossError(absl::StrCat("index '", prefix, "' vectors do not match its header")));
+  if (vectors.size() / static_cast<std::size_t>(dim) != static_cast<std::size_t>(rows) ||
+      vectors.size() % static_cast<std::size_t>(dim) != 0) {
+    return BadIndex(prefix, "vectors do not match its header");
   }
   if (meta[0] == static_cast<std::int64_t>(IndexType::kExact)) {
     return std::unique_ptr<VectorIndex>(new ExactIndex(std::move(vectors), rows, dim, metric));
   }
   if (meta[0] != static_cast<std::int64_t>(IndexType::kIvf) || meta.size() < 5) {
-    return MarkModelFormatError(absl::DataLossError(absl::StrCat("index '", prefix, "' has an unknown type")));
+    return BadIndex(prefix, "has an unknown type");
   }
+  if (meta[4] <= 0 || meta[4] > std::numeric_limits<std::int32_t>::max()) return BadIndex(prefix, "has a bad probe count");
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<float> centroids, file.Array<float>(prefix + "centroids"));
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<std::int64_t> offsets, file.Array<std::int64_t>(prefix + "list_offsets"));
   COMPTOIR_ASSIGN_OR_RETURN(std::vector<std::int32_t> ids, file.Array<std::int32_t>(prefix + "list_ids"));
   const auto lists = static_cast<std::int64_t>(offsets.size()) - 1;
-  bool consistent = lists >= 1 && static_cast<std::int64_t>(centroids.size()) == lists * dim &&
+  bool consistent = lists >= 1 && lists <= std::numeric_limits<std::int32_t>::max() &&
+                    centroids.size() % static_cast<std::size_t>(dim) == 0 &&
+                    centroids.size() / static_cast<std::size_t>(dim) == static_cast<std::size_t>(lists) &&
                     static_cast<std::int64_t>(ids.size()) == rows && offsets.front() == 0 &&
                     offsets.back() == rows && std::is_sorted(offsets.begin(), offsets.end());
   for (std::int32_t id : ids) consistent = consistent && id >= 0 && id < rows;
-  if (!consistent) {
-    return MarkModelFormatError(absl::DataLossError(absl::StrCat("index '", prefix, "' inverted lists are inconsistent")));
-  }
+  if (!consistent) return BadIndex(prefix, "inverted lists are inconsistent");
   return std::unique_ptr<VectorIndex>(
       new IvfIndex(std::move(centroids), std::move(offsets), std::move(ids), std::move(vectors), dim,
                    metric, num_probes > 0 ? num_probes : static_cast<std::int32_t>(meta[4])));
+}
+
+absl::StatusOr<io::ModelFile> VectorIndex::ToModelFile() const {
+  io::ModelFile file(kModelKind);
+  v1::VectorIndexConfig proto;
+  proto.set_metric(static_cast<v1::Metric>(metric()));
+  proto.set_approximate(approximate());
+  proto.set_num_lists(num_lists());
+  proto.set_num_probes(num_probes());
+  proto.set_num_items(size());
+  proto.set_dim(dim());
+  file.set_config(proto.SerializeAsString());
+  COMPTOIR_RETURN_IF_ERROR(AppendTo(file, ""));
+  return file;
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::FromModelFile(const io::ModelFile& file, int num_probes) {
+  COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
+  COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index, LoadIndex(file, "", num_probes));
+  // Files written before the config was stored carry only the arrays; a config must agree with them.
+  if (!file.config().empty()) {
+    v1::VectorIndexConfig proto;
+    if (!proto.ParseFromString(file.config()) || proto.num_items() != index->size() || proto.dim() != index->dim() ||
+        static_cast<Metric>(proto.metric()) != index->metric() || proto.approximate() != index->approximate() ||
+        proto.num_lists() != index->num_lists()) {
+      return BadIndex("", "config does not match its arrays");
+    }
+  }
+  return index;
 }
 
 double RecallAtK(const std::vector<std::vector<ScoredId>>& exact,

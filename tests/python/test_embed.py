@@ -127,3 +127,42 @@ def test_items_never_seen_in_training_are_never_returned():
     assert len(ids) == GROUPS * PER_GROUP - 2 and ids.max() < GROUPS * PER_GROUP
     neighbours, _ = model.similar_items(0, N=100)
     assert neighbours.max() < GROUPS * PER_GROUP
+
+
+def test_item2vec_file_keeps_parameters_and_shop_ids(tmp_path):
+    import pandas as pd
+
+    offsets, items = grouped_sessions()
+    frame = pd.DataFrame({"session_id": np.repeat(np.arange(len(offsets) - 1), np.diff(offsets)),
+                          "item_id": [f"P{i:03d}" for i in items]})
+    model = Item2Vec(dim=16, epochs=4, subsample=0, window=3, random_state=1).fit(frame)
+    assert list(model.item_ids_[:2]) == ["P000", "P001"]
+    path = tmp_path / "i2v.cmf"
+    model.save(path)
+    for loaded in (Item2Vec.load(path), comptoir.load_model(path), pickle.loads(pickle.dumps(model))):
+        assert loaded.get_params() == model.get_params()
+        assert np.array_equal(loaded.item_vectors, model.item_vectors)
+        ids, scores = loaded.similar_items("P003", N=4)
+        assert list(ids) == list(model.similar_items("P003", N=4)[0]) and all(i.startswith("P00") for i in ids)
+        recommended, _ = loaded.recommend_session(["P021", "P022", "unknown"], N=3)
+        assert all(r.startswith("P02") for r in recommended)
+    with pytest.raises(KeyError):
+        model.similar_items("P999")
+
+
+def test_vector_index_is_an_estimator_with_a_file(tmp_path):
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(400, 6)).astype(np.float32)
+    for index in (VectorIndex(vectors, metric="inner_product"),
+                  VectorIndex(approximate=True, num_lists=8, num_probes=3, random_state=2).fit(vectors)):
+        expected = index.search(vectors[:20], k=5)
+        path = tmp_path / "index.cmf"
+        index.save(path)
+        assert comptoir.inspect_model_file(path)["model_kind"] == "vector_index"
+        for loaded in (VectorIndex.load(path), comptoir.load_model(path), pickle.loads(pickle.dumps(index))):
+            assert loaded.get_params() == index.get_params()
+            got = loaded.search(vectors[:20], k=5)
+            assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+            assert loaded._fitted().approximate == index.approximate
+        with pytest.raises(comptoir.ModelFormatError, match="model file holds"):
+            Item2Vec.load(path)

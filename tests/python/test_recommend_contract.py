@@ -166,3 +166,151 @@ def test_parameters_follow_scikit_learn():
         SessionKNN(position_decay="cubic").fit(TRAIN)
     with pytest.raises(comptoir.NotFittedError):
         SessionKNN().recommend_session([1])
+
+
+# ---- complete model files: parameters, fitted parts and the shop's ids ----------------------
+
+def same_params(a, b):
+    """Parameters equal, nested estimators compared by class and parameters."""
+    from comptoir._base import Estimator
+
+    if isinstance(a, Estimator):
+        return type(a) is type(b) and same_params(a.get_params(), b.get_params())
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_params(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same_params(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return a == b and type(a) is type(b)
+
+
+def test_load_restores_parameters_and_fitted_parts(model, tmp_path):
+    path = tmp_path / "model.cmf"
+    model.save(path)
+    for loaded in (type(model).load(path), comptoir.load_model(path), pickle.loads(pickle.dumps(model))):
+        assert type(loaded) is type(model)
+        assert same_params(loaded.get_params(), model.get_params())
+        for session in TEST[:20]:
+            a, b = model.recommend_session(session, N=10, user=3), loaded.recommend_session(session, N=10, user=3)
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        if isinstance(model, Hybrid):
+            assert all(c.model_ is not None for c in loaded.components)
+            assert [type(c) for c in loaded.components] == [type(c) for c in model.components]
+        if isinstance(model, EmbeddingRecommender):
+            assert loaded.embeddings is not None and np.array_equal(loaded.embeddings.item_vectors, model.embeddings.item_vectors)
+            assert np.array_equal(loaded.embeddings_.item_vectors, model.embeddings_.item_vectors)
+
+
+def test_every_hyperparameter_reaches_the_cpp_config(tmp_path):
+    knn = SessionKNN(k=33, position_decay="exponential", lambda_spw=1.5, max_sessions=5000).fit(TRAIN, num_items=NUM_ITEMS)
+    popular = Popularity(half_life_days=2.0, kind_weights=(1.0, 2.0, 7.0, 0.0, 0.5)).fit(CLICKS, num_items=NUM_ITEMS)
+    together = FrequentlyBoughtTogether(measure="lift", min_support=3, max_basket_size=9).fit(TRAIN, num_items=NUM_ITEMS)
+    rules = SequentialRules(max_steps=4, session_items=2).fit(TRAIN, num_items=NUM_ITEMS)
+    embedding = EmbeddingRecommender(Item2Vec(dim=8, epochs=1), recency_decay=0.5, max_events=7,
+                                     kind_weights=(1.0, 1.0, 3.0, 0.0, 0.0)).fit(TRAIN, num_items=NUM_ITEMS)
+    for fitted in (knn, popular, together, rules, embedding):
+        loaded = type(fitted).from_bytes(fitted.to_bytes())
+        config = loaded.config_
+        for name in fitted._config_names:
+            value, stored = getattr(fitted, name), getattr(config, name)
+            if name in fitted._config_enums:
+                assert stored == fitted._config_enums[name][value]
+            elif isinstance(value, tuple):
+                assert np.allclose(stored, value)
+            else:
+                assert stored == pytest.approx(value)
+    with pytest.raises(ValueError, match="measure"):
+        FrequentlyBoughtTogether(measure="jaccard").fit(TRAIN)
+
+
+def _sku(i):
+    return f"SKU-{int(i):04d}"
+
+
+BIG = 2**32
+
+
+def _frame(ids):
+    import pandas as pd
+
+    session = np.repeat(np.arange(len(TRAIN)), [len(s) for s in TRAIN])
+    return pd.DataFrame({"session_id": session, "item_id": ids(np.concatenate(TRAIN))})
+
+
+def _shop_models(ids):
+    frame = _frame(ids)
+    users = [f"user-{u}" for u in USERS]
+    knn = SessionKNN().fit(frame, users=users)
+    rules = SequentialRules().fit(frame)
+    return {
+        "session_knn": knn,
+        "sequential_rules": rules,
+        "bought_together": FrequentlyBoughtTogether().fit(frame),
+        "embedding": EmbeddingRecommender(Item2Vec(dim=16, epochs=5, subsample=0, random_state=0)).fit(frame, users=users),
+        "hybrid": Hybrid([knn, rules], [1.0, 0.5]),
+        "popularity": Popularity().fit(np.concatenate(TRAIN), item_ids=ids(np.arange(NUM_ITEMS))),
+    }
+
+
+@pytest.mark.parametrize("kind", ["strings", "int64"])
+def test_shop_ids_round_trip_through_the_file(kind, tmp_path):
+    ids = np.vectorize(_sku, otypes=[object]) if kind == "strings" else (lambda a: np.asarray(a, dtype=np.int64) + BIG)
+    session = ids(np.array([40, 41, 42]))
+    for name, fitted in _shop_models(ids).items():
+        assert len(fitted.item_ids_) == NUM_ITEMS, name
+        got, scores, reasons, unknown = fitted.recommend_session(
+            list(session) + (["NOPE"] if kind == "strings" else [3]), N=5, return_reasons=True, return_unknown=True)
+        assert len(got) == 5 and unknown == (["NOPE"] if kind == "strings" else ["3"]), name
+        if kind == "strings":
+            assert all(isinstance(g, str) and g.startswith("SKU-") for g in got), name
+        else:
+            assert got.dtype == np.int64 and np.all(got >= BIG), name
+        if name != "popularity":
+            dense = np.asarray([int(g[4:]) if kind == "strings" else int(g) - BIG for g in got])
+            assert dense[0] // 20 == 2, name
+        if name in ("session_knn", "sequential_rules", "bought_together"):
+            anchor = _sku(40) if kind == "strings" else str(BIG + 40)
+            assert anchor[:-1] in reasons[0], (name, reasons[0])
+        path = tmp_path / f"{name}.cmf"
+        fitted.save(path)
+        for loaded in (type(fitted).load(path), pickle.loads(pickle.dumps(fitted))):
+            assert np.array_equal(np.asarray(loaded.item_ids_), np.asarray(fitted.item_ids_)), name
+            again = loaded.recommend_session(list(session), N=5)
+            first = fitted.recommend_session(list(session), N=5)
+            assert np.array_equal(again[0], first[0]) and np.array_equal(again[1], first[1]), name
+            batch_ids, batch_scores = loaded.recommend_sessions([list(session)], N=5)
+            assert np.array_equal(batch_ids[0][: len(first[0])], first[0]), name
+
+
+def test_event_log_fits_keep_item_and_user_ids():
+    from comptoir.data import EventLog
+
+    session = np.repeat(np.arange(len(TRAIN)), [len(s) for s in TRAIN])
+    items = np.concatenate(TRAIN)
+    log = EventLog.from_arrays(session=session, item=np.vectorize(_sku, otypes=[object])(items),
+                               timestamp=1_000_000 + np.arange(len(items)), user=[f"customer-{u}" for u in np.repeat(USERS, [len(s) for s in TRAIN])])
+    knn = SessionKNN().fit(log)
+    assert set(knn.user_ids_) == {f"customer-{u}" for u in USERS}
+    ids, _ = knn.recommend_session([_sku(40), _sku(41)], N=3, user="customer-7")
+    assert int(ids[0][4:]) // 20 == 2
+    removed = knn.forget("customer-7")
+    assert removed == np.sum(USERS == 7)
+    loaded = SessionKNN.from_bytes(knn.to_bytes())
+    assert np.array_equal(loaded.recommend_session([_sku(40)], N=3)[0], knn.recommend_session([_sku(40)], N=3)[0])
+    popular = Popularity().fit(log)
+    assert popular.recommend_session([], N=1)[0][0].startswith("SKU-")
+    # A pseudonymised file still finds its users with the key, and holds no raw user id.
+    key = "a secret of sixteen+ bytes"
+    data = knn.to_bytes(user_id_key=key)
+    assert b"customer-" not in data
+    private = SessionKNN.from_bytes(data, user_id_key=key)
+    assert private.forget("customer-8") == np.sum(USERS == 8)
+
+
+def test_dense_ids_beyond_32_bits_are_refused_not_wrapped():
+    with pytest.raises(ValueError, match="32 bits"):
+        SequentialRules().fit([[BIG + 1, BIG + 2]])
+    model = SequentialRules().fit(TRAIN, num_items=NUM_ITEMS)
+    with pytest.raises(ValueError, match="32 bits"):
+        model.recommend_session([BIG + 3])

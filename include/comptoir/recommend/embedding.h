@@ -23,6 +23,10 @@ class EmbeddingRecommender final : public Recommender {
 
   std::int32_t num_items() const override { return embeddings_->num_items(); }
   const embed::Item2Vec& embeddings() const { return *embeddings_; }
+  const std::shared_ptr<const embed::Item2Vec>& shared_embeddings() const { return embeddings_; }
+  const embed::SessionEncoderConfig& config() const { return encoder_; }
+  // Users with a long-term profile (dense ids, ascending).
+  std::vector<std::int32_t> profile_users() const;
 
   // A user's earlier items (oldest first) become their long-term profile; unknown items are
   // InvalidArgument. Not thread-safe with concurrent Recommend calls: set profiles at load time.

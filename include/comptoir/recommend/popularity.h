@@ -39,6 +39,7 @@ class Popularity final : public Recommender {
                                                          const PopularityConfig& config);
 
   std::int32_t num_items() const override { return static_cast<std::int32_t>(score_.size()); }
+  const PopularityConfig& config() const { return config_; }
   absl::Span<const float> scores() const { return score_; }
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
@@ -48,7 +49,8 @@ class Popularity final : public Recommender {
   static absl::StatusOr<std::unique_ptr<Popularity>> FromModelFile(const io::ModelFile& file);
 
  private:
-  Popularity(std::vector<float> score, std::vector<std::int32_t> category);
+  Popularity(std::vector<float> score, std::vector<std::int32_t> category, const PopularityConfig& config);
+  PopularityConfig config_;
   std::vector<float> score_;
   std::vector<std::int32_t> category_;       // empty when unknown
   std::vector<std::int32_t> ranked_;         // items by score, best first
@@ -77,6 +79,7 @@ class CoPurchase final : public Recommender {
                                                          const ExecutionOptions& options = {});
 
   std::int32_t num_items() const override { return static_cast<std::int32_t>(offsets_.size()) - 1; }
+  const CoPurchaseConfig& config() const { return config_; }
   // Items bought with `item`, best first, as (item, association) pairs.
   std::vector<std::pair<std::int32_t, float>> BoughtWith(std::int32_t item) const;
   // Cart and purchase events anchor the cross-sell when present, else every session item does.
@@ -89,6 +92,7 @@ class CoPurchase final : public Recommender {
 
  private:
   CoPurchase() = default;
+  CoPurchaseConfig config_;
   std::vector<std::int64_t> offsets_{0};   // CSR over items
   std::vector<std::int32_t> neighbours_;
   std::vector<float> association_;
@@ -114,6 +118,7 @@ class SequentialRules final : public Recommender {
                                                               const ExecutionOptions& options = {});
 
   std::int32_t num_items() const override { return static_cast<std::int32_t>(offsets_.size()) - 1; }
+  const SequentialRulesConfig& config() const { return config_; }
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
@@ -123,7 +128,7 @@ class SequentialRules final : public Recommender {
 
  private:
   SequentialRules() = default;
-  std::int32_t session_items_ = 3;
+  SequentialRulesConfig config_;
   std::vector<std::int64_t> offsets_{0};
   std::vector<std::int32_t> next_;
   std::vector<float> weight_;

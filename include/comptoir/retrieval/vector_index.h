@@ -45,11 +45,17 @@ struct IvfConfig {
 
 class VectorIndex {
  public:
+  static constexpr const char* kModelKind = "vector_index";
+
   virtual ~VectorIndex() = default;
 
   virtual std::int64_t size() const = 0;
   virtual std::int32_t dim() const = 0;
   virtual Metric metric() const = 0;
+  // IVF lists built and scanned per query; 0 for the exact index.
+  virtual std::int32_t num_lists() const { return 0; }
+  virtual std::int32_t num_probes() const { return 0; }
+  bool approximate() const { return num_lists() > 0; }
 
   // The k best items for one query (best first). Scratch is per thread: no allocation per call
   // beyond `out`'s growth. k <= 0 or a query of the wrong length is InvalidArgument.
@@ -62,6 +68,13 @@ class VectorIndex {
 
   // Adds this index's blobs (named `prefix` + ...) to a model file, and reads them back.
   virtual absl::Status AppendTo(io::ModelFile& file, const std::string& prefix) const = 0;
+
+  // The index as a model file of kind "vector_index" (its build in the config, the arrays as
+  // blobs); comptoir::LoadModel serves it through Model::AsVectorIndex.
+  absl::StatusOr<io::ModelFile> ToModelFile() const;
+  // `num_probes` > 0 overrides the saved value. Sizes are checked before use: a crafted file is a
+  // ModelFormatError, never an out-of-bounds read.
+  static absl::StatusOr<std::unique_ptr<VectorIndex>> FromModelFile(const io::ModelFile& file, int num_probes = 0);
 };
 
 // Copies `vectors` (normalising them for kCosine).
