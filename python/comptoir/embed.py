@@ -352,6 +352,9 @@ class Item2Vec(ShopIdsMixin, Estimator):
         if user_history is not None and len(user_history):
             profile = self.encode_session(user_history, recency_decay=0.98, max_events=500)
             query = _core.embed.blend_with_profile(query, profile, float(profile_weight))
+        if not np.any(query):
+            # Nothing known to encode: no item is closer than another (the C++ recommender agrees).
+            return self._shop_items(np.empty(0, dtype=np.int32)), np.empty(0, dtype=np.float32)
         excluded = [int(i) for i in filter_items] if filter_items is not None else []
         if filter_session_items:
             excluded += [int(i) for i in items]

@@ -118,6 +118,13 @@ class CalibratedClassifier(ClassifierMixin, Estimator):
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
 
+    def explain(self, X: Any) -> Any:
+        """The calibrated classifier's reasons: its base classifier's contributions to the raw score
+        (log-odds). Calibration is monotone, so the reasons keep their order and sign; the C++
+        composite serves the same."""
+        self._calibrator()
+        return self.estimator.explain(X)
+
     def _calibrator(self) -> Any:
         calibrator = getattr(self, "calibrator_", None)
         if calibrator is None:

@@ -52,10 +52,11 @@ def sessions_of(shop: Any) -> Tuple[np.ndarray, np.ndarray]:
     return np.r_[starts, views.sum()].astype(np.int64), shop.events["item"][views].astype(np.int32)
 
 
-def recommender_blocks(model: Any, sessions: List[List[Any]], k: int = 5) -> List[Tuple[str, Block]]:
+def recommender_blocks(model: Any, sessions: List[List[Any]], k: int = 5,
+                       exclude_session_items: bool = False) -> List[Tuple[str, Block]]:
     offsets = np.cumsum([0] + [len(s) for s in sessions])
     blocks: List[Tuple[str, Block]] = [("session_offsets", offsets), ("session_items", [str(i) for s in sessions for i in s]),
-                                       ("k", np.array([k]))]
+                                       ("k", np.array([k])), ("exclude_session_items", np.array([int(exclude_session_items)]))]
     for s, items in enumerate(sessions):
         ids, scores = model.recommend_session(items, N=k)
         blocks.append((f"items_{s}", [str(i) for i in ids]))
@@ -63,18 +64,33 @@ def recommender_blocks(model: Any, sessions: List[List[Any]], k: int = 5) -> Lis
     return blocks
 
 
+def encoded(X: Any) -> np.ndarray:
+    """The matrix the model scores: category columns as their codes (NaN when missing)."""
+    if not hasattr(X, "columns"):
+        return np.asarray(X, dtype=np.float64)
+    columns = [X[c].cat.codes.astype(np.float64).where(X[c].cat.codes >= 0) if str(X[c].dtype) == "category" else X[c]
+               for c in X.columns]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
+
+
 def scorer_blocks(model: Any, X: Any) -> List[Tuple[str, Block]]:
-    matrix = np.asarray(X, dtype=np.float64)
+    matrix = encoded(X)
     if hasattr(model, "predict_proba"):
         score = model.predict_proba(X)[:, 1]
     else:
         score = model.predict(X)
     explained = model.explain(X)
-    return [("X", matrix), ("score", score), ("contributions", np.asarray(explained, dtype=np.float64))]
+    blocks: List[Tuple[str, Block]] = [("X", matrix), ("score", score), ("contributions", np.asarray(explained, dtype=np.float64))]
+    if hasattr(X, "columns"):
+        blocks.append(("feature_names", [str(c) for c in X.columns]))
+    classes = getattr(model, "classes_", None)
+    if classes is not None:
+        blocks.append(("class_labels", [str(c) for c in classes]))
+    return blocks
 
 
 def uplift_blocks(model: Any, X: Any, offers: int, explain: bool) -> List[Tuple[str, Block]]:
-    blocks: List[Tuple[str, Block]] = [("X", np.asarray(X, dtype=np.float64)), ("effect", model.predict(X))]
+    blocks: List[Tuple[str, Block]] = [("X", encoded(X)), ("effect", model.predict(X)), ("arm_names", list(model.arm_names_))]
     if explain:
         for offer in range(1, offers + 1):
             blocks.append((f"contributions_{offer}", np.asarray(model.explain(X, offer=offer), dtype=np.float64)))
@@ -93,31 +109,42 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
     from comptoir.trees import GradientBoostingClassifier, GradientBoostingRegressor
     from comptoir.uplift import ClassTransformation, DRLearner, SLearner, TLearner, UpliftRandomForest, XLearner
 
+    import pandas as pd
+
     offsets, items = sessions_of(shop)
+    # 1,500 sessions keep the committed golden files small.
+    offsets = offsets[:1_501]
+    items = items[: offsets[-1]]
     sessions = (offsets, items)
-    probe = [[int(i) for i in items[offsets[s]:offsets[s + 1]][:3]] for s in range(0, 40, 8)] + [[]]
-    knn = SessionKNN(k=50, sample_size=200).fit(sessions, num_items=300)
-    rules = SequentialRules().fit(sessions, num_items=300)
-    popularity = Popularity().fit(items, num_items=300)
+    # The shop's own ids: string SKUs for the catalogue, so every file carries its id map.
+    skus = np.array([f"SKU-{i:05d}" for i in range(300)], dtype=object)
+    probe = [[skus[i] for i in items[offsets[s]:offsets[s + 1]][:3]] for s in range(0, 40, 8)] + [["NOT-A-SKU"], []]
+    knn = SessionKNN(k=50, sample_size=200).fit(sessions, num_items=300, item_ids=skus)
+    rules = SequentialRules().fit(sessions, num_items=300, item_ids=skus)
+    popularity = Popularity().fit(items, num_items=300, item_ids=skus)
     bought = shop.events["kind"] == 2
     baskets = shop.events["session"][bought]
     basket_starts = np.flatnonzero(np.r_[True, np.diff(baskets) != 0])
     fbt = FrequentlyBoughtTogether(min_support=1).fit((np.r_[basket_starts, bought.sum()].astype(np.int64),
-                                                       shop.events["item"][bought].astype(np.int32)), num_items=300)
-    item2vec = Item2Vec(dim=8, epochs=2, random_state=0).fit(sessions)
-    embedding = EmbeddingRecommender(item2vec).fit(sessions)
-    hybrid = Hybrid([knn, rules], weights=[1.0, 0.5])
+                                                       shop.events["item"][bought].astype(np.int32)), num_items=300,
+                                                      item_ids=skus)
+    item2vec = Item2Vec(dim=8, epochs=2, random_state=0).fit(sessions, num_items=300, item_ids=skus)
+    embedding = EmbeddingRecommender(item2vec).fit(sessions, num_items=300, item_ids=skus)
+    hybrid = Hybrid([knn, popularity], weights=[1.0, 0.5])
 
-    X = shop.customer_attributes
-    rows = min(len(X), 1_200)
-    X_train, X_test = X[: rows - 200], X[rows - 200: rows - 190]
+    frame = shop.customers_frame()
+    rows = min(len(frame), 1_200)
+    # A categorical column and named classes: the schema (levels, labels) travels in the file.
+    frame["segment"] = pd.Categorical(np.array(["new", "loyal", "lapsed"])[np.arange(len(frame)) % 3])
+    X_train, X_test = frame.iloc[: rows - 200], frame.iloc[rows - 200: rows - 190]
     arm = shop.campaign["arm"][: rows - 200]
     converted = shop.campaign["converted"][: rows - 200].astype(int)
-    y = converted
-    spend = np.asarray(shop.campaign.get("spend", converted * 10.0), dtype=float)[: rows - 200]
-    logistic = LogisticRegression(C=0.5).fit(X_train, y)
+    y = np.where(converted == 1, "buyer", "browser")
+    spend = np.asarray(shop.campaign["spend"], dtype=float)[: rows - 200]
+    numeric_train, numeric_test = X_train.drop(columns="segment"), X_test.drop(columns="segment")
+    logistic = LogisticRegression(C=0.5).fit(numeric_train, y)
     boosted = GradientBoostingClassifier(n_estimators=20, num_leaves=7).fit(X_train, y)
-    regressor = GradientBoostingRegressor(n_estimators=20, num_leaves=7).fit(X_train, spend)
+    regressor = GradientBoostingRegressor(loss="tweedie", n_estimators=20, num_leaves=7).fit(X_train, spend)
     calibrated = CalibratedClassifier(boosted, method="isotonic").fit(X_train[:400], y[:400])
     small = dict(base_learner=lambda: LogisticRegression(C=1.0),
                  regressor=lambda: GradientBoostingRegressor(n_estimators=10, num_leaves=5, min_samples_leaf=20))
@@ -127,17 +154,19 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
         return lambda m: recommender_blocks(m, probe)
 
     def score(m: Any) -> List[Tuple[str, Block]]:
-        return scorer_blocks(m, X_test)
+        names = list(getattr(m, "feature_names_in_", []))
+        return scorer_blocks(m, X_test if "segment" in names else numeric_test)
 
     def effect(explain: bool) -> Callable[[Any], List[Tuple[str, Block]]]:
-        return lambda m: uplift_blocks(m, X_test, offers, explain)
+        return lambda m: uplift_blocks(m, numeric_test, offers, explain)
 
     return {
         "session_knn": (knn, rec(knn)),
         "sequential_rules": (rules, rec(rules)),
         "popularity": (popularity, rec(popularity)),
         "co_purchase": (fbt, rec(fbt)),
-        "item2vec": (item2vec, rec(item2vec)),
+        # Item2Vec.recommend_session leaves the session's own items out by default.
+        "item2vec": (item2vec, lambda m: recommender_blocks(m, probe, exclude_session_items=True)),
         "embedding_recommender": (embedding, rec(embedding)),
         "hybrid": (hybrid, rec(hybrid)),
         "vector_index": (VectorIndex(item2vec.item_vectors, approximate=True, num_lists=8, num_probes=3),
@@ -146,12 +175,12 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
         "gradient_boosting_classifier": (boosted, score),
         "gradient_boosting_regressor": (regressor, score),
         "calibrated_classifier": (calibrated, score),
-        "uplift_forest": (UpliftRandomForest(n_estimators=5, max_depth=3, min_samples_leaf=50).fit(X_train, arm, converted), effect(True)),
-        "t_learner": (TLearner(**small).fit(X_train, arm, converted), effect(True)),
-        "s_learner": (SLearner(**small).fit(X_train, arm, converted), effect(True)),
-        "class_transformation": (ClassTransformation(**small).fit(X_train, arm, converted), effect(True)),
-        "x_learner": (XLearner(**small).fit(X_train, arm, converted), effect(True)),
-        "dr_learner": (DRLearner(**small).fit(X_train, arm, converted), effect(True)),
+        "uplift_forest": (UpliftRandomForest(n_estimators=5, max_depth=3, min_samples_leaf=50).fit(numeric_train, arm, converted), effect(True)),
+        "t_learner": (TLearner(**small).fit(numeric_train, arm, converted), effect(True)),
+        "s_learner": (SLearner(**small).fit(numeric_train, arm, converted), effect(True)),
+        "class_transformation": (ClassTransformation(**small).fit(numeric_train, arm, converted), effect(True)),
+        "x_learner": (XLearner(**small).fit(numeric_train, arm, converted), effect(True)),
+        "dr_learner": (DRLearner(**small).fit(numeric_train, arm, converted), effect(True)),
     }
 
 

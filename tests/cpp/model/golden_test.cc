@@ -86,12 +86,15 @@ void CheckRecommender(const Model& model, const ExpectedOutputs& expected) {
   const Block& offsets = Get(expected, "session_offsets");
   const Block& items = Get(expected, "session_items");
   const auto k = static_cast<std::int32_t>(Get(expected, "k").at(0, 0));
+  // Python's call filtered the session's own items out (Item2Vec.recommend_session does by default).
+  const bool exclude_session_items = expected.count("exclude_session_items") != 0 && expected.at("exclude_session_items").at(0, 0) != 0;
   for (std::int64_t s = 0; s + 1 < offsets.rows; ++s) {
     ShopRecommendRequest request;
     for (auto i = static_cast<std::int64_t>(offsets.at(s, 0)); i < static_cast<std::int64_t>(offsets.at(s + 1, 0)); ++i) {
       request.session_items.push_back(items.strings[static_cast<std::size_t>(i)]);
     }
     request.k = k;
+    request.filters.exclude_session_items = exclude_session_items;
     COMPTOIR_ASSERT_OK_AND_ASSIGN(const ShopRecommendation answer, model.Recommend(request));
     EXPECT_EQ(answer.items, Get(expected, absl::StrCat("items_", s)).strings) << "session " << s;
     const Block& scores = Get(expected, absl::StrCat("scores_", s));
