@@ -41,6 +41,7 @@ absl::Status ServeRecommender(const std::string& path) {
   comptoir::ShopRecommendRequest request;
   request.session_items = {model->ids().ItemId(0), model->ids().ItemId(1), "NOT-A-SKU"};
   request.k = 5;
+  request.filters.exclude_session_items = true;  // already viewed: not worth a slot
   COMPTOIR_ASSIGN_OR_RETURN(const comptoir::ShopRecommendation answer, model->Recommend(request));
   if (answer.items.empty()) return absl::InternalError("no recommendation");
   std::printf("%s (%s): session [%s, %s] -> %zu items, unknown: %zu\n", path.c_str(), model->kind().c_str(),
