@@ -86,6 +86,10 @@ class Estimator:
         items, users = getattr(self, "item_ids_", None), getattr(self, "user_ids_", None)
         if items is not None or users is not None:
             data = _core.io.attach_ids(data, items, users, user_id_key or "")
+        hashes = self.__dict__.get("_user_id_hashes_")
+        if users is None and hashes is not None:
+            # Loaded pseudonymised: the hashes travel as they are, under the key they were made with.
+            data = _core.io.with_blobs(data, {USER_ID_HASHES_BLOB: hashes})
         return data
 
     @classmethod
@@ -104,6 +108,8 @@ class Estimator:
         estimator = cls(**{name: value for name, value in params.items() if name in cls._param_names})
         estimator.model_ = cls._load_core(data)
         estimator._restore_ids(_core.io.read_ids(data, user_id_key or ""))
+        if estimator.users_pseudonymised_:
+            estimator._user_id_hashes_ = _core.io.blob(data, USER_ID_HASHES_BLOB)
         estimator._restore_from_model()
         profile = getattr(estimator.model_, "training_profile", None)
         if profile is not None:
@@ -115,6 +121,7 @@ class Estimator:
             if ids[key] is not None:
                 setattr(self, name, np.asarray(ids[key], dtype=object) if isinstance(ids[key], list) else ids[key])
         self.users_pseudonymised_ = bool(ids["users_pseudonymised"])
+        self.__dict__.pop("_user_id_hashes_", None)
 
     def save(self, path: Any, user_id_key: Optional[str] = None) -> None:
         """Write the fitted model as one comptoir model file (atomically): the C++ model, the
@@ -147,6 +154,7 @@ class Estimator:
 
 
 ESTIMATOR_BLOB = "estimator"
+USER_ID_HASHES_BLOB = "user_id_hashes"
 
 
 def class_path(cls: type) -> str:

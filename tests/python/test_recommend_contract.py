@@ -306,6 +306,11 @@ def test_event_log_fits_keep_item_and_user_ids():
     assert b"customer-" not in data
     private = SessionKNN.from_bytes(data, user_id_key=key)
     assert private.forget("customer-8") == np.sum(USERS == 8)
+    # Loaded without the key and saved again (or pickled), the hashes are kept, never dropped.
+    keyless = SessionKNN.from_bytes(data)
+    again = SessionKNN.from_bytes(pickle.loads(pickle.dumps(keyless)).to_bytes(), user_id_key=key)
+    assert b"customer-" not in keyless.to_bytes()
+    assert again.forget("customer-9") == np.sum(USERS == 9)
 
 
 def test_dense_ids_beyond_32_bits_are_refused_not_wrapped():
