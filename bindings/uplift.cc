@@ -11,6 +11,7 @@
 #include "comptoir/uplift/meta_learners.h"
 #include "arrays.h"
 #include "drift.h"
+#include "schema.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -36,6 +37,7 @@ TypedValues StringLabels(std::vector<std::string> names) {
 // What both uplift model classes serve: names through their schema, effects, reasons, bytes.
 template <typename Model, typename Class>
 void DefUpliftModel(Class& cls) {
+  DefSchema<Model>(cls);
   cls.def_property(
          "feature_names", [](const Model& self) { return self.schema().feature_names; },
          [](Model& self, std::vector<std::string> names) {

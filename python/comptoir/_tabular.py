@@ -179,6 +179,9 @@ def schema_of(estimator: Any) -> Dict[str, Any]:
     classes = getattr(estimator, "classes_", None)
     if classes is not None:
         schema["class_labels"] = typed_values(classes)
+    arms = getattr(estimator, "arm_names_", None)
+    if arms is not None:
+        schema["arm_names"] = ("string", [str(a) for a in arms])
     return schema
 
 

@@ -29,6 +29,7 @@ from ._base import Estimator, class_path, estimator_class, read_record
 from ._progress import make_progress
 from ._tabular import attach_schema as _attach_schema
 from ._tabular import mark_inner
+from ._tabular import restore_schema as _restore_schema
 from ._tabular import matrix as _matrix
 from .propensity import LogisticRegression
 
@@ -218,6 +219,7 @@ class _MetaLearner(Estimator):
         self.n_features_in_ = model.num_features
         self.arm_names_ = list(model.arm_names)
         self.offer_names_ = self.arm_names_[1:]
+        _restore_schema(self, model)
         if "models_" not in self.__dict__:
             self.models_ = self._group([_part_estimator(model.part_bytes(k)) for k in range(model.num_parts)])
 
@@ -508,6 +510,7 @@ class UpliftRandomForest(Estimator):
         self.n_features_in_ = model.num_features
         self.arm_names_ = list(model.arm_names) or _arm_names(None, model.num_offers + 1)  # files before arm names
         self.offer_names_ = self.arm_names_[1:]
+        _restore_schema(self, model)
         importance = model.feature_importance
         self.feature_importances_ = importance / importance.sum() if importance.sum() > 0 else importance
 

@@ -357,3 +357,23 @@ def test_the_composites_compute_what_the_python_parts_give():
     ct = ClassTransformation().fit(X, arm, y)
     np.testing.assert_allclose(ct.predict(rows), np.column_stack([2 * m.predict_proba(rows)[:, 1] - 1 for m in ct.models_]),
                                rtol=0, atol=1e-15)
+
+
+def test_uplift_files_keep_category_levels_feature_names_and_offer_names():
+    pd = pytest.importorskip("pandas")
+    from comptoir.uplift import TLearner, UpliftRandomForest
+
+    rng = np.random.default_rng(5)
+    n = 2_000
+    X = pd.DataFrame({"a": rng.normal(size=n), "segment": pd.Categorical(rng.choice(["new", "loyal", "lapsed"], n))})
+    treatment = rng.integers(0, 3, n)
+    y = (rng.random(n) < 0.3 + 0.1 * (treatment == 1) * (X["segment"] == "new")).astype(int)
+    for cls in (TLearner, UpliftRandomForest):
+        fitted = cls(offer_names=["10% off", "free shipping"]).fit(X, treatment, y)
+        loaded = cls.from_bytes(fitted.to_bytes())
+        assert list(loaded.category_levels_[1]) == ["lapsed", "loyal", "new"]
+        assert list(loaded.feature_names_in_) == ["a", "segment"]
+        assert loaded.arm_names_ == ["control", "10% off", "free shipping"]
+        # Levels are matched by name: a frame whose categories are listed in another order scores the same.
+        shuffled = X.assign(segment=X["segment"].cat.reorder_categories(["new", "lapsed", "loyal"]))
+        np.testing.assert_array_equal(loaded.predict(shuffled), fitted.predict(X))
