@@ -427,6 +427,80 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
         f"{r['offer_rate_difference_ci'][1]:+.1%}])" for r in records) + "\n")
 
 
+FAMILIES = {"recommender": "a recommender", "scorer": "a scorer", "uplift_model": "an uplift model",
+            "vector_index": "a vector index"}
+
+
+def _section_model_files(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
+    import os
+    import tempfile
+
+    import pandas as pd
+
+    from . import load_model
+    from .features import behaviour_features, purchase_labels
+    from .propensity import CalibratedClassifier
+    from .recommend import SessionKNN
+    from .trees import GradientBoostingClassifier
+    from .uplift import DRLearner
+
+    # Trained in the shop's own terms: SKUs, customer ids, a categorical column, named classes and offers.
+    from .data import EventLog
+
+    frame = shop.events_frame()
+    frame = frame[frame["kind"] == 0]
+    frame["sku"] = "SKU-" + frame["item"].astype(str).str.zfill(5)
+    frame["customer"] = "C" + frame["user"].astype(str).str.zfill(6)
+    log = EventLog.from_pandas(frame, session="session", item="sku", timestamp="timestamp", user="customer")
+    knn = SessionKNN().fit(log)
+    session = list(frame["sku"].drop_duplicates()[:3])
+    a_customer = str(knn.user_ids_[0]).encode()
+    snapshot = int(shop.events["timestamp"].min()) + 60 * DAY
+    X = behaviour_features(shop.events, snapshot, num_users=shop.num_customers, n_jobs=num_threads)
+    X["segment"] = pd.Categorical(np.array(["new", "loyal", "lapsed"])[np.arange(len(X)) % 3])
+    y, _ = purchase_labels(shop.events, snapshot, horizon_days=30, num_users=shop.num_customers)
+    labels = np.where(y == 1, "buyer", "browser")
+    half = len(X) // 2
+    trees = GradientBoostingClassifier(n_estimators=60, random_state=seed, n_jobs=num_threads).fit(X[:half], labels[:half])
+    calibrated = CalibratedClassifier(trees).fit(X[half:], labels[half:])
+    attributes = shop.customers_frame()
+    dr = DRLearner(offer_names=["10% off", "free shipping"]).fit(attributes, shop.campaign["arm"],
+                                                                 shop.campaign["converted"].astype(int))
+    key = "the shop's own secret, never written"
+    with tempfile.TemporaryDirectory() as folder:
+        rows = []
+        for name, model, check in (
+                ("recommender", knn, lambda m: m.recommend_session(session, N=10)),
+                ("propensity", calibrated, lambda m: m.predict_proba(X[:2_000])),
+                ("uplift", dr, lambda m: m.predict(attributes[:2_000]))):
+            path = os.path.join(folder, f"{name}.cmf")
+            model.save(path, user_id_key=key)
+            loaded = load_model(path, user_id_key=key)
+            same_params = repr(loaded.get_params()) == repr(model.get_params())
+            same_output = all(np.array_equal(a, b) for a, b in zip(np.atleast_1d(check(loaded)), np.atleast_1d(check(model))))
+            raw = open(path, "rb").read()
+            native = _core.model.Model.from_bytes(raw, key)
+            rows.append((name, native.kind, native.family, os.path.getsize(path), same_params and same_output,
+                         a_customer not in raw))
+        native_knn = _core.model.Model.from_bytes(knn.to_bytes(key), key)
+        items_out, _, reasons, unknown = native_knn.recommend(session + ["SKU-NOPE"], 3)
+        cpp_score = _core.model.Model.from_bytes(calibrated.to_bytes()).score(np.asarray(
+            X[:5].assign(segment=X["segment"][:5].cat.codes.astype(float)), dtype=float))
+        cpp_effect = _core.model.Model.from_bytes(dr.to_bytes()).effect(np.asarray(attributes[:5], dtype=float))
+    for name, kind, family, size, identical, private in rows:
+        out.write(f"  {name}: saved as one '{kind}' file ({size / 1e3:,.0f} kB), loaded back by comptoir.load_model as the "
+                  f"same class and parameters, predictions {'bit-identical' if identical else 'DIFFERENT'}; "
+                  f"C++ LoadModel serves it as {FAMILIES[family]}{'' if private else ' (RAW CUSTOMER IDS IN FILE)'}\n")
+    if all(private for *_, private in rows):
+        out.write("  no raw customer id in any file: the recommender keeps them as keyed hashes (SipHash-2-4; the key "
+                  "stays with the shop)\n")
+    out.write(f"  C++ in SKUs: session {session} + unknown {unknown} -> {items_out}; {reasons[0]}\n")
+    same = np.array_equal(cpp_score, calibrated.predict_proba(X[:5])[:, 1])
+    out.write(f"  C++ calibrated P(buyer) for 5 customers: {np.round(cpp_score, 3).tolist()} "
+              f"({'bit-identical to' if same else 'DIFFERENT from'} Python's)\n")
+    out.write(f"  C++ uplift per offer ({', '.join(dr.offer_names_)}) for customer 0: {np.round(cpp_effect[0], 4).tolist()}\n")
+
+
 SECTIONS: List[Tuple[str, Callable[[Storefront, int, int, TextIO], None]]] = [
     ("foundation", _section_foundation),
     ("storefront simulator (the built-in data)", _section_simulator),
@@ -435,6 +509,7 @@ SECTIONS: List[Tuple[str, Callable[[Storefront, int, int, TextIO], None]]] = [
     ("behaviour features and re-purchase timing", _section_features),
     ("propensity: who buys in the next 30 days", _section_propensity),
     ("promo targeting: uplift evaluation and budgeted offers", _section_promo),
+    ("model files: the whole model, served by C++ in the shop's ids", _section_model_files),
 ]
 
 

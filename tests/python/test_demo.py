@@ -14,5 +14,7 @@ def test_main_job_runs_every_capability_end_to_end():
         assert f"== {title} ==" in text
     for capability in ("hybrid", "TreeSHAP", "`comptoir score`", "DR-learner", "uplift forest", "doubly robust",
                        "`comptoir offers`", "shadow price", "within 1 point", "offer rate by channel", "margin floor",
-                       "is refused: the offers' minimums cost", "drifted from training"):
+                       "is refused: the offers' minimums cost", "drifted from training",
+                       "C++ LoadModel serves it as an uplift model", "no raw customer id in any file",
+                       "bit-identical to Python's"):
         assert capability in text, capability
