@@ -2,6 +2,7 @@
 #include "comptoir/model.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,27 +29,32 @@ namespace {
 using internal::ModelParts;
 using Loader = absl::StatusOr<ModelParts> (*)(const io::ModelFile& file);
 
+// FromModelFile returns a value or a unique_ptr, depending on the class.
 template <typename T>
-absl::StatusOr<ModelParts> LoadRecommenderKind(const io::ModelFile& file) {
-  COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<T> model, T::FromModelFile(file));
-  ModelParts parts;
-  parts.recommender = std::move(model);
-  return parts;
+std::unique_ptr<T> Owned(std::unique_ptr<T> model) {
+  return model;
+}
+template <typename T>
+std::unique_ptr<T> Owned(T&& model) {
+  return std::make_unique<T>(std::move(model));
 }
 
+// Any kind whose class loads itself with FromModelFile, put in its family's slot.
 template <typename T>
-absl::StatusOr<ModelParts> LoadScorerKind(const io::ModelFile& file) {
-  COMPTOIR_ASSIGN_OR_RETURN(T model, T::FromModelFile(file));
+absl::StatusOr<ModelParts> LoadKind(const io::ModelFile& file) {
+  COMPTOIR_ASSIGN_OR_RETURN(auto loaded, T::FromModelFile(file));
+  std::unique_ptr<T> model = Owned(std::move(loaded));
   ModelParts parts;
-  parts.scorer = std::make_unique<T>(std::move(model));
-  return parts;
-}
-
-template <typename T>
-absl::StatusOr<ModelParts> LoadUpliftKind(const io::ModelFile& file) {
-  COMPTOIR_ASSIGN_OR_RETURN(T model, T::FromModelFile(file));
-  ModelParts parts;
-  parts.uplift = std::make_unique<T>(std::move(model));
+  if constexpr (std::is_base_of_v<recommend::Recommender, T>) {
+    parts.recommender = std::move(model);
+  } else if constexpr (std::is_base_of_v<Scorer, T>) {
+    parts.scorer = std::move(model);
+  } else if constexpr (std::is_base_of_v<UpliftModel, T>) {
+    parts.uplift = std::move(model);
+  } else {
+    static_assert(std::is_base_of_v<retrieval::VectorIndex, T>, "a model kind serves through one family");
+    parts.index = std::move(model);
+  }
   return parts;
 }
 
@@ -61,35 +67,29 @@ absl::StatusOr<ModelParts> LoadItem2Vec(const io::ModelFile& file) {
   return parts;
 }
 
-absl::StatusOr<ModelParts> LoadVectorIndex(const io::ModelFile& file) {
-  ModelParts parts;
-  COMPTOIR_ASSIGN_OR_RETURN(parts.index, retrieval::VectorIndex::FromModelFile(file));
-  return parts;
-}
-
 struct Entry {
   const char* kind;
   Loader load;
 };
 
 const Entry kRegistry[] = {
-    {recommend::SessionKnn::kModelKind, &LoadRecommenderKind<recommend::SessionKnn>},
-    {recommend::Popularity::kModelKind, &LoadRecommenderKind<recommend::Popularity>},
-    {recommend::CoPurchase::kModelKind, &LoadRecommenderKind<recommend::CoPurchase>},
-    {recommend::SequentialRules::kModelKind, &LoadRecommenderKind<recommend::SequentialRules>},
-    {recommend::EmbeddingRecommender::kModelKind, &LoadRecommenderKind<recommend::EmbeddingRecommender>},
-    {recommend::Hybrid::kModelKind, &LoadRecommenderKind<recommend::Hybrid>},
+    {recommend::SessionKnn::kModelKind, &LoadKind<recommend::SessionKnn>},
+    {recommend::Popularity::kModelKind, &LoadKind<recommend::Popularity>},
+    {recommend::CoPurchase::kModelKind, &LoadKind<recommend::CoPurchase>},
+    {recommend::SequentialRules::kModelKind, &LoadKind<recommend::SequentialRules>},
+    {recommend::EmbeddingRecommender::kModelKind, &LoadKind<recommend::EmbeddingRecommender>},
+    {recommend::Hybrid::kModelKind, &LoadKind<recommend::Hybrid>},
     {embed::Item2Vec::kModelKind, &LoadItem2Vec},
-    {trees::GradientBoosting::kModelKind, &LoadScorerKind<trees::GradientBoosting>},
-    {propensity::LogisticRegression::kModelKind, &LoadScorerKind<propensity::LogisticRegression>},
-    {propensity::CalibratedClassifier::kModelKind, &LoadScorerKind<propensity::CalibratedClassifier>},
-    {uplift::UpliftForest::kModelKind, &LoadUpliftKind<uplift::UpliftForest>},
-    {uplift::MetaLearner::kSLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
-    {uplift::MetaLearner::kTLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
-    {uplift::MetaLearner::kXLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
-    {uplift::MetaLearner::kDRLearnerKind, &LoadUpliftKind<uplift::MetaLearner>},
-    {uplift::MetaLearner::kClassTransformationKind, &LoadUpliftKind<uplift::MetaLearner>},
-    {retrieval::VectorIndex::kModelKind, &LoadVectorIndex},
+    {trees::GradientBoosting::kModelKind, &LoadKind<trees::GradientBoosting>},
+    {propensity::LogisticRegression::kModelKind, &LoadKind<propensity::LogisticRegression>},
+    {propensity::CalibratedClassifier::kModelKind, &LoadKind<propensity::CalibratedClassifier>},
+    {uplift::UpliftForest::kModelKind, &LoadKind<uplift::UpliftForest>},
+    {uplift::MetaLearner::kSLearnerKind, &LoadKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kTLearnerKind, &LoadKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kXLearnerKind, &LoadKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kDRLearnerKind, &LoadKind<uplift::MetaLearner>},
+    {uplift::MetaLearner::kClassTransformationKind, &LoadKind<uplift::MetaLearner>},
+    {retrieval::VectorIndex::kModelKind, &LoadKind<retrieval::VectorIndex>},
 };
 
 thread_local int nesting_depth = 0;
