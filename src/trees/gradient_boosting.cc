@@ -1,3 +1,6 @@
+// GradientBoosting's fit: trees grown leaf-wise on histograms of the binned features, boosted on the
+// objective's gradients. Batch scoring is in scoring.cc, TreeSHAP in tree_shap.cc, the model file in
+// gradient_boosting_io.cc.
 #include "comptoir/trees/gradient_boosting.h"
 
 #include <algorithm>
@@ -12,8 +15,8 @@
 #include "comptoir/status.h"
 #include "internal/parallel.h"
 #include "internal/rng.h"
-#include "internal/strings.h"
-#include "trees/tree_check.h"
+#include "trees/loss.h"
+#include "trees/tree_walk.h"
 
 namespace comptoir::trees {
 namespace {
@@ -41,100 +44,7 @@ constexpr double kRoundingShare = 1e-12;
 // in all, one task scans them.
 constexpr std::int64_t kSplitSearchBlock = 4;
 constexpr std::int64_t kMinParallelSplitBins = 32768;
-// LightGBM's safeguard for Poisson: the hessian of exp(f) is inflated so first steps stay small.
-constexpr double kPoissonMaxDeltaStep = 0.7;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-double Sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
-double Softplus(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
-
-const char* ObjectiveName(Objective objective) {
-  switch (objective) {
-    case Objective::kBinaryLogLoss: return "binary log loss";
-    case Objective::kSquaredError: return "squared error";
-    case Objective::kPoisson: return "Poisson";
-    case Objective::kTweedie: return "Tweedie";
-  }
-  return "unknown";
-}
-
-// Gradient, hessian and loss of one row for the configured objective, on the raw score f.
-struct Loss {
-  Objective objective;
-  double power;
-
-  void GradientHessian(double y, double f, double* g, double* h) const {
-    switch (objective) {
-      case Objective::kBinaryLogLoss: {
-        const double p = Sigmoid(f);
-        *g = p - y;
-        *h = std::max(p * (1 - p), 1e-16);
-        return;
-      }
-      case Objective::kSquaredError:
-        *g = f - y;
-        *h = 1;
-        return;
-      case Objective::kPoisson:
-        *g = std::exp(f) - y;
-        *h = std::exp(f + kPoissonMaxDeltaStep);
-        return;
-      case Objective::kTweedie: {
-        const double a = std::exp((1 - power) * f), b = std::exp((2 - power) * f);
-        *g = -y * a + b;
-        *h = -y * (1 - power) * a + (2 - power) * b;
-        return;
-      }
-    }
-  }
-
-  // The loss up to terms that do not depend on f (so losses compare across models).
-  double Value(double y, double f) const {
-    switch (objective) {
-      case Objective::kBinaryLogLoss: return Softplus(f) - y * f;
-      case Objective::kSquaredError: return 0.5 * (f - y) * (f - y);
-      case Objective::kPoisson: return std::exp(f) - y * f;
-      case Objective::kTweedie:
-        return -y * std::exp((1 - power) * f) / (1 - power) + std::exp((2 - power) * f) / (2 - power);
-    }
-    return 0;
-  }
-
-  double Response(double f) const {
-    switch (objective) {
-      case Objective::kBinaryLogLoss: return Sigmoid(f);
-      case Objective::kSquaredError: return f;
-      case Objective::kPoisson:
-      case Objective::kTweedie: return std::exp(f);
-    }
-    return f;
-  }
-
-  // The constant raw score that minimises the loss for a weighted mean target.
-  double BaseScore(double mean) const {
-    switch (objective) {
-      case Objective::kBinaryLogLoss: return std::log(mean / (1 - mean));
-      case Objective::kSquaredError: return mean;
-      case Objective::kPoisson:
-      case Objective::kTweedie: return std::log(mean);
-    }
-    return 0;
-  }
-
-  absl::Status CheckTargets(absl::Span<const double> y, std::string_view what) const {
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      const double v = y[i];
-      const bool ok = objective == Objective::kBinaryLogLoss ? (v == 0 || v == 1)
-                      : objective == Objective::kSquaredError ? std::isfinite(v)
-                                                              : (std::isfinite(v) && v >= 0);
-      if (!ok) {
-        return absl::InvalidArgumentError(absl::StrCat(internal::Sv(what), " ", i, " is ", v, ", which the ", ObjectiveName(objective), " objective does not accept",
-                                                       objective == Objective::kBinaryLogLoss ? " (labels must be 0 or 1)" : ""));
-      }
-    }
-    return absl::OkStatus();
-  }
-};
 
 // A row's gradient and hessian side by side: the histogram loop reads both with one cache miss.
 struct GradHess {
@@ -151,8 +61,6 @@ struct HistBin {
   HistBin Minus(const HistBin& o) const { return {g - o.g, h - o.h}; }
 };
 
-using BinSet = std::array<std::uint64_t, 4>;
-bool Contains(const BinSet& set, std::uint32_t bin) { return (set[bin >> 6] >> (bin & 63)) & 1; }
 void Insert(BinSet& set, std::uint32_t bin) { set[bin >> 6] |= std::uint64_t{1} << (bin & 63); }
 
 struct SplitCandidate {
@@ -639,134 +547,12 @@ class TreeBuilder {
   bool all_features_ = true;
 };
 
-bool GoesLeftRaw(const Tree& tree, std::size_t node, double x, const FeatureBinning& binning) {
-  if (std::isnan(x)) return tree.default_left[node];
-  const std::int32_t set = tree.category_set[node];
-  if (set >= 0) return Contains(tree.category_bins[static_cast<std::size_t>(set)], binning.BinOf(tree.feature[node], x));
-  return x <= tree.threshold[node];
-}
-
 double TreeOutput(const Tree& tree, const double* row, const FeatureBinning& binning) {
   std::size_t node = 0;
   while (tree.left[node] >= 0) {
     node = static_cast<std::size_t>(GoesLeftRaw(tree, node, row[tree.feature[node]], binning) ? tree.left[node] : tree.right[node]);
   }
   return tree.value[node];
-}
-
-double ExpectedOutput(const Tree& tree, std::int32_t node = 0) {
-  const auto k = static_cast<std::size_t>(node);
-  if (tree.left[k] < 0) return tree.value[k];
-  const auto l = static_cast<std::size_t>(tree.left[k]), r = static_cast<std::size_t>(tree.right[k]);
-  return (tree.cover[l] * ExpectedOutput(tree, tree.left[k]) + tree.cover[r] * ExpectedOutput(tree, tree.right[k])) / tree.cover[k];
-}
-
-// Exact TreeSHAP (Lundberg, Erion and Lee, 2018, algorithm 2): the path of unique features from the
-// root holds, per feature, the fraction of "zero" (feature unknown: follow covers) and "one" (feature
-// known: follow x) paths, and permutation weights that are extended and unwound in O(depth).
-class TreeShap {
- public:
-  // depth <= kMaxTreeDepth (checked at fit and load), so the path size fits easily in size_t.
-  TreeShap(const Tree& tree, const FeatureBinning& binning, std::int32_t depth)
-      : tree_(tree), binning_(binning), path_(PathSize(depth)) {}
-
-  static std::size_t PathSize(std::int32_t depth) {
-    const auto d = static_cast<std::size_t>(depth);
-    return (d + 2) * (d + 3) / 2 + d + 2;
-  }
-
-  void Explain(const double* x, double* phi) { Recurse(0, x, phi, path_.data(), 0, 1, 1, -1); }
-
- private:
-  struct PathElement {
-    std::int32_t feature;
-    double zero_fraction, one_fraction, weight;
-  };
-
-  static void Extend(PathElement* path, int depth, double zero_fraction, double one_fraction, std::int32_t feature) {
-    path[depth] = {feature, zero_fraction, one_fraction, depth == 0 ? 1.0 : 0.0};
-    for (int i = depth - 1; i >= 0; --i) {
-      path[i + 1].weight += one_fraction * path[i].weight * (i + 1) / (depth + 1);
-      path[i].weight = zero_fraction * path[i].weight * (depth - i) / (depth + 1);
-    }
-  }
-
-  static void Unwind(PathElement* path, int depth, int index) {
-    const double one = path[index].one_fraction, zero = path[index].zero_fraction;
-    double next = path[depth].weight;
-    for (int i = depth - 1; i >= 0; --i) {
-      if (one != 0) {
-        const double held = path[i].weight;
-        path[i].weight = next * (depth + 1) / ((i + 1) * one);
-        next = held - path[i].weight * zero * (depth - i) / (depth + 1);
-      } else {
-        path[i].weight = path[i].weight * (depth + 1) / (zero * (depth - i));
-      }
-    }
-    for (int i = index; i < depth; ++i) {
-      path[i].feature = path[i + 1].feature;
-      path[i].zero_fraction = path[i + 1].zero_fraction;
-      path[i].one_fraction = path[i + 1].one_fraction;
-    }
-  }
-
-  // The total permutation weight of the path with element `index` unwound, without unwinding it.
-  static double UnwoundSum(const PathElement* path, int depth, int index) {
-    const double one = path[index].one_fraction, zero = path[index].zero_fraction;
-    double next = path[depth].weight, total = 0;
-    for (int i = depth - 1; i >= 0; --i) {
-      if (one != 0) {
-        const double w = next * (depth + 1) / ((i + 1) * one);
-        total += w;
-        next = path[i].weight - w * zero * (depth - i) / (depth + 1);
-      } else {
-        total += path[i].weight * (depth + 1) / (zero * (depth - i));
-      }
-    }
-    return total;
-  }
-
-  void Recurse(std::int32_t node, const double* x, double* phi, PathElement* parent_path, int depth,
-               double zero_fraction, double one_fraction, std::int32_t feature) {
-    PathElement* path = parent_path + depth + 1;
-    std::copy(parent_path, parent_path + depth + 1, path);
-    Extend(path, depth, zero_fraction, one_fraction, feature);
-    const auto k = static_cast<std::size_t>(node);
-    if (tree_.left[k] < 0) {
-      for (int i = 1; i <= depth; ++i) {
-        const double w = UnwoundSum(path, depth, i);
-        phi[path[i].feature] += w * (path[i].one_fraction - path[i].zero_fraction) * tree_.value[k];
-      }
-      return;
-    }
-    const std::int32_t split = tree_.feature[k];
-    const bool left = GoesLeftRaw(tree_, k, x[split], binning_);
-    const std::int32_t hot = left ? tree_.left[k] : tree_.right[k];
-    const std::int32_t cold = left ? tree_.right[k] : tree_.left[k];
-    double incoming_zero = 1, incoming_one = 1;
-    int seen = 1;
-    while (seen <= depth && path[seen].feature != split) ++seen;
-    if (seen <= depth) {
-      incoming_zero = path[seen].zero_fraction;
-      incoming_one = path[seen].one_fraction;
-      Unwind(path, depth, seen);
-      --depth;
-    }
-    const double cover = tree_.cover[k];
-    Recurse(hot, x, phi, path, depth + 1, incoming_zero * tree_.cover[static_cast<std::size_t>(hot)] / cover, incoming_one, split);
-    Recurse(cold, x, phi, path, depth + 1, incoming_zero * tree_.cover[static_cast<std::size_t>(cold)] / cover, 0, split);
-  }
-
-  const Tree& tree_;
-  const FeatureBinning& binning_;
-  std::vector<PathElement> path_;
-};
-
-absl::Status CheckMatrix(const Eigen::Ref<const RowMatrix>& X, std::int32_t num_features) {
-  if (X.cols() != num_features) {
-    return absl::InvalidArgumentError(absl::StrCat("X has ", X.cols(), " features, the model was fitted on ", num_features));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -953,97 +739,6 @@ absl::StatusOr<GradientBoosting> GradientBoosting::Fit(const Eigen::Ref<const Ro
     progress.Finish();
     return model;
   });
-}
-
-void GradientBoosting::BuildScoringLayout() {
-  scoring_nodes_.clear();
-  scoring_roots_.clear();
-  scoring_category_bins_.clear();
-  for (const Tree& tree : trees_) {
-    const auto offset = static_cast<std::int32_t>(scoring_nodes_.size());
-    const auto set_offset = static_cast<std::int32_t>(scoring_category_bins_.size());
-    scoring_roots_.push_back(offset);
-    for (std::size_t k = 0; k < tree.feature.size(); ++k) {
-      const bool leaf = tree.left[k] < 0;
-      scoring_nodes_.push_back({leaf ? tree.value[k] : tree.threshold[k], leaf ? -1 : tree.feature[k],
-                                leaf ? -1 : offset + tree.left[k], leaf ? -1 : offset + tree.right[k],
-                                tree.category_set[k] < 0 ? -1 : set_offset + tree.category_set[k], tree.default_left[k]});
-    }
-    scoring_category_bins_.insert(scoring_category_bins_.end(), tree.category_bins.begin(), tree.category_bins.end());
-  }
-}
-
-absl::StatusOr<std::vector<double>> GradientBoosting::PredictRaw(const Eigen::Ref<const RowMatrix>& X,
-                                                                 const ExecutionOptions& options) const {
-  COMPTOIR_RETURN_IF_ERROR(options.Validate());
-  COMPTOIR_RETURN_IF_ERROR(CheckMatrix(X, num_features()));
-  std::vector<double> out(static_cast<std::size_t>(X.rows()), base_score_);
-  // Trees outer, a block of rows inner (each tree's nodes stay in cache across the block), and the
-  // rows of a block walk a tree in lockstep so their independent node loads overlap.
-  constexpr std::int64_t kBlock = 32;
-  const auto next = [&](const ScoringNode& node, double x) {
-    bool left;
-    if (std::isnan(x)) {
-      left = node.default_left != 0;
-    } else if (node.category_set >= 0) {
-      left = Contains(scoring_category_bins_[static_cast<std::size_t>(node.category_set)], binning_.BinOf(node.feature, x));
-    } else {
-      left = x <= node.threshold;
-    }
-    return left ? node.left : node.right;
-  };
-  (void)internal::ParallelForChunks(options.num_threads, X.rows(), 4096, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
-    std::array<std::int32_t, kBlock> at{};
-    for (std::int64_t block = begin; block < end; block += kBlock) {
-      const auto lanes = static_cast<std::size_t>(std::min(end - block, kBlock));
-      for (const std::int32_t root : scoring_roots_) {
-        std::fill(at.begin(), at.begin() + static_cast<std::ptrdiff_t>(lanes), root);
-        for (bool moving = true; moving;) {
-          moving = false;
-          for (std::size_t lane = 0; lane < lanes; ++lane) {
-            const ScoringNode& node = scoring_nodes_[static_cast<std::size_t>(at[lane])];
-            if (node.feature < 0) continue;
-            at[lane] = next(node, X(block + static_cast<std::int64_t>(lane), node.feature));
-            moving = true;
-          }
-        }
-        for (std::size_t lane = 0; lane < lanes; ++lane) {
-          out[static_cast<std::size_t>(block) + lane] += scoring_nodes_[static_cast<std::size_t>(at[lane])].threshold;
-        }
-      }
-    }
-  });
-  return out;
-}
-
-absl::StatusOr<std::vector<double>> GradientBoosting::Predict(const Eigen::Ref<const RowMatrix>& X,
-                                                              const ExecutionOptions& options) const {
-  COMPTOIR_ASSIGN_OR_RETURN(std::vector<double> out, PredictRaw(X, options));
-  const Loss loss{config_.objective, config_.power};
-  for (double& f : out) f = loss.Response(f);
-  return out;
-}
-
-absl::StatusOr<RowMatrix> GradientBoosting::Contributions(const Eigen::Ref<const RowMatrix>& X,
-                                                          const ExecutionOptions& options) const {
-  COMPTOIR_RETURN_IF_ERROR(options.Validate());
-  COMPTOIR_RETURN_IF_ERROR(CheckMatrix(X, num_features()));
-  const std::int32_t p = num_features();
-  double expected = base_score_;
-  std::int32_t depth = 0;
-  for (const Tree& tree : trees_) {
-    expected += ExpectedOutput(tree);
-    depth = std::max(depth, TreeDepth(tree));
-  }
-  RowMatrix out = RowMatrix::Zero(X.rows(), p + 1);
-  (void)internal::ParallelForChunks(options.num_threads, X.rows(), 256, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
-    for (const Tree& tree : trees_) {
-      TreeShap shap(tree, binning_, depth);
-      for (std::int64_t i = begin; i < end; ++i) shap.Explain(X.row(i).data(), out.row(i).data());
-    }
-    for (std::int64_t i = begin; i < end; ++i) out(i, p) = expected;
-  });
-  return out;
 }
 
 absl::Status GradientBoosting::set_feature_names(std::vector<std::string> names) {

@@ -1,4 +1,4 @@
-// What gradient_boosting.cc and its model-file half share about a tree's shape.
+// What TreeSHAP and the model file share about a tree's shape.
 #pragma once
 
 #include <cstdint>
