@@ -1,4 +1,4 @@
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 class _IoModule:
     MODEL_FORMAT_VERSION: int
@@ -10,8 +10,33 @@ class _IoModule:
     def write_model_bytes(path: str, data: bytes) -> None: ...
     @staticmethod
     def read_model_bytes(path: str) -> bytes: ...
+    @staticmethod
+    def with_blobs(data: bytes, blobs: Dict[str, bytes]) -> bytes: ...
+    @staticmethod
+    def blob(data: bytes, name: str) -> Optional[bytes]: ...
+    @staticmethod
+    def attach_ids(data: bytes, items: Any, users: Any, user_id_key: str = "") -> bytes: ...
+    @staticmethod
+    def read_ids(data: bytes, user_id_key: str = "") -> Dict[str, Any]: ...
+    @staticmethod
+    def model_kinds() -> List[str]: ...
 
 io: _IoModule
+
+class _Model:
+    kind: str
+    family: str  # "recommender", "scorer", "uplift_model" or "vector_index"
+    @staticmethod
+    def from_bytes(data: bytes, user_id_key: str = "") -> "_Model": ...
+    def score(self, X: Any, num_threads: int = 0) -> Any: ...
+    def contributions(self, X: Any, num_threads: int = 0) -> Any: ...
+    def effect(self, X: Any, num_threads: int = 0) -> Any: ...
+    def recommend(self, items: List[str], k: int = 20, user: str = "") -> Tuple[List[str], Any, List[str], List[str]]: ...
+
+class _ModelModule:
+    Model: type
+
+model: _ModelModule
 
 __version__: str
 
