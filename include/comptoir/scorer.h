@@ -22,7 +22,16 @@ class Scorer {
 
   virtual ~Scorer() = default;
 
+  // How a row's score follows from f, the sum of its contributions (base value included).
+  enum class Link : std::int32_t {
+    kIdentity = 0,  // score = f
+    kLogistic = 1,  // score = 1 / (1 + exp(-f))
+    kExp = 2,       // score = exp(f)
+    kNone = 3,      // no function of f alone (a calibrated model explains its base model's log-odds)
+  };
+
   virtual Output output() const = 0;
+  virtual Link link() const = 0;
   virtual std::int32_t num_features() const = 0;
   // Feature names, category levels and (for classifiers) the class labels.
   virtual const FeatureSchema& schema() const = 0;

@@ -14,8 +14,6 @@ namespace {
 
 // |f - b| below this: the rescale rule takes the link's slope at the base value.
 constexpr double kFlatSpan = 1e-12;
-// How far a part's output may sit from its link applied to the sum of its contributions.
-constexpr double kLinkTolerance = 1e-6;
 
 constexpr MetaLearnerType kLearners[] = {MetaLearnerType::kSLearner, MetaLearnerType::kTLearner,
                                          MetaLearnerType::kXLearner, MetaLearnerType::kDRLearner,
@@ -75,29 +73,22 @@ const char* OutputName(Scorer::Output output) {
 }
 
 // Raw-score contributions (rows x (cols + 1)) onto the output's scale, in place; see the header.
-absl::Status ToOutputScale(Scorer::Output output, absl::Span<const double> score, RowMatrix& c, std::string_view role) {
+absl::Status ToOutputScale(Scorer::Link link, absl::Span<const double> score, RowMatrix& c, std::string_view role) {
+  if (link == Scorer::Link::kIdentity) return absl::OkStatus();
+  if (link == Scorer::Link::kNone) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        internal::Sv(role), "'s score is not a function of its contributions (a calibrated classifier?): its reasons "
+                            "cannot be put on the effect's scale"));
+  }
   const Eigen::Index cols = c.cols() - 1;
   for (Eigen::Index i = 0; i < c.rows(); ++i) {
     const double s = score[static_cast<std::size_t>(i)];
     const double base = c(i, cols);
     const double span = c.row(i).head(cols).sum();
-    const double f = base + span;
-    enum { kIdentity, kLogistic, kExp } link = kLogistic;
-    if (output == Scorer::Output::kPrediction) {
-      // exp(f) - f >= 1 for every f, so the two links cannot be confused.
-      link = std::abs(s - f) <= std::abs(s - std::exp(f)) ? kIdentity : kExp;
-    }
-    const double at_f = link == kIdentity ? f : link == kExp ? std::exp(f) : Sigmoid(f);
-    if (!(std::abs(at_f - s) <= kLinkTolerance * (1 + std::abs(s)))) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          internal::Sv(role), "'s contributions add up to ", f, " for row ", i, ", which gives neither its output ", s,
-          " through an identity, logistic nor exp link: its reasons cannot be put on the effect's scale"));
-    }
-    if (link == kIdentity) continue;
-    const double at_base = link == kExp ? std::exp(base) : Sigmoid(base);
-    const double slope = std::abs(span) > kFlatSpan ? (s - at_base) / span
-                         : link == kExp             ? at_base
-                                                    : at_base * (1 - at_base);
+    const double at_base = link == Scorer::Link::kExp ? std::exp(base) : Sigmoid(base);
+    const double slope = std::abs(span) > kFlatSpan          ? (s - at_base) / span
+                         : link == Scorer::Link::kExp ? at_base
+                                                      : at_base * (1 - at_base);
     c.row(i).head(cols) *= slope;
     c(i, cols) = at_base;
   }
@@ -262,7 +253,7 @@ absl::StatusOr<RowMatrix> MetaLearner::PartContributions(const Term& term, const
     return absl::InternalError(absl::StrCat(role, " answered ", c.rows(), " x ", c.cols(), " contributions for ", X.rows(),
                                             " rows of ", input.cols(), " features"));
   }
-  COMPTOIR_RETURN_IF_ERROR(ToOutputScale(model.output(), score, c, role));
+  COMPTOIR_RETURN_IF_ERROR(ToOutputScale(model.link(), score, c, role));
   if (term.design_arm < 0) return c;
   // Design columns back onto the features they are built from; the indicators onto the base.
   const Eigen::Index p = num_features_, offers = spec_.num_arms - 1;

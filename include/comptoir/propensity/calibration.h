@@ -70,6 +70,9 @@ class CalibratedClassifier final : public Scorer {
   static absl::StatusOr<CalibratedClassifier> Create(std::shared_ptr<const Scorer> base, Calibrator calibrator);
 
   Output output() const override { return Output::kProbability; }
+  // Contributions explain the base model's log-odds; the calibrated probability is not a function
+  // of their sum alone.
+  Link link() const override { return Link::kNone; }
   std::int32_t num_features() const override { return base_->num_features(); }
   const FeatureSchema& schema() const override { return base_->schema(); }
   // The base model's probabilities, calibrated.

@@ -49,6 +49,7 @@ class LogisticRegression final : public Scorer {
 
   std::int32_t num_features() const override { return static_cast<std::int32_t>(coef_.size()); }
   Output output() const override { return Output::kProbability; }
+  Link link() const override { return Link::kLogistic; }
   const FeatureSchema& schema() const override { return schema_; }
   absl::Status set_schema(FeatureSchema schema);
   // Column names, saved with the model so that batch scorers can pick the columns by name.

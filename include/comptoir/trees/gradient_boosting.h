@@ -116,6 +116,15 @@ class GradientBoosting final : public Scorer {
                                             const ExecutionOptions& options = {}) const override {
     return Predict(X, options);
   }
+  Link link() const override {
+    switch (config_.objective) {
+      case Objective::kBinaryLogLoss: return Link::kLogistic;
+      case Objective::kSquaredError: return Link::kIdentity;
+      case Objective::kPoisson:
+      case Objective::kTweedie: return Link::kExp;
+    }
+    return Link::kNone;
+  }
   const FeatureSchema& schema() const override { return schema_; }
   absl::Status set_schema(FeatureSchema schema);
 

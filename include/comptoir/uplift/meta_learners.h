@@ -22,6 +22,8 @@
 //     exp(raw)) has its raw contributions rescaled by the secant slope of the link between its
 //     base value b and the row's raw score f: c_j * (g(f) - g(b)) / (f - b), base value g(b) (the
 //     "rescale" rule; the slope is g'(b) where f == b). Signs and ranking within the row are kept.
+//     The link is the part's Scorer::link(); a part without one (a calibrated classifier) has no
+//     reasons on the effect's scale, and Contributions says so (FailedPrecondition).
 //   * the S-learner credits a design column to the feature it is built from (x_j and every
 //     indicator_k * x_j to feature j); the arm indicators' own contributions, which belong to the
 //     offer rather than to any feature, go to the base-value column.

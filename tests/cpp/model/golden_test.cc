@@ -59,6 +59,14 @@ void CheckScorer(const Scorer& scorer, const ExpectedOutputs& expected) {
                "score");
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const RowMatrix contributions, scorer.Contributions(X));
   ExpectMatrix(contributions, Get(expected, "contributions"), "contributions");
+  // The link the scorer declares turns each row's contributions into its score.
+  for (Eigen::Index r = 0; r < X.rows() && scorer.link() != Scorer::Link::kNone; ++r) {
+    const double f = contributions.row(r).sum();
+    const double linked = scorer.link() == Scorer::Link::kIdentity ? f
+                          : scorer.link() == Scorer::Link::kExp     ? std::exp(f)
+                                                                    : 1 / (1 + std::exp(-f));
+    EXPECT_NEAR(linked, score[static_cast<std::size_t>(r)], 1e-9 * (1 + std::abs(linked))) << "row " << r;
+  }
   if (auto it = expected.find("feature_names"); it != expected.end()) {
     EXPECT_EQ(scorer.schema().feature_names, it->second.strings);
   }
