@@ -235,11 +235,20 @@ absl::StatusOr<ModelFile> ParseModelFile(std::string_view bytes) {
 namespace {
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
-  const std::string tmp_path = absl::StrCat(path, ".tmp.", ::getpid());
-  const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A fresh, unpredictable name created exclusively (mkostemp opens with O_EXCL): a link planted
+  // beside the model cannot redirect the write, and concurrent saves to one path never share a
+  // temporary file.
+  std::string tmp_path = absl::StrCat(path, ".tmp.XXXXXX");
+  const int fd = ::mkostemp(tmp_path.data(), O_CLOEXEC);
   if (fd < 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot create '", tmp_path, "': ", ErrnoText()));
+        absl::StrCat("cannot create a temporary file beside '", path, "': ", ErrnoText()));
+  }
+  if (::fchmod(fd, 0644) != 0) {
+    const std::string error = ErrnoText();
+    ::close(fd);
+    ::unlink(tmp_path.c_str());
+    return absl::PermissionDeniedError(absl::StrCat("cannot set the mode of '", tmp_path, "': ", error));
   }
   std::size_t written = 0;
   while (written < bytes.size()) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "comptoir/v1/model_file.pb.h"
@@ -185,6 +186,37 @@ TEST(ModelBytes, WriteChecksFirstAndReadReturnsTheExactBytes) {
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::string still, ReadModelBytes(path.string()));
   EXPECT_EQ(still, bytes);
   fs::remove(path);
+}
+
+}  // namespace
+}  // namespace comptoir::io
+
+namespace comptoir::io {
+namespace {
+
+TEST(ModelFile, ConcurrentSavesToOnePathAllSucceedAndLeaveNoTemporaryFile) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "concurrent_saves";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "model.cmf").string();
+  std::vector<std::thread> savers;
+  std::vector<absl::Status> results(8);
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    savers.emplace_back([&, t] {
+      ModelFile model("concurrent");
+      const std::vector<double> values(1000, static_cast<double>(t));
+      results[t] = model.AddArray<double>("values", values);
+      for (int round = 0; round < 10 && results[t].ok(); ++round) results[t] = WriteModelFile(path, model);
+    });
+  }
+  for (std::thread& saver : savers) saver.join();
+  for (const absl::Status& result : results) EXPECT_THAT(result, IsOk());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const ModelFile last, ReadModelFile(path));
+  EXPECT_EQ(last.model_kind(), "concurrent");
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 1u) << "a temporary file was left behind";
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_read, std::filesystem::perms::others_read);
 }
 
 }  // namespace
