@@ -260,6 +260,9 @@ absl::StatusOr<ModelIds> ModelIds::ReadFrom(const io::ModelFile& file, std::stri
     if (i > 0 && proto.hashes(i) <= proto.hashes(i - 1)) {
       return MarkModelFormatError(absl::DataLossError("user id hashes are not sorted: the file is corrupted"));
     }
+    if (proto.dense(i) < 0) {
+      return MarkModelFormatError(absl::DataLossError("a user id hash maps to a negative user: the file is corrupted"));
+    }
     ids.user_hashes_.emplace_back(proto.hashes(i), proto.dense(i));
   }
   ids.key_check_ = proto.key_check();
