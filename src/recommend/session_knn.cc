@@ -11,6 +11,7 @@
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
 #include "comptoir/v1/recommend.pb.h"
+#include "internal/scratch.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -36,8 +37,17 @@ struct Scratch {
   retrieval::TopKSelector selector;
   std::vector<retrieval::ScoredId> top;
   std::int32_t generation = 0;  // marks this request's query items in query_stamp
+  internal::ScratchBound bound;
 
+  // Sizes the buffers for a model; between requests every dense buffer is back at its default,
+  // so starting afresh (when the bound says the buffers outgrew the models served) is safe.
   void Fit(std::size_t sessions, std::size_t items) {
+    if (bound.Release(internal::HeldElements(session_similarity, item_score, touched_sessions, touched_items, excluded, chosen),
+                      sessions + items)) {
+      internal::ScratchBound kept = bound;
+      *this = Scratch();
+      bound = kept;
+    }
     if (session_similarity.size() < sessions) {
       session_similarity.resize(sessions, 0.0f);
       session_match.resize(sessions, kNoSession);
@@ -76,8 +86,10 @@ struct SessionKnn::State {
   std::vector<std::int64_t> item_clicks;         // popularity fallback
   std::int64_t latest_time = 0;
   // Items by clicks, for the popularity fallback; refreshed on fit, load, forget and every
-  // kPopularityRefresh online sessions (trending is allowed to lag a little).
+  // kPopularityRefresh online sessions (trending is allowed to lag a little). Fillers are scored
+  // by the clicks the order was sorted by, so a lagging order still gives decreasing scores.
   std::vector<std::int32_t> popularity_order;
+  std::vector<std::int64_t> popularity_clicks;
   std::int64_t adds_since_refresh = 0;
   static constexpr std::int64_t kPopularityRefresh = 1024;
   mutable absl::Mutex mutex;
@@ -87,6 +99,7 @@ struct SessionKnn::State {
     std::iota(popularity_order.begin(), popularity_order.end(), 0);
     std::stable_sort(popularity_order.begin(), popularity_order.end(),
                      [&](std::int32_t a, std::int32_t b) { return item_clicks[a] > item_clicks[b]; });
+    popularity_clicks = item_clicks;
     adds_since_refresh = 0;
   }
 
@@ -382,16 +395,16 @@ absl::StatusOr<RecommendResponse> SessionKnn::Recommend(const RecommendRequest& 
   if (static_cast<std::int32_t>(response.items.size()) < request.k) {
     scratch.chosen.assign(response.items.begin(), response.items.end());
     std::sort(scratch.chosen.begin(), scratch.chosen.end());
-    const auto most_clicks = static_cast<float>(s.popularity_order.empty() ? 1 : s.item_clicks[s.popularity_order.front()]);
+    const std::vector<std::int64_t>& clicks = s.popularity_clicks;
+    const auto most_clicks = static_cast<float>(s.popularity_order.empty() ? 1 : clicks[s.popularity_order.front()]);
     for (std::int32_t item : s.popularity_order) {
       if (static_cast<std::int32_t>(response.items.size()) >= request.k) break;
-      if (s.item_clicks[item] == 0 || !filter.Allows(item) ||
-          std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) {
+      if (clicks[item] == 0 || !filter.Allows(item) || std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) {
         continue;
       }
       response.items.push_back(item);
-      response.scores.push_back(-1.0f + static_cast<float>(s.item_clicks[item]) / (most_clicks + 1.0f));
-      response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(s.item_clicks[item]), -1});
+      response.scores.push_back(-1.0f + static_cast<float>(clicks[item]) / (most_clicks + 1.0f));
+      response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(clicks[item]), -1});
     }
   }
   return response;

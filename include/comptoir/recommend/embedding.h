@@ -1,6 +1,13 @@
 // Item embeddings as a recommender: the live session, encoded by recency and event kind (and
 // blended with a known user's long-term profile), retrieves the closest items; each comes with
 // the session item it is most similar to as its reason.
+//
+// Thread safety: Recommend, ScoreCandidates, profile_users and ToModelFile may run on any number
+// of threads while others call SetUserHistory and ForgetUser. The profile table sits behind a
+// reader/writer lock that a request holds only to blend one profile into its query (O(dim)),
+// and only when it names a user; writers encode the profile before taking the lock. A
+// copy-on-write table swapped atomically would take no lock on reads but copy every profile on
+// each write, which a service setting histories online cannot afford.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "comptoir/embed/item2vec.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/recommend/recommender.h"
@@ -28,9 +37,12 @@ class EmbeddingRecommender final : public Recommender {
   // Users with a long-term profile (dense ids, ascending).
   std::vector<std::int32_t> profile_users() const;
 
-  // A user's earlier items (oldest first) become their long-term profile; unknown items are
-  // InvalidArgument. Not thread-safe with concurrent Recommend calls: set profiles at load time.
+  // A user's earlier items (oldest first) become their long-term profile, replacing any earlier
+  // one; unknown items are InvalidArgument.
   absl::Status SetUserHistory(std::int32_t user, absl::Span<const std::int32_t> items);
+  // Erases the user's long-term profile (their requests become session-only); returns whether
+  // there was one.
+  bool ForgetUser(std::int32_t user);
 
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
   // Cosine scores of every item seen in training (a dense scorer).
@@ -48,7 +60,8 @@ class EmbeddingRecommender final : public Recommender {
 
   std::shared_ptr<const embed::Item2Vec> embeddings_;
   embed::SessionEncoderConfig encoder_;
-  std::unordered_map<std::int32_t, std::vector<float>> profiles_;  // normalised, per user
+  mutable absl::Mutex profiles_mutex_;
+  std::unordered_map<std::int32_t, std::vector<float>> profiles_ ABSL_GUARDED_BY(profiles_mutex_);  // normalised, per user
 };
 
 }  // namespace comptoir::recommend
