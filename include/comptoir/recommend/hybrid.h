@@ -1,6 +1,8 @@
 // A weighted blend of recommenders: each component's scores are scaled so its best candidate
 // scores 1, then summed with the component's weight. Weights are meant to be tuned on a
 // validation split carved from the training data (comptoir.recommend.tune_hybrid_weights).
+// A hybrid is immutable and as thread-safe as its parts; a part may itself be a hybrid (each
+// nesting level blends in its own per-thread buffers).
 #pragma once
 
 #include <memory>

@@ -3,6 +3,11 @@
 // `sample_size` most recent sessions containing them, candidate neighbour sessions; the `k` most
 // similar ones vote for their items. Names follow the papers:
 //   Ludewig & Jannach 2018 (V-SKNN), Garg et al. 2019 (STAN), Kersbergen et al. 2022 (VMIS-kNN).
+//
+// Thread safety: Recommend, ScoreCandidates, num_sessions and ToModelFile run concurrently with
+// AddSession and Forget. The index sits behind a reader/writer lock: requests share it for their
+// whole scoring pass (they read item lists that a write reorders or compacts), writers take it
+// alone for an append or an erase, which costs O(session) or O(index) once per call.
 #pragma once
 
 #include <cstdint>
