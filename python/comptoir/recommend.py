@@ -394,7 +394,7 @@ class EmbeddingRecommender(_SessionRecommender):
         """Erase ``user``'s long-term profile (safe while other threads recommend); returns whether
         there was one."""
         dense = self._dense_user(user)
-        return bool(self._fitted().forget(dense)) if dense >= 0 else False
+        return self._fitted().forget(dense) > 0 if dense >= 0 else False
 
     def _restore_from_model(self) -> None:
         from .embed import Item2Vec

@@ -78,9 +78,9 @@ absl::Status EmbeddingRecommender::SetUserHistory(std::int32_t user, absl::Span<
   return absl::OkStatus();
 }
 
-bool EmbeddingRecommender::ForgetUser(std::int32_t user) {
+std::int64_t EmbeddingRecommender::ForgetUser(std::int32_t user) {
   const absl::WriterMutexLock lock(&profiles_mutex_);
-  return profiles_.erase(user) > 0;
+  return static_cast<std::int64_t>(profiles_.erase(user));
 }
 
 void EmbeddingRecommender::ScoreCandidates(absl::Span<const std::int32_t> session_items,

@@ -179,6 +179,12 @@ absl::StatusOr<RecommendResponse> Hybrid::Recommend(const RecommendRequest& requ
   return response;
 }
 
+std::int64_t Hybrid::ForgetUser(std::int32_t user) {
+  std::int64_t removed = 0;
+  for (const std::shared_ptr<Recommender>& part : owned_) removed += part->ForgetUser(user);
+  return removed;
+}
+
 absl::StatusOr<io::ModelFile> Hybrid::ToModelFile() const {
   io::ModelFile file(kModelKind);
   std::vector<float> weights;
@@ -195,14 +201,17 @@ absl::StatusOr<std::unique_ptr<Hybrid>> Hybrid::FromModelFile(const io::ModelFil
   COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> weights, file.Array<float>("weights"));
   std::vector<HybridComponent> components;
+  std::vector<std::shared_ptr<Recommender>> owned;
   for (std::size_t c = 0; c < weights.size(); ++c) {
     COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob(absl::StrCat("component_", c)));
     COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model,
                               internal::LoadNestedRecommender(bytes, absl::StrCat("hybrid component ", c)));
-    components.push_back({std::shared_ptr<const Recommender>(std::move(model)), weights[c]});
+    owned.push_back(std::move(model));
+    components.push_back({owned.back(), weights[c]});
   }
   absl::StatusOr<std::unique_ptr<Hybrid>> hybrid = Hybrid::Create(std::move(components));
   if (!hybrid.ok()) return MarkModelFormatError(absl::DataLossError(absl::StrCat("hybrid model is invalid: ", hybrid.status().message())));
+  (*hybrid)->owned_ = std::move(owned);
   return hybrid;
 }
 

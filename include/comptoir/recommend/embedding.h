@@ -40,9 +40,9 @@ class EmbeddingRecommender final : public Recommender {
   // A user's earlier items (oldest first) become their long-term profile, replacing any earlier
   // one; unknown items are InvalidArgument.
   absl::Status SetUserHistory(std::int32_t user, absl::Span<const std::int32_t> items);
-  // Erases the user's long-term profile (their requests become session-only); returns whether
-  // there was one.
-  bool ForgetUser(std::int32_t user);
+  // Erases the user's long-term profile (their requests become session-only); returns 1 if
+  // there was one, else 0.
+  std::int64_t ForgetUser(std::int32_t user) override;
 
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
   // Cosine scores of every item seen in training (a dense scorer).

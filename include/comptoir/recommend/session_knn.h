@@ -72,6 +72,7 @@ class SessionKnn final : public Recommender {
 
   // Erases every session of `user` from the index; returns how many were removed.
   std::int64_t Forget(std::int32_t user);
+  std::int64_t ForgetUser(std::int32_t user) override { return Forget(user); }
 
   absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<std::unique_ptr<SessionKnn>> FromModelFile(const io::ModelFile& file);

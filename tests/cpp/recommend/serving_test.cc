@@ -94,6 +94,29 @@ TEST(NestedHybrid, AUnitWeightSingleHybridIsTransparent) {
   }
 }
 
+TEST(ForgetUser, ErasesAUserThroughTheBaseInterfaceIncludingALoadedHybridsParts) {
+  // Session s of ChainSessions belongs to user s % 50, so 1500 sessions give user 7 thirty.
+  const std::shared_ptr<Recommender> knn = SessionKnn::Fit(fixtures::ChainSessions(1500, 1).training(), 100, {}).value();
+  const std::shared_ptr<Recommender> other = SessionKnn::Fit(fixtures::ChainSessions(600, 2).training(), 100, {}).value();
+  const auto given = Hybrid::Create({{knn, 1.0f}, {other, 0.5f}}).value();
+  EXPECT_EQ(given->ForgetUser(7), 0);  // parts handed to Create stay their owner's to erase
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, given->ToModelFile());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::unique_ptr<Recommender> loaded, LoadRecommender(file));
+  EXPECT_EQ(loaded->ForgetUser(7), 30 + 12);
+  EXPECT_EQ(loaded->ForgetUser(7), 0);
+  EXPECT_EQ(knn->ForgetUser(7), 30);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile saved, loaded->ToModelFile());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::unique_ptr<Recommender> reloaded, LoadRecommender(saved));
+  EXPECT_EQ(reloaded->ForgetUser(7), 0);
+  EXPECT_EQ(reloaded->ForgetUser(8), 30 + 12);
+  EmbeddingRecommender embedding(fixtures::GroupEmbeddings(), {});
+  const std::int32_t history[] = {1, 2};
+  ASSERT_TRUE(embedding.SetUserHistory(4, history).ok());
+  Recommender& base = embedding;
+  EXPECT_EQ(base.ForgetUser(4), 1);
+  EXPECT_EQ(base.ForgetUser(4), 0);
+}
+
 TEST(ScratchBound, ReleasesOnlyAfterALongRunOfOversizedRequests) {
   internal::ScratchBound bound;
   const std::size_t big = internal::ScratchBound::kFloor * 8;
