@@ -73,13 +73,13 @@ absl::Status EmbeddingRecommender::SetUserHistory(std::int32_t user, absl::Span<
   slow.recency_decay = 0.98f;  // a long memory: months of purchases, not minutes of browsing
   slow.max_events = 500;
   COMPTOIR_RETURN_IF_ERROR(embeddings_->EncodeSession(items, {}, slow, absl::MakeSpan(profile)));
-  const absl::WriterMutexLock lock(&profiles_mutex_);
+  const std::unique_lock lock(profiles_mutex_);
   profiles_[user] = std::move(profile);
   return absl::OkStatus();
 }
 
 std::int64_t EmbeddingRecommender::ForgetUser(std::int32_t user) {
-  const absl::WriterMutexLock lock(&profiles_mutex_);
+  const std::unique_lock lock(profiles_mutex_);
   return static_cast<std::int64_t>(profiles_.erase(user));
 }
 
@@ -106,7 +106,7 @@ absl::StatusOr<RecommendResponse> EmbeddingRecommender::Recommend(const Recommen
                                   &response.unknown_items, scratch.query);
   bool has_profile = false;
   if (request.user >= 0) {
-    const absl::ReaderMutexLock lock(&profiles_mutex_);
+    const std::shared_lock lock(profiles_mutex_);
     const auto profile = profiles_.find(request.user);
     if (profile != profiles_.end()) {
       embed::Item2Vec::BlendWithProfile(profile->second, encoder_.profile_weight, absl::MakeSpan(scratch.query));
@@ -142,7 +142,7 @@ absl::StatusOr<RecommendResponse> EmbeddingRecommender::Recommend(const Recommen
 }
 
 std::vector<std::int32_t> EmbeddingRecommender::profile_users() const {
-  const absl::ReaderMutexLock lock(&profiles_mutex_);
+  const std::shared_lock lock(profiles_mutex_);
   std::vector<std::int32_t> users;
   users.reserve(profiles_.size());
   for (const auto& [user, vector] : profiles_) users.push_back(user);
@@ -165,7 +165,7 @@ absl::StatusOr<io::ModelFile> EmbeddingRecommender::ToModelFile() const {
   std::vector<std::int32_t> users;
   std::vector<float> vectors;
   {
-    const absl::ReaderMutexLock lock(&profiles_mutex_);
+    const std::shared_lock lock(profiles_mutex_);
     for (const auto& [user, vector] : profiles_) users.push_back(user);
     std::sort(users.begin(), users.end());
     for (std::int32_t user : users) vectors.insert(vectors.end(), profiles_.at(user).begin(), profiles_.at(user).end());
@@ -222,7 +222,7 @@ absl::StatusOr<std::unique_ptr<EmbeddingRecommender>> EmbeddingRecommender::From
     return Corrupt("embedding recommender profiles do not match the embeddings' dimension");
   }
   auto model = std::make_unique<EmbeddingRecommender>(std::make_shared<const embed::Item2Vec>(std::move(embeddings)), config);
-  const absl::WriterMutexLock lock(&model->profiles_mutex_);
+  const std::unique_lock lock(model->profiles_mutex_);
   for (std::size_t u = 0; u < users.size(); ++u) {
     model->profiles_[users[u]] = std::vector<float>(vectors.begin() + static_cast<std::ptrdiff_t>(u * dim),
                                                     vectors.begin() + static_cast<std::ptrdiff_t>((u + 1) * dim));

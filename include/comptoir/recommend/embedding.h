@@ -12,12 +12,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "comptoir/embed/item2vec.h"
 #include "comptoir/io/model_file.h"
 #include "comptoir/recommend/recommender.h"
@@ -60,8 +59,10 @@ class EmbeddingRecommender final : public Recommender {
 
   std::shared_ptr<const embed::Item2Vec> embeddings_;
   embed::SessionEncoderConfig encoder_;
-  mutable absl::Mutex profiles_mutex_;
-  std::unordered_map<std::int32_t, std::vector<float>> profiles_ ABSL_GUARDED_BY(profiles_mutex_);  // normalised, per user
+  // std::shared_mutex rather than absl::Mutex: it is a pthread rwlock, which ThreadSanitizer
+  // understands even when Abseil was built without it (as Debian's is).
+  mutable std::shared_mutex profiles_mutex_;
+  std::unordered_map<std::int32_t, std::vector<float>> profiles_;  // normalised, per user; under profiles_mutex_
 };
 
 }  // namespace comptoir::recommend
