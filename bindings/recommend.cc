@@ -372,7 +372,8 @@ void RegisterRecommend(py::module_& m) {
       .def_property_readonly("profile_users", &recommend::EmbeddingRecommender::profile_users)
       .def("set_user_history", [](recommend::EmbeddingRecommender& self, std::int32_t user, const CArray<std::int32_t>& items) {
         ThrowIfError(self.SetUserHistory(user, SpanOf(items)));
-      }, py::arg("user"), py::arg("items"));
+      }, py::arg("user"), py::arg("items"))
+      .def("forget", &recommend::EmbeddingRecommender::ForgetUser, py::arg("user"), py::call_guard<py::gil_scoped_release>());
 
   py::class_<recommend::Hybrid, recommend::Recommender, std::shared_ptr<recommend::Hybrid>>(rec, "Hybrid")
       .def_static(

@@ -47,6 +47,12 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
     _config_class: Any = None
     _config_enums: Dict[str, Dict[str, Any]] = {}
 
+    def _dense_user(self, user: Any) -> int:
+        ids = self._shop_ids()
+        if ids is None or not ids.has_users:
+            return int(user)
+        return int(ids.dense_user(str(user)))
+
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
         return _core.recommend.load(data, cls._model_kind)
@@ -214,12 +220,6 @@ class SessionKNN(_SessionRecommender):
         )
         self._fit_ids(data)
         return self
-
-    def _dense_user(self, user: Any) -> int:
-        ids = self._shop_ids()
-        if ids is None or not ids.has_users:
-            return int(user)
-        return int(ids.dense_user(str(user)))
 
     def add_session(self, items: Sequence[Any], timestamp: int, user: Any = -1) -> None:
         """Add a completed session to the neighbour index online (memory stays bounded); items
@@ -389,6 +389,12 @@ class EmbeddingRecommender(_SessionRecommender):
                 self.model_.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
         self._fit_ids(data)
         return self
+
+    def forget(self, user: Any) -> bool:
+        """Erase ``user``'s long-term profile (safe while other threads recommend); returns whether
+        there was one."""
+        dense = self._dense_user(user)
+        return self._fitted().forget(dense) > 0 if dense >= 0 else False
 
     def _restore_from_model(self) -> None:
         from .embed import Item2Vec

@@ -7,6 +7,7 @@
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
 #include "comptoir/v1/embed.pb.h"
+#include "internal/scratch.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -17,10 +18,19 @@ struct Scratch {
   std::vector<float> query;
   std::vector<std::int32_t> excluded;
   std::vector<retrieval::ScoredId> hits;
+  internal::ScratchBound bound;
 };
 
-Scratch& ThreadScratch() {
+// The thread's buffers, dropped once they have long been far larger than a model of `items`
+// items and `dim` dimensions can use (hits and exclusions are bounded by the items).
+Scratch& ThreadScratch(std::int32_t items, std::int32_t dim) {
   thread_local Scratch scratch;
+  if (scratch.bound.Release(internal::HeldElements(scratch.known, scratch.query, scratch.excluded, scratch.hits),
+                            static_cast<std::size_t>(items) + static_cast<std::size_t>(dim))) {
+    const internal::ScratchBound kept = scratch.bound;
+    scratch = Scratch();
+    scratch.bound = kept;
+  }
   return scratch;
 }
 
@@ -63,13 +73,19 @@ absl::Status EmbeddingRecommender::SetUserHistory(std::int32_t user, absl::Span<
   slow.recency_decay = 0.98f;  // a long memory: months of purchases, not minutes of browsing
   slow.max_events = 500;
   COMPTOIR_RETURN_IF_ERROR(embeddings_->EncodeSession(items, {}, slow, absl::MakeSpan(profile)));
+  const std::unique_lock lock(profiles_mutex_);
   profiles_[user] = std::move(profile);
   return absl::OkStatus();
 }
 
+std::int64_t EmbeddingRecommender::ForgetUser(std::int32_t user) {
+  const std::unique_lock lock(profiles_mutex_);
+  return static_cast<std::int64_t>(profiles_.erase(user));
+}
+
 void EmbeddingRecommender::ScoreCandidates(absl::Span<const std::int32_t> session_items,
                                            std::vector<std::pair<std::int32_t, float>>& out) const {
-  Scratch& scratch = ThreadScratch();
+  Scratch& scratch = ThreadScratch(num_items(), embeddings_->dim());
   out.clear();
   if (!Encode(session_items, {}, scratch.known, scratch.known_kinds, nullptr, scratch.query)) return;
   const std::int32_t dim = embeddings_->dim();
@@ -84,16 +100,20 @@ void EmbeddingRecommender::ScoreCandidates(absl::Span<const std::int32_t> sessio
 
 absl::StatusOr<RecommendResponse> EmbeddingRecommender::Recommend(const RecommendRequest& request) const {
   COMPTOIR_RETURN_IF_ERROR(ValidateRequest(request, num_items()));
-  Scratch& scratch = ThreadScratch();
+  Scratch& scratch = ThreadScratch(num_items(), embeddings_->dim());
   RecommendResponse response;
   const bool has_session = Encode(request.session_items, request.session_kinds, scratch.known, scratch.known_kinds,
                                   &response.unknown_items, scratch.query);
-  const auto profile = request.user >= 0 ? profiles_.find(request.user) : profiles_.end();
-  if (profile != profiles_.end()) {
-    embed::Item2Vec::BlendWithProfile(profile->second, encoder_.profile_weight, absl::MakeSpan(scratch.query));
-  } else if (!has_session) {
-    return response;  // nothing to go on: callers blend this model with popularity
+  bool has_profile = false;
+  if (request.user >= 0) {
+    const std::shared_lock lock(profiles_mutex_);
+    const auto profile = profiles_.find(request.user);
+    if (profile != profiles_.end()) {
+      embed::Item2Vec::BlendWithProfile(profile->second, encoder_.profile_weight, absl::MakeSpan(scratch.query));
+      has_profile = true;
+    }
   }
+  if (!has_profile && !has_session) return response;  // nothing to go on: callers blend this model with popularity
   // The index filters by allowed flags and exclusions; category and price rules are checked on
   // an over-fetched list.
   const CandidateFilter filter(request, scratch.excluded);
@@ -122,6 +142,7 @@ absl::StatusOr<RecommendResponse> EmbeddingRecommender::Recommend(const Recommen
 }
 
 std::vector<std::int32_t> EmbeddingRecommender::profile_users() const {
+  const std::shared_lock lock(profiles_mutex_);
   std::vector<std::int32_t> users;
   users.reserve(profiles_.size());
   for (const auto& [user, vector] : profiles_) users.push_back(user);
@@ -140,9 +161,15 @@ absl::StatusOr<io::ModelFile> EmbeddingRecommender::ToModelFile() const {
   COMPTOIR_ASSIGN_OR_RETURN(const io::ModelFile inner, embeddings_->ToModelFile());
   COMPTOIR_ASSIGN_OR_RETURN(std::string bytes, io::SerializeModelFile(inner));
   COMPTOIR_RETURN_IF_ERROR(file.AddBlob("item2vec", std::move(bytes)));
-  const std::vector<std::int32_t> users = profile_users();
+  // One snapshot of the table: a profile set or forgotten meanwhile is either wholly in or out.
+  std::vector<std::int32_t> users;
   std::vector<float> vectors;
-  for (std::int32_t user : users) vectors.insert(vectors.end(), profiles_.at(user).begin(), profiles_.at(user).end());
+  {
+    const std::shared_lock lock(profiles_mutex_);
+    for (const auto& [user, vector] : profiles_) users.push_back(user);
+    std::sort(users.begin(), users.end());
+    for (std::int32_t user : users) vectors.insert(vectors.end(), profiles_.at(user).begin(), profiles_.at(user).end());
+  }
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("profile_users", users));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("profiles", vectors));
   return file;
@@ -195,6 +222,7 @@ absl::StatusOr<std::unique_ptr<EmbeddingRecommender>> EmbeddingRecommender::From
     return Corrupt("embedding recommender profiles do not match the embeddings' dimension");
   }
   auto model = std::make_unique<EmbeddingRecommender>(std::make_shared<const embed::Item2Vec>(std::move(embeddings)), config);
+  const std::unique_lock lock(model->profiles_mutex_);
   for (std::size_t u = 0; u < users.size(); ++u) {
     model->profiles_[users[u]] = std::vector<float>(vectors.begin() + static_cast<std::ptrdiff_t>(u * dim),
                                                     vectors.begin() + static_cast<std::ptrdiff_t>((u + 1) * dim));

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
 #include "internal/registry.h"
+#include "internal/scratch.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -19,8 +21,17 @@ struct Blend {
   std::vector<std::pair<std::int32_t, float>> candidates;
   retrieval::TopKSelector selector;
   std::vector<retrieval::ScoredId> top;
+  internal::ScratchBound bound;
+  std::int64_t last_used = 0;  // the thread's outermost-blend count when this one last served
 
+  // Between requests every dense buffer is back at its default (Reset), so starting afresh when
+  // the buffers outgrew the models served is safe.
   void Fit(std::size_t items) {
+    if (bound.Release(internal::HeldElements(score, touched, candidates, top), items)) {
+      const internal::ScratchBound kept = bound;
+      *this = Blend();
+      bound = kept;
+    }
     if (score.size() < items) {
       score.resize(items, 0.0f);
       best_part.resize(items, -1.0f);
@@ -43,10 +54,44 @@ struct Blend {
   }
 };
 
-Blend& ThreadBlend() {
-  thread_local Blend blend;
-  return blend;
-}
+// One blend per nesting level on each thread: a hybrid whose component is itself a hybrid runs
+// the inner blend while the outer one is half filled, so the two cannot share buffers. Levels
+// that no request has reached for a while (the nested model was swapped out) are freed.
+struct BlendStack {
+  std::vector<std::unique_ptr<Blend>> levels;
+  std::size_t depth = 0;
+  std::int64_t outermost_uses = 0;
+};
+
+class BlendLease {
+ public:
+  explicit BlendLease(std::size_t items) : stack_(ThreadBlendStack()) {
+    if (stack_.depth == 0) {
+      ++stack_.outermost_uses;
+      while (stack_.levels.size() > 1 &&
+             stack_.outermost_uses - stack_.levels.back()->last_used > internal::ScratchBound::kStreak) {
+        stack_.levels.pop_back();
+      }
+    }
+    if (stack_.depth == stack_.levels.size()) stack_.levels.push_back(std::make_unique<Blend>());
+    blend_ = stack_.levels[stack_.depth++].get();
+    blend_->last_used = stack_.outermost_uses;
+    blend_->Fit(items);
+  }
+  ~BlendLease() { --stack_.depth; }
+  BlendLease(const BlendLease&) = delete;
+  BlendLease& operator=(const BlendLease&) = delete;
+
+  Blend& get() const { return *blend_; }
+
+ private:
+  static BlendStack& ThreadBlendStack() {
+    thread_local BlendStack stack;
+    return stack;
+  }
+  BlendStack& stack_;
+  Blend* blend_ = nullptr;
+};
 
 float MaxPositive(const float* scores, std::size_t n) {
   float best = 0.0f;
@@ -73,8 +118,8 @@ absl::StatusOr<std::unique_ptr<Hybrid>> Hybrid::Create(std::vector<HybridCompone
 
 void Hybrid::ScoreCandidates(absl::Span<const std::int32_t> session_items,
                              std::vector<std::pair<std::int32_t, float>>& out) const {
-  Blend& blend = ThreadBlend();
-  blend.Fit(static_cast<std::size_t>(num_items()));
+  const BlendLease lease(static_cast<std::size_t>(num_items()));
+  Blend& blend = lease.get();
   for (const HybridComponent& component : components_) {
     if (component.weight == 0.0f) continue;
     component.model->ScoreCandidates(session_items, blend.candidates);
@@ -106,8 +151,8 @@ absl::StatusOr<RecommendResponse> Hybrid::Recommend(const RecommendRequest& requ
   for (const HybridComponent& component : components_) {
     if (component.weight != 0.0f) weights.push_back(component.weight);
   }
-  Blend& blend = ThreadBlend();
-  blend.Fit(static_cast<std::size_t>(num_items()));
+  const BlendLease lease(static_cast<std::size_t>(num_items()));
+  Blend& blend = lease.get();
   for (std::size_t c = 0; c < parts.size(); ++c) {
     const RecommendResponse& part = parts[c];
     const float best = MaxPositive(part.scores.data(), part.scores.size());
@@ -134,6 +179,12 @@ absl::StatusOr<RecommendResponse> Hybrid::Recommend(const RecommendRequest& requ
   return response;
 }
 
+std::int64_t Hybrid::ForgetUser(std::int32_t user) {
+  std::int64_t removed = 0;
+  for (const std::shared_ptr<Recommender>& part : owned_) removed += part->ForgetUser(user);
+  return removed;
+}
+
 absl::StatusOr<io::ModelFile> Hybrid::ToModelFile() const {
   io::ModelFile file(kModelKind);
   std::vector<float> weights;
@@ -150,14 +201,17 @@ absl::StatusOr<std::unique_ptr<Hybrid>> Hybrid::FromModelFile(const io::ModelFil
   COMPTOIR_RETURN_IF_ERROR(file.ExpectKind(kModelKind));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> weights, file.Array<float>("weights"));
   std::vector<HybridComponent> components;
+  std::vector<std::shared_ptr<Recommender>> owned;
   for (std::size_t c = 0; c < weights.size(); ++c) {
     COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob(absl::StrCat("component_", c)));
     COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model,
                               internal::LoadNestedRecommender(bytes, absl::StrCat("hybrid component ", c)));
-    components.push_back({std::shared_ptr<const Recommender>(std::move(model)), weights[c]});
+    owned.push_back(std::move(model));
+    components.push_back({owned.back(), weights[c]});
   }
   absl::StatusOr<std::unique_ptr<Hybrid>> hybrid = Hybrid::Create(std::move(components));
   if (!hybrid.ok()) return MarkModelFormatError(absl::DataLossError(absl::StrCat("hybrid model is invalid: ", hybrid.status().message())));
+  (*hybrid)->owned_ = std::move(owned);
   return hybrid;
 }
 

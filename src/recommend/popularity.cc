@@ -9,6 +9,7 @@
 #include "comptoir/status.h"
 #include "comptoir/v1/recommend.pb.h"
 #include "internal/parallel.h"
+#include "internal/scratch.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -24,8 +25,19 @@ struct Accumulator {
   std::vector<std::int32_t> picked;
   retrieval::TopKSelector selector;
   std::vector<retrieval::ScoredId> top;
+  internal::ScratchBound bound;
 
+  // Drops every buffer once they have long been far larger than models of `items` need; between
+  // requests the dense buffers are back at their defaults, so starting afresh is safe.
+  void Trim(std::size_t items) {
+    if (bound.Release(internal::HeldElements(score, touched, excluded, anchors, picked), items)) {
+      internal::ScratchBound kept = bound;
+      *this = Accumulator();
+      bound = kept;
+    }
+  }
   void Fit(std::size_t items) {
+    Trim(items);
     if (score.size() < items) {
       score.resize(items, 0.0f);
       best.resize(items, 0.0f);
@@ -158,6 +170,7 @@ void Popularity::ScoreCandidates(absl::Span<const std::int32_t>, std::vector<std
 absl::StatusOr<RecommendResponse> Popularity::Recommend(const RecommendRequest& request) const {
   COMPTOIR_RETURN_IF_ERROR(ValidateRequest(request, num_items()));
   Accumulator& scratch = ThreadAccumulator();
+  scratch.Trim(static_cast<std::size_t>(num_items()));
   const CandidateFilter filter(request, scratch.excluded);
   RecommendResponse response;
   // The session's categories, most recent first, get their own trending items before the rest.

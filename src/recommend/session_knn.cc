@@ -4,13 +4,14 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <shared_mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
 #include "comptoir/v1/recommend.pb.h"
+#include "internal/scratch.h"
 
 namespace comptoir::recommend {
 namespace {
@@ -36,8 +37,17 @@ struct Scratch {
   retrieval::TopKSelector selector;
   std::vector<retrieval::ScoredId> top;
   std::int32_t generation = 0;  // marks this request's query items in query_stamp
+  internal::ScratchBound bound;
 
+  // Sizes the buffers for a model; between requests every dense buffer is back at its default,
+  // so starting afresh (when the bound says the buffers outgrew the models served) is safe.
   void Fit(std::size_t sessions, std::size_t items) {
+    if (bound.Release(internal::HeldElements(session_similarity, item_score, touched_sessions, touched_items, excluded, chosen),
+                      sessions + items)) {
+      internal::ScratchBound kept = bound;
+      *this = Scratch();
+      bound = kept;
+    }
     if (session_similarity.size() < sessions) {
       session_similarity.resize(sessions, 0.0f);
       session_match.resize(sessions, kNoSession);
@@ -76,17 +86,22 @@ struct SessionKnn::State {
   std::vector<std::int64_t> item_clicks;         // popularity fallback
   std::int64_t latest_time = 0;
   // Items by clicks, for the popularity fallback; refreshed on fit, load, forget and every
-  // kPopularityRefresh online sessions (trending is allowed to lag a little).
+  // kPopularityRefresh online sessions (trending is allowed to lag a little). Fillers are scored
+  // by the clicks the order was sorted by, so a lagging order still gives decreasing scores.
   std::vector<std::int32_t> popularity_order;
+  std::vector<std::int64_t> popularity_clicks;
   std::int64_t adds_since_refresh = 0;
   static constexpr std::int64_t kPopularityRefresh = 1024;
-  mutable absl::Mutex mutex;
+  // A pthread rwlock (std::shared_mutex), which ThreadSanitizer sees even in an uninstrumented
+  // Abseil build.
+  mutable std::shared_mutex mutex;
 
   void RefreshPopularity() {
     popularity_order.resize(static_cast<std::size_t>(num_items));
     std::iota(popularity_order.begin(), popularity_order.end(), 0);
     std::stable_sort(popularity_order.begin(), popularity_order.end(),
                      [&](std::int32_t a, std::int32_t b) { return item_clicks[a] > item_clicks[b]; });
+    popularity_clicks = item_clicks;
     adds_since_refresh = 0;
   }
 
@@ -295,7 +310,7 @@ SessionKnn::~SessionKnn() = default;
 std::int32_t SessionKnn::num_items() const { return state_->num_items; }
 const SessionKnnConfig& SessionKnn::config() const { return state_->config; }
 std::int64_t SessionKnn::num_sessions() const {
-  absl::ReaderMutexLock lock(&state_->mutex);
+  const std::shared_lock lock(state_->mutex);
   return state_->alive_count;
 }
 
@@ -346,7 +361,7 @@ absl::StatusOr<std::unique_ptr<SessionKnn>> SessionKnn::Fit(const TrainingSessio
 
 void SessionKnn::ScoreCandidates(absl::Span<const std::int32_t> session_items,
                                  std::vector<std::pair<std::int32_t, float>>& out) const {
-  absl::ReaderMutexLock lock(&state_->mutex);
+  const std::shared_lock lock(state_->mutex);
   Scratch& scratch = ThreadScratch();
   state_->Score(session_items, state_->latest_time, scratch);
   out.clear();
@@ -356,7 +371,7 @@ void SessionKnn::ScoreCandidates(absl::Span<const std::int32_t> session_items,
 
 absl::StatusOr<RecommendResponse> SessionKnn::Recommend(const RecommendRequest& request) const {
   COMPTOIR_RETURN_IF_ERROR(ValidateRequest(request, state_->num_items));
-  absl::ReaderMutexLock lock(&state_->mutex);
+  const std::shared_lock lock(state_->mutex);
   const State& s = *state_;
   Scratch& scratch = ThreadScratch();
   const std::int64_t now = request.context_timestamp != 0   ? request.context_timestamp
@@ -382,16 +397,16 @@ absl::StatusOr<RecommendResponse> SessionKnn::Recommend(const RecommendRequest& 
   if (static_cast<std::int32_t>(response.items.size()) < request.k) {
     scratch.chosen.assign(response.items.begin(), response.items.end());
     std::sort(scratch.chosen.begin(), scratch.chosen.end());
-    const auto most_clicks = static_cast<float>(s.popularity_order.empty() ? 1 : s.item_clicks[s.popularity_order.front()]);
+    const std::vector<std::int64_t>& clicks = s.popularity_clicks;
+    const auto most_clicks = static_cast<float>(s.popularity_order.empty() ? 1 : clicks[s.popularity_order.front()]);
     for (std::int32_t item : s.popularity_order) {
       if (static_cast<std::int32_t>(response.items.size()) >= request.k) break;
-      if (s.item_clicks[item] == 0 || !filter.Allows(item) ||
-          std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) {
+      if (clicks[item] == 0 || !filter.Allows(item) || std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) {
         continue;
       }
       response.items.push_back(item);
-      response.scores.push_back(-1.0f + static_cast<float>(s.item_clicks[item]) / (most_clicks + 1.0f));
-      response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(s.item_clicks[item]), -1});
+      response.scores.push_back(-1.0f + static_cast<float>(clicks[item]) / (most_clicks + 1.0f));
+      response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(clicks[item]), -1});
     }
   }
   return response;
@@ -404,7 +419,7 @@ absl::Status SessionKnn::AddSession(absl::Span<const std::int32_t> items, std::i
     }
   }
   if (items.empty()) return absl::InvalidArgumentError("cannot add an empty session");
-  absl::WriterMutexLock lock(&state_->mutex);
+  const std::unique_lock lock(state_->mutex);
   State& s = *state_;
   std::vector<std::int32_t> stamp(static_cast<std::size_t>(s.num_items), kNoSession);
   s.Append(items, timestamp, user, stamp);
@@ -414,7 +429,7 @@ absl::Status SessionKnn::AddSession(absl::Span<const std::int32_t> items, std::i
 }
 
 std::int64_t SessionKnn::Forget(std::int32_t user) {
-  absl::WriterMutexLock lock(&state_->mutex);
+  const std::unique_lock lock(state_->mutex);
   State& s = *state_;
   std::vector<std::int32_t> stamp(static_cast<std::size_t>(s.num_items), kNoSession);
   std::int64_t removed = 0;
@@ -432,7 +447,7 @@ std::int64_t SessionKnn::Forget(std::int32_t user) {
 }
 
 absl::StatusOr<io::ModelFile> SessionKnn::ToModelFile() const {
-  absl::ReaderMutexLock lock(&state_->mutex);
+  const std::shared_lock lock(state_->mutex);
   const State& s = *state_;
   io::ModelFile file(kModelKind);
   v1::SessionKnnConfig proto;

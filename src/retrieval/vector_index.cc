@@ -13,6 +13,7 @@
 #include "comptoir/v1/embed.pb.h"
 #include "internal/parallel.h"
 #include "internal/rng.h"
+#include "internal/scratch.h"
 
 namespace comptoir::retrieval {
 namespace {
@@ -64,6 +65,7 @@ struct SearchScratch {
   TopKSelector selector;
   TopKSelector list_selector;
   std::vector<ScoredId> lists;
+  internal::ScratchBound bound;
 };
 
 SearchScratch& ThreadScratch() {
@@ -83,6 +85,14 @@ absl::Status PrepareSearch(absl::Span<const float> query, int k, const SearchFil
   if (!filter.allowed.empty() && static_cast<std::int64_t>(filter.allowed.size()) != size) {
     return absl::InvalidArgumentError(absl::StrCat("allowed-items filter has ", filter.allowed.size(),
                                                    " flags for ", size, " items"));
+  }
+  // Exclusion lists and probe lists are bounded by the index; past that, they came from an
+  // index or a request long gone.
+  if (scratch.bound.Release(internal::HeldElements(scratch.query, scratch.excluded, scratch.lists),
+                            static_cast<std::size_t>(size) + static_cast<std::size_t>(dim))) {
+    const internal::ScratchBound kept = scratch.bound;
+    scratch = SearchScratch();
+    scratch.bound = kept;
   }
   scratch.query.assign(query.begin(), query.end());
   for (float v : scratch.query) {

@@ -157,6 +157,16 @@ def test_online_update_and_forget():
     assert all(r == "popular right now" for r in reasons)
 
 
+def test_embedding_forget_erases_a_profile():
+    model = EmbeddingRecommender(Item2Vec(dim=8, epochs=2, subsample=0, random_state=0)).fit(
+        TRAIN[:500], users=USERS[:500], num_items=NUM_ITEMS)
+    assert len(model.recommend_session([], N=5, user=7)[0]) == 5  # the profile alone answers
+    assert model.forget(7) is True and model.forget(7) is False
+    assert 7 not in model.model_.profile_users
+    assert len(model.recommend_session([], N=5, user=7)[0]) == 0
+    assert 7 not in type(model).from_bytes(model.to_bytes()).model_.profile_users
+
+
 def test_parameters_follow_scikit_learn():
     model = SessionKNN(k=50, position_decay="exponential")
     assert model.get_params()["k"] == 50

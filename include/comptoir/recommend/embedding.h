@@ -1,10 +1,18 @@
 // Item embeddings as a recommender: the live session, encoded by recency and event kind (and
 // blended with a known user's long-term profile), retrieves the closest items; each comes with
 // the session item it is most similar to as its reason.
+//
+// Thread safety: Recommend, ScoreCandidates, profile_users and ToModelFile may run on any number
+// of threads while others call SetUserHistory and ForgetUser. The profile table sits behind a
+// reader/writer lock that a request holds only to blend one profile into its query (O(dim)),
+// and only when it names a user; writers encode the profile before taking the lock. A
+// copy-on-write table swapped atomically would take no lock on reads but copy every profile on
+// each write, which a service setting histories online cannot afford.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -28,9 +36,12 @@ class EmbeddingRecommender final : public Recommender {
   // Users with a long-term profile (dense ids, ascending).
   std::vector<std::int32_t> profile_users() const;
 
-  // A user's earlier items (oldest first) become their long-term profile; unknown items are
-  // InvalidArgument. Not thread-safe with concurrent Recommend calls: set profiles at load time.
+  // A user's earlier items (oldest first) become their long-term profile, replacing any earlier
+  // one; unknown items are InvalidArgument.
   absl::Status SetUserHistory(std::int32_t user, absl::Span<const std::int32_t> items);
+  // Erases the user's long-term profile (their requests become session-only); returns 1 if
+  // there was one, else 0.
+  std::int64_t ForgetUser(std::int32_t user) override;
 
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
   // Cosine scores of every item seen in training (a dense scorer).
@@ -48,7 +59,10 @@ class EmbeddingRecommender final : public Recommender {
 
   std::shared_ptr<const embed::Item2Vec> embeddings_;
   embed::SessionEncoderConfig encoder_;
-  std::unordered_map<std::int32_t, std::vector<float>> profiles_;  // normalised, per user
+  // std::shared_mutex rather than absl::Mutex: it is a pthread rwlock, which ThreadSanitizer
+  // understands even when Abseil was built without it (as Debian's is).
+  mutable std::shared_mutex profiles_mutex_;
+  std::unordered_map<std::int32_t, std::vector<float>> profiles_;  // normalised, per user; under profiles_mutex_
 };
 
 }  // namespace comptoir::recommend

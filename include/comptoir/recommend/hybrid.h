@@ -1,6 +1,8 @@
 // A weighted blend of recommenders: each component's scores are scaled so its best candidate
 // scores 1, then summed with the component's weight. Weights are meant to be tuned on a
 // validation split carved from the training data (comptoir.recommend.tune_hybrid_weights).
+// A hybrid is immutable and as thread-safe as its parts; a part may itself be a hybrid (each
+// nesting level blends in its own per-thread buffers).
 #pragma once
 
 #include <memory>
@@ -33,6 +35,10 @@ class Hybrid final : public Recommender {
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
+  // Erases the user from the parts this hybrid owns (those it loaded from its file); parts given
+  // to Create stay with their owner, who erases through them directly.
+  std::int64_t ForgetUser(std::int32_t user) override;
+
   // Components are stored as nested model files, so any saveable recommender can be a part.
   absl::StatusOr<io::ModelFile> ToModelFile() const override;
   // Components load through the model registry, whatever their kind.
@@ -41,6 +47,7 @@ class Hybrid final : public Recommender {
  private:
   explicit Hybrid(std::vector<HybridComponent> components) : components_(std::move(components)) {}
   std::vector<HybridComponent> components_;
+  std::vector<std::shared_ptr<Recommender>> owned_;  // the loaded parts, writable for erasure
 };
 
 // Any saved recommender, by its model kind (through comptoir::LoadModel's registry); a model of

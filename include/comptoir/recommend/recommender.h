@@ -84,6 +84,11 @@ class Recommender {
   absl::StatusOr<std::vector<RecommendResponse>> RecommendBatch(absl::Span<const RecommendRequest> requests,
                                                                 const ExecutionOptions& options) const;
 
+  // Erases everything the model holds about `user` (online sessions, long-term profiles) so a
+  // service can honour an erasure request on any loaded model; returns how many records went.
+  // Models that keep nothing per user have nothing to erase. Safe while other threads serve.
+  virtual std::int64_t ForgetUser(std::int32_t /*user*/) { return 0; }
+
   // The model's file (comptoir::LoadModel reads it back); a host's own recommender has none.
   virtual absl::StatusOr<io::ModelFile> ToModelFile() const {
     return absl::UnimplementedError("this recommender has no model file form");

@@ -3,6 +3,11 @@
 // `sample_size` most recent sessions containing them, candidate neighbour sessions; the `k` most
 // similar ones vote for their items. Names follow the papers:
 //   Ludewig & Jannach 2018 (V-SKNN), Garg et al. 2019 (STAN), Kersbergen et al. 2022 (VMIS-kNN).
+//
+// Thread safety: Recommend, ScoreCandidates, num_sessions and ToModelFile run concurrently with
+// AddSession and Forget. The index sits behind a reader/writer lock: requests share it for their
+// whole scoring pass (they read item lists that a write reorders or compacts), writers take it
+// alone for an append or an erase, which costs O(session) or O(index) once per call.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +72,7 @@ class SessionKnn final : public Recommender {
 
   // Erases every session of `user` from the index; returns how many were removed.
   std::int64_t Forget(std::int32_t user);
+  std::int64_t ForgetUser(std::int32_t user) override { return Forget(user); }
 
   absl::StatusOr<io::ModelFile> ToModelFile() const override;
   static absl::StatusOr<std::unique_ptr<SessionKnn>> FromModelFile(const io::ModelFile& file);

@@ -2,7 +2,7 @@
 
 #include "comptoir/recommend/hybrid.h"
 #include "gtest/gtest.h"
-#include "internal/rng.h"
+#include "recommend/fixtures.h"
 #include "testing/status_matchers.h"
 
 namespace comptoir::recommend {
@@ -10,23 +10,7 @@ namespace {
 
 using ::comptoir::testing::IsOk;
 using ::comptoir::testing::StatusIs;
-
-// Two taste groups of 10 items (0-9, 10-19); item 20 is never seen.
-std::shared_ptr<const embed::Item2Vec> GroupEmbeddings() {
-  std::vector<std::int64_t> offsets{0};
-  std::vector<std::int32_t> items;
-  internal::CounterRng rng(3, 0);
-  for (int s = 0; s < 2000; ++s) {
-    const auto group = static_cast<std::int32_t>(rng.UniformInt(2));
-    for (int i = 0; i < 5; ++i) items.push_back(group * 10 + static_cast<std::int32_t>(rng.UniformInt(10)));
-    offsets.push_back(static_cast<std::int64_t>(items.size()));
-  }
-  embed::Item2VecConfig config;
-  config.dim = 8;
-  config.epochs = 3;
-  config.subsample = 0;
-  return std::make_shared<const embed::Item2Vec>(embed::Item2Vec::Fit({offsets, items, {}, {}, {}}, 21, config, {}).value());
-}
+using fixtures::GroupEmbeddings;
 
 TEST(EmbeddingRecommender, SimilarItemsWithTheirAnchorAndProfiles) {
   EmbeddingRecommender model(GroupEmbeddings(), {});

@@ -4,7 +4,7 @@
 
 #include "comptoir/eval/next_item.h"
 #include "gtest/gtest.h"
-#include "internal/rng.h"
+#include "recommend/fixtures.h"
 #include "testing/status_matchers.h"
 
 namespace comptoir::recommend {
@@ -13,31 +13,8 @@ namespace {
 using ::comptoir::testing::IsOk;
 using ::comptoir::testing::StatusIs;
 using ::testing::HasSubstr;
-
-// Sessions walk along item "chains" of a group: item g*20+i is usually followed by g*20+i+1.
-struct Log {
-  std::vector<std::int64_t> offsets{0};
-  std::vector<std::int32_t> items;
-  std::vector<std::int64_t> times;
-  std::vector<std::int32_t> users;
-  data::SessionsView view() const { return {offsets, items, {}, {}, {}}; }
-  TrainingSessions training() const { return {view(), times, users}; }
-};
-
-Log ChainSessions(int sessions, std::uint64_t seed) {
-  Log log;
-  internal::CounterRng rng(seed, 0);
-  for (int s = 0; s < sessions; ++s) {
-    const auto group = static_cast<std::int32_t>(rng.UniformInt(5));
-    auto position = static_cast<std::int32_t>(rng.UniformInt(15));
-    const int length = 2 + static_cast<int>(rng.UniformInt(5));
-    for (int i = 0; i < length && position < 20; ++i, ++position) log.items.push_back(group * 20 + position);
-    log.offsets.push_back(static_cast<std::int64_t>(log.items.size()));
-    log.times.push_back(1'000'000 + s * 60);
-    log.users.push_back(s % 50);
-  }
-  return log;
-}
+using fixtures::ChainSessions;
+using fixtures::Log;
 
 std::unique_ptr<SessionKnn> FitChains(SessionKnnConfig config = {}) {
   return SessionKnn::Fit(ChainSessions(3000, 1).training(), 100, config).value();
