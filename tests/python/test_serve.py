@@ -94,15 +94,16 @@ class Service:
         status, text = self.request("POST", path, raw if raw is not None else json.dumps(payload).encode())
         return status, json.loads(text)
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM, then the exit status (a sanitizer's report at exit makes it nonzero)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
+        return self.process.returncode
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +145,10 @@ def models(tmp_path_factory):
 def service(binary, models):
     service = Service(binary, models["paths"])
     yield service
-    service.stop()
+    code = service.stop()
+    output = service.output()
+    service.log.close()
+    assert code == 0, f"comptoir-serve exited with {code}: {output[-4000:]}"
 
 
 def _sessions(models, count=8):
