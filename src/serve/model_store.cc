@@ -86,22 +86,30 @@ void ModelStore::Replay(Model& model) const {
 }
 
 absl::Status ModelStore::Reload() {
-  std::lock_guard<std::mutex> journal_lock(journal_mutex_);
-  const std::shared_ptr<const ModelSet> old = Snapshot();
-  auto fresh = std::make_shared<ModelSet>();
+  // Files load without the journal lock (sessions keep ending meanwhile); the journal is replayed
+  // onto the new models and the set swapped under it, so no session falls between the two sets.
+  std::lock_guard<std::mutex> reload_lock(reload_mutex_);
+  std::vector<std::pair<std::string, std::unique_ptr<Model>>> loaded;
   for (const auto& [name, path] : specs_) {
     auto model = LoadModel(path, options_);
     if (!model.ok()) {
+      std::lock_guard<std::mutex> journal_lock(journal_mutex_);
       ++failed_reloads_;
       return absl::Status(model.status().code(), absl::StrCat("reload of model '", name, "' (", path,
                                                               ") failed, the old models keep serving: ",
                                                               model.status().message()));
     }
-    Replay(**model);
+    loaded.emplace_back(name, *std::move(model));
+  }
+  std::lock_guard<std::mutex> journal_lock(journal_mutex_);
+  const std::shared_ptr<const ModelSet> old = Snapshot();
+  auto fresh = std::make_shared<ModelSet>();
+  for (auto& [name, model] : loaded) {
+    Replay(*model);
     auto served = std::make_shared<ServedModel>();
     served->name = name;
-    served->path = path;
-    served->model = std::shared_ptr<Model>(*std::move(model));
+    served->path = specs_.at(name);
+    served->model = std::shared_ptr<Model>(std::move(model));
     served->version = old->at(name)->version + 1;
     served->loaded_at = UnixSeconds();
     fresh->emplace(name, std::move(served));

@@ -78,7 +78,8 @@ class ModelStore {
   mutable std::mutex snapshot_mutex_;  // guards models_ (the pointer, not the models)
   std::shared_ptr<const ModelSet> models_;
 
-  // Serialises reloads and journal updates against each other (never held by Recommend).
+  std::mutex reload_mutex_;  // one reload at a time
+  // Serialises the journal, its replay and the swap against online updates (never held by Recommend).
   mutable std::mutex journal_mutex_;
   std::vector<EndedSession> journal_;  // oldest first, at most journal_limit_
   std::vector<std::string> forgotten_;  // users erased while serving

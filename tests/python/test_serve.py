@@ -293,6 +293,35 @@ def test_forget_erases_the_user(service, models):
     assert body["removed_sessions"] == {} and body["live_sessions_removed"] == 0
 
 
+def test_sessions_are_bounded_and_expire_into_the_knn(binary, models):
+    path = models["dir"] / "rec_expiry.cmf"
+    shutil.copy(models["paths"]["rec"], path)
+    knn = comptoir.load_model(str(path))
+    service = Service(binary, {"rec": str(path)}, ("--session-timeout", "1", "--max-sessions", "2"))
+    try:
+        sessions = _sessions(models, 6)[3:6]
+        for number, items in enumerate(sessions):
+            for sku in items:
+                status, body = service.post("/v1/events", {"session_id": f"e{number}", "item": sku,
+                                                           "timestamp": 1_700_100_000 + number})
+                assert status == 200, body
+        # The third session made the first one end (at most two live); the others end when idle.
+        deadline = time.time() + 10
+        while service.get("/healthz")[1]["live_sessions"] != 0:
+            assert time.time() < deadline, "idle sessions did not expire"
+            time.sleep(0.1)
+        for number, items in enumerate(sessions):
+            knn.add_session(items, 1_700_100_000 + number)
+        for items in sessions:
+            ids, scores = knn.recommend_session(items[:1], N=10)
+            body = service.post("/v1/recommend", {"model": "rec", "items": items[:1], "k": 10})[1]
+            assert body["items"] == list(ids)
+            np.testing.assert_allclose(body["scores"], scores, rtol=1e-6)
+    finally:
+        assert service.stop() == 0, service.output()[-4000:]
+        service.log.close()
+
+
 BAD_REQUESTS = [
     ("/v1/recommend", b'{"model": "rec", "items": [', 400, "malformed JSON"),
     ("/v1/recommend", b'[1, 2]', 400, "JSON object"),
