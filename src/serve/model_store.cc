@@ -148,11 +148,15 @@ ForgetReport ModelStore::Forget(const std::string& user) {
                                         [&](const EndedSession& session) { return session.user == user; });
     const std::int64_t journal_removed = journal_.end() - removed;
     journal_.erase(removed, journal_.end());
-    if (std::find(forgotten_.begin(), forgotten_.end(), user) == forgotten_.end()) forgotten_.push_back(user);
-
+    bool known = false;
     for (const auto& [name, served] : *Snapshot()) {
       Model& model = *served->model;
+      if (model.ids().has_users() && model.ids().FindUser(user).status().code() == absl::StatusCode::kFailedPrecondition) {
+        report.not_erasable.push_back(name);  // pseudonymised, and the service was started without the key
+        continue;
+      }
       const std::int32_t dense = DenseUser(model, user);
+      known = known || dense >= 0;
       if (recommend::SessionKnn* knn = AsSessionKnn(model)) {
         std::int64_t count = dense >= 0 ? knn->Forget(dense) : 0;
         if (dense < 0 && journal_removed > 0) {
@@ -166,6 +170,9 @@ ForgetReport ModelStore::Forget(const std::string& user) {
         report.not_erasable.push_back(name);
       }
     }
+    // Remembered only when a file holds them (so that a reload of that file erases them again);
+    // a stream of unknown names cannot grow this list.
+    if (known && std::find(forgotten_.begin(), forgotten_.end(), user) == forgotten_.end()) forgotten_.push_back(user);
   }
   if (rebuild) (void)Reload();
   return report;

@@ -322,6 +322,32 @@ def test_sessions_are_bounded_and_expire_into_the_knn(binary, models):
         service.log.close()
 
 
+def test_pseudonymised_model_needs_the_key_to_erase(binary, models):
+    key = "a host secret of more than 16 bytes"
+    path = models["dir"] / "rec_keyed.cmf"
+    comptoir.load_model(models["paths"]["rec"]).save(path, user_id_key=key)
+    user = int(models["users"][2])
+    expected = comptoir.load_model(models["paths"]["rec"]).forget(user)
+    assert expected > 0
+    os.environ["COMPTOIR_TEST_USER_KEY"] = key
+    try:
+        keyed = Service(binary, {"rec": str(path)}, ("--user-id-key-env", "COMPTOIR_TEST_USER_KEY"))
+    finally:
+        del os.environ["COMPTOIR_TEST_USER_KEY"]
+    unkeyed = Service(binary, {"rec": str(path)})
+    try:
+        assert keyed.post("/v1/forget", {"user": user})[1]["removed_sessions"] == {"rec": expected}
+        answer = unkeyed.post("/v1/forget", {"user": user})[1]
+        assert answer["removed_sessions"] == {} and answer["not_erasable"] == ["rec"]
+        # Without the key the user is served anonymously, not refused.
+        status, body = unkeyed.post("/v1/recommend", {"model": "rec", "items": ["SKU-0001"], "user": user, "k": 3})
+        assert status == 200 and body["personalised"] is False
+    finally:
+        for service in (keyed, unkeyed):
+            assert service.stop() == 0, service.output()[-4000:]
+            service.log.close()
+
+
 BAD_REQUESTS = [
     ("/v1/recommend", b'{"model": "rec", "items": [', 400, "malformed JSON"),
     ("/v1/recommend", b'[1, 2]', 400, "JSON object"),
@@ -396,6 +422,8 @@ def test_sighup_reloads_atomically_and_keeps_online_sessions(service, models):
     assert failures == []
     health = service.get("/healthz")[1]
     assert {m["name"]: m["version"] for m in health["models"]} == {"rec": 4, "prop": 4, "up": 4}
+    # The user erased before is still erased in the reloaded models.
+    assert service.post("/v1/forget", {"user": int(models["users"][1])})[1]["removed_sessions"] == {}
     after = service.post("/v1/recommend", {"model": "rec", "items": probe, "k": 10})[1]
     assert after["items"] == before["items"]  # the online session was replayed onto the new model
     np.testing.assert_allclose(after["scores"], before["scores"], rtol=1e-6)
