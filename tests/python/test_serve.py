@@ -446,3 +446,42 @@ def test_sighup_reloads_atomically_and_keeps_online_sessions(service, models):
     assert service.post("/v1/score", {"model": "prop", "rows": [_row(models["customers"], 0)]})[0] == 200
     Path(paths["prop"]).write_bytes(good)
     assert "failed, the old models keep serving" in service.output()
+
+
+def test_concurrent_recommend_events_forget_and_reload(service, models):
+    """Every endpoint at once with reloads: nothing fails with a 5xx, nothing crashes."""
+    sessions = _sessions(models, 12)
+    users = [int(u) for u in models["users"][10:20]]
+    errors, stop = [], threading.Event()
+
+    def driver(seed: int):
+        rng = np.random.default_rng(seed)
+        n = 0
+        while not stop.is_set():
+            items = sessions[int(rng.integers(len(sessions)))]
+            user = users[int(rng.integers(len(users)))]
+            sid = f"c{seed}-{n // 4}"
+            calls = [("/v1/recommend", {"model": "rec", "items": items, "k": 5, "user": user}),
+                     ("/v1/events", {"session_id": sid, "user": user, "item": items[0], "end": n % 4 == 3}),
+                     ("/v1/recommend", {"model": "rec", "session_id": sid, "k": 5}),
+                     ("/v1/forget", {"user": user}) if n % 7 == 0 else ("/v1/score", {"model": "prop", "rows": [
+                         _row(models["customers"], n % 100)]})]
+            path, body = calls[n % len(calls)]
+            status, answer = service.post(path, body)
+            if status != 200:
+                errors.append((path, status, answer))
+            n += 1
+
+    threads = [threading.Thread(target=driver, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(4):
+        time.sleep(0.25)
+        service.process.send_signal(signal.SIGHUP)
+    time.sleep(0.25)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert service.process.poll() is None
+    assert 'comptoir_errors_total{endpoint="/v1/recommend",class="5xx"} 0' in service.get("/metrics")[1]
