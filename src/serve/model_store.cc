@@ -153,6 +153,7 @@ ForgetReport ModelStore::Forget(const std::string& user) {
       Model& model = *served->model;
       if (model.ids().has_users() && model.ids().FindUser(user).status().code() == absl::StatusCode::kFailedPrecondition) {
         report.not_erasable.push_back(name);  // pseudonymised, and the service was started without the key
+        if (AsSessionKnn(model) != nullptr && journal_removed > 0) rebuild = true;  // its online sessions went in anonymously
         continue;
       }
       const std::int32_t dense = DenseUser(model, user);
@@ -174,7 +175,7 @@ ForgetReport ModelStore::Forget(const std::string& user) {
     // a stream of unknown names cannot grow this list.
     if (known && std::find(forgotten_.begin(), forgotten_.end(), user) == forgotten_.end()) forgotten_.push_back(user);
   }
-  if (rebuild) (void)Reload();
+  if (rebuild) report.rebuild = Reload();
   return report;
 }
 

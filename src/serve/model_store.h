@@ -44,6 +44,9 @@ struct EndedSession {
 struct ForgetReport {
   std::map<std::string, std::int64_t> removed_sessions;  // per model that held the user
   std::vector<std::string> not_erasable;  // models that hold users but offer no erasure here
+  // Sessions that went into a kNN anonymously are taken out by rebuilding the models from their
+  // files and the journal; not OK when that rebuild failed (the sessions are still in).
+  absl::Status rebuild;
 };
 
 class ModelStore {
@@ -81,7 +84,9 @@ class ModelStore {
   std::mutex reload_mutex_;  // one reload at a time
   // Serialises the journal, its replay and the swap against online updates (never held by Recommend).
   mutable std::mutex journal_mutex_;
-  std::vector<EndedSession> journal_;  // oldest first, at most journal_limit_
+  // Oldest first, at most journal_limit_: only these are replayed after a reload (older online
+  // sessions are lost with the models that learned them).
+  std::vector<EndedSession> journal_;
   std::vector<std::string> forgotten_;  // users erased while serving
   std::int64_t reloads_ = 0, failed_reloads_ = 0;
 };

@@ -158,10 +158,12 @@ absl::StatusOr<Json> HandleForget(const ServiceState& state, const Json& body) {
   if (user.empty()) return absl::InvalidArgumentError("'user' must not be empty");
   const std::int64_t live = state.sessions->Forget(user);
   const ForgetReport report = state.models->Forget(user);
-  return Json{{"user", user},
+  Json answer{{"user", user},
               {"live_sessions_removed", live},
               {"removed_sessions", report.removed_sessions},
               {"not_erasable", report.not_erasable}};
+  if (!report.rebuild.ok()) answer["rebuild_error"] = std::string(report.rebuild.message());
+  return answer;
 }
 
 Json Health(const ServiceState& state) {

@@ -348,6 +348,29 @@ def test_pseudonymised_model_needs_the_key_to_erase(binary, models):
             service.log.close()
 
 
+def test_forget_a_user_only_seen_online_rebuilds_without_them(binary, models):
+    path = models["dir"] / "rec_online.cmf"
+    shutil.copy(models["paths"]["rec"], path)
+    service = Service(binary, {"rec": str(path)})
+    try:
+        items = _sessions(models, 5)[4][:3]
+        request = {"model": "rec", "items": items[:1], "k": 10}
+        before = service.post("/v1/recommend", request)[1]
+        for sku in items:
+            service.post("/v1/events", {"session_id": "new", "user": "new-shopper", "item": sku, "timestamp": 1_700_200_000})
+        service.post("/v1/events", {"session_id": "new", "end": True})
+        learned = service.post("/v1/recommend", request)[1]
+        assert learned["scores"] != before["scores"], "the online session should change the scores"
+        status, answer = service.post("/v1/forget", {"user": "new-shopper"})
+        assert status == 200 and answer["removed_sessions"] == {"rec": 1} and "rebuild_error" not in answer, answer
+        after = service.post("/v1/recommend", request)[1]
+        assert after["version"] == 2 and after["items"] == before["items"]
+        np.testing.assert_allclose(after["scores"], before["scores"], rtol=1e-6)
+    finally:
+        assert service.stop() == 0, service.output()[-4000:]
+        service.log.close()
+
+
 BAD_REQUESTS = [
     ("/v1/recommend", b'{"model": "rec", "items": [', 400, "malformed JSON"),
     ("/v1/recommend", b'[1, 2]', 400, "JSON object"),
