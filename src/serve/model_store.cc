@@ -74,11 +74,13 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ModelStore::Find(const std::s
 }
 
 void ModelStore::Replay(Model& model) const {
+  recommend::Recommender* recommender = model.AsRecommender();
+  if (recommender == nullptr) return;
+  for (const std::string& user : forgotten_) {
+    if (const std::int32_t dense = DenseUser(model, user); dense >= 0) recommender->ForgetUser(dense);
+  }
   recommend::SessionKnn* knn = AsSessionKnn(model);
   if (knn == nullptr) return;
-  for (const std::string& user : forgotten_) {
-    if (const std::int32_t dense = DenseUser(model, user); dense >= 0) knn->Forget(dense);
-  }
   for (const EndedSession& session : journal_) {
     const std::vector<std::int32_t> items = KnownItems(model, session.items);
     if (!items.empty()) (void)knn->AddSession(items, session.timestamp, DenseUser(model, session.user));
@@ -168,7 +170,12 @@ ForgetReport ModelStore::Forget(const std::string& user) {
         }
         if (count > 0) report.removed_sessions[name] = count;
       } else if (model.ids().has_users() && dense >= 0) {
-        report.not_erasable.push_back(name);
+        // Embedding profiles, a hybrid's parts: every recommender erases what it holds of a user.
+        if (recommend::Recommender* recommender = model.AsRecommender()) {
+          if (const std::int64_t count = recommender->ForgetUser(dense); count > 0) report.removed_sessions[name] = count;
+        } else {
+          report.not_erasable.push_back(name);
+        }
       }
     }
     // Remembered only when a file holds them (so that a reload of that file erases them again);
