@@ -155,16 +155,23 @@ std::int32_t ChooseCategory(const World& world, const Customer& customer, double
   const std::int32_t categories = world.config.num_categories;
   weights.resize(static_cast<std::size_t>(categories));
   double total = 0;
+  std::int32_t last_stocked = 0;
   for (std::int32_t c = 0; c < categories; ++c) {
+    // A small catalogue can leave a category without items: nobody browses it.
+    if (world.items_by_category[c].empty()) {
+      weights[c] = 0;
+      continue;
+    }
+    last_stocked = c;
     const double affinity = world.Dot(customer.taste.data(), world.category_centroid.data() + static_cast<std::size_t>(c) * world.dim) / std::sqrt(static_cast<double>(world.dim));
     const double time_of_day = 0.8 * std::cos(2 * kPi * (hour - world.category_peak_hour[c]) / 24.0);
     total += weights[c] = std::exp(affinity + time_of_day) / std::pow(c + 1.0, 0.7);
   }
   double u = rng.Uniform() * total;
   for (std::int32_t c = 0; c < categories; ++c) {
-    if ((u -= weights[c]) <= 0) return c;
+    if (weights[c] > 0 && (u -= weights[c]) <= 0) return c;
   }
-  return categories - 1;
+  return last_stocked;
 }
 
 // A product within the category: a few popular candidates, the one that suits the customer wins.

@@ -191,3 +191,24 @@ TEST(Simulator, RejectsBadConfigs) {
 
 }  // namespace
 }  // namespace comptoir::simulate
+
+namespace comptoir::simulate {
+namespace {
+
+TEST(Simulator, ASmallCatalogueLeavesCategoriesEmptyAndNobodyBrowsesThem) {
+  // 200 items over the default categories leave some without items; browsing one used to sample
+  // from an empty table (a crash from Python: simulate(num_items=200)).
+  SimulatorConfig config;
+  config.num_customers = 800;
+  config.num_items = 200;
+  config.num_days = 60;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const SimulatedData data, Simulate(config, {}));
+  EXPECT_GT(data.events.size(), 0u);
+  for (std::int32_t item : data.events.item) {
+    ASSERT_GE(item, 0);
+    ASSERT_LT(item, config.num_items);
+  }
+}
+
+}  // namespace
+}  // namespace comptoir::simulate
