@@ -75,7 +75,7 @@ void RegisterCalibration(py::module_& prop) {
 
   // The serving side of comptoir.propensity.CalibratedClassifier: built from the base model's file
   // bytes and a fitted calibrator.
-  py::class_<CalibratedClassifier>(prop, "CalibratedClassifier")
+  auto calibrated = py::class_<CalibratedClassifier>(prop, "CalibratedClassifier")
       .def_static("create", [](const py::bytes& base_bytes, const py::object& calibrator) {
         std::shared_ptr<const Scorer> base = ValueOrThrow(internal::LoadNestedScorer(std::string_view(base_bytes), "calibrated base model"));
         if (py::isinstance<IsotonicCalibration>(calibrator)) {
@@ -83,14 +83,6 @@ void RegisterCalibration(py::module_& prop) {
         }
         return ValueOrThrow(CalibratedClassifier::Create(std::move(base), calibrator.cast<PlattScaling>()));
       }, py::arg("base_bytes"), py::arg("calibrator"))
-      .def("score", [](const CalibratedClassifier& self, const Array<double>& X, int num_threads) {
-        const auto matrix = MatrixOf(X);
-        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
-      }, py::arg("X"), py::arg("num_threads") = 0)
-      .def("contributions", [](const CalibratedClassifier& self, const Array<double>& X, int num_threads) {
-        const auto matrix = MatrixOf(X);
-        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, ThreadOptions(num_threads)); });
-      }, py::arg("X"), py::arg("num_threads") = 0)
       .def_property_readonly("method", [](const CalibratedClassifier& self) {
         return self.method() == CalibratedClassifier::Method::kIsotonic ? "isotonic" : "sigmoid";
       })
@@ -108,6 +100,7 @@ void RegisterCalibration(py::module_& prop) {
       .def_static("from_bytes", [](const py::bytes& data) {
         return ValueOrThrow(CalibratedClassifier::FromModelFile(ValueOrThrow(io::ParseModelFile(std::string_view(data)))));
       });
+  DefScorer<CalibratedClassifier>(calibrated);
 }
 
 }  // namespace
@@ -133,10 +126,6 @@ void RegisterPropensity(py::module_& m) {
           py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("config") = LogisticRegressionConfig{},
           py::arg("num_threads") = 0, py::arg("on_progress") = py::none())
       .def_property_readonly("config", [](const LogisticRegression& self) { return LogisticRegressionConfig(self.config()); })
-      .def("score", [](const LogisticRegression& self, const Array<double>& X, int num_threads) {
-        const auto matrix = MatrixOf(X);
-        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
-      }, py::arg("X"), py::arg("num_threads") = 0)
       .def_property_readonly("coefficients", [](const propensity::LogisticRegression& self) { return Eigen::VectorXd(self.coefficients()); })
       .def_property_readonly("intercept", &propensity::LogisticRegression::intercept)
       .def_property(
@@ -150,9 +139,6 @@ void RegisterPropensity(py::module_& m) {
         options.num_threads = num_threads;
         return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.DecisionFunction(matrix, options); }));
       }, py::arg("X"), py::arg("num_threads") = 0)
-      .def("contributions", [](const propensity::LogisticRegression& self, const Array<double>& X) {
-        return ValueOrThrow(self.Contributions(MatrixOf(X)));
-      })
       .def("to_bytes", [](const propensity::LogisticRegression& self) {
         return py::bytes(ValueOrThrow(io::SerializeModelFile(ValueOrThrow(self.ToModelFile()))));
       })
@@ -161,6 +147,7 @@ void RegisterPropensity(py::module_& m) {
       });
   DefTrainingProfile<LogisticRegression>(logistic);
   DefSchema<LogisticRegression>(logistic);
+  DefScorer<LogisticRegression>(logistic);
   RegisterCalibration(prop);
 
   py::module_ metrics = m.def_submodule("binary_metrics", "metrics for probabilities against 0/1 outcomes");

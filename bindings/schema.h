@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "comptoir/schema.h"
+#include "arrays.h"
 #include "status_translation.h"
 
 namespace comptoir::python {
@@ -74,6 +75,19 @@ void DefSchema(Class& cls) {
   cls.def_property(
       "schema", [](const Model& self) { return SchemaToDict(self.schema()); },
       [](Model& self, const py::dict& schema) { ThrowIfError(self.set_schema(SchemaFromDict(schema))); });
+}
+
+// What every Scorer binds the same way: its scores and their reasons.
+template <typename Model, typename Class>
+void DefScorer(Class& cls) {
+  cls.def("score", [](const Model& self, const Array<double>& X, int num_threads) {
+       const auto matrix = MatrixOf(X);
+       return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
+     }, py::arg("X"), py::arg("num_threads") = 0)
+      .def("contributions", [](const Model& self, const Array<double>& X, int num_threads) {
+        const auto matrix = MatrixOf(X);
+        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, ThreadOptions(num_threads)); });
+      }, py::arg("X"), py::arg("num_threads") = 0);
 }
 
 }  // namespace comptoir::python

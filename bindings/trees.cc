@@ -119,10 +119,6 @@ void RegisterTrees(py::module_& m) {
           py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::arg("X_validation") = py::none(),
           py::arg("y_validation") = py::none(), py::arg("config") = trees::GradientBoostingConfig{}, py::arg("num_threads") = 0,
           py::arg("seed") = 42, py::arg("on_progress") = py::none())
-      .def("score", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
-        const auto matrix = MatrixOf(X);
-        return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Score(matrix, ThreadOptions(num_threads)); }));
-      }, py::arg("X"), py::arg("num_threads") = 0)
       .def_property_readonly("config", [](const GradientBoosting& self) { return trees::GradientBoostingConfig(self.config()); })
       .def_property_readonly("seed", &GradientBoosting::seed)
       .def("predict_raw", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
@@ -132,10 +128,6 @@ void RegisterTrees(py::module_& m) {
       .def("predict", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
         const auto matrix = MatrixOf(X);
         return ToNumpy(RunReleasingGil([&](ProgressCallback) { return self.Predict(matrix, ThreadOptions(num_threads)); }));
-      }, py::arg("X"), py::arg("num_threads") = 0)
-      .def("contributions", [](const GradientBoosting& self, const Array<double>& X, int num_threads) {
-        const auto matrix = MatrixOf(X);
-        return RunReleasingGil([&](ProgressCallback) { return self.Contributions(matrix, ThreadOptions(num_threads)); });
       }, py::arg("X"), py::arg("num_threads") = 0)
       .def_property_readonly("objective", [](const GradientBoosting& self) { return ObjectiveName(self.objective()); })
       .def_property_readonly("num_trees", &GradientBoosting::num_trees)
@@ -154,6 +146,7 @@ void RegisterTrees(py::module_& m) {
       });
   DefTrainingProfile<GradientBoosting>(gradient_boosting);
   DefSchema<GradientBoosting>(gradient_boosting);
+  DefScorer<GradientBoosting>(gradient_boosting);
 }
 
 }  // namespace comptoir::python

@@ -468,7 +468,7 @@ def _section_model_files(shop: Storefront, seed: int, num_threads: int, out: Tex
                                                                  shop.campaign["converted"].astype(int))
     key = "the shop's own secret, never written"
     with tempfile.TemporaryDirectory() as folder:
-        rows = []
+        rows, served = [], {}
         for name, model, check in (
                 ("recommender", knn, lambda m: m.recommend_session(session, N=10)),
                 ("propensity", calibrated, lambda m: m.predict_proba(X[:2_000])),
@@ -479,14 +479,13 @@ def _section_model_files(shop: Storefront, seed: int, num_threads: int, out: Tex
             same_params = repr(loaded.get_params()) == repr(model.get_params())
             same_output = all(np.array_equal(a, b) for a, b in zip(np.atleast_1d(check(loaded)), np.atleast_1d(check(model))))
             raw = open(path, "rb").read()
-            native = _core.model.Model.from_bytes(raw, key)
+            native = served[name] = _core.model.Model.from_bytes(raw, key)
             rows.append((name, native.kind, native.family, os.path.getsize(path), same_params and same_output,
                          a_customer not in raw))
-        native_knn = _core.model.Model.from_bytes(knn.to_bytes(key), key)
-        items_out, _, reasons, unknown = native_knn.recommend(session + ["SKU-NOPE"], 3)
-        cpp_score = _core.model.Model.from_bytes(calibrated.to_bytes()).score(np.asarray(
+        items_out, _, reasons, unknown = served["recommender"].recommend(session + ["SKU-NOPE"], 3)
+        cpp_score = served["propensity"].score(np.asarray(
             X[:5].assign(segment=X["segment"][:5].cat.codes.astype(float)), dtype=float))
-        cpp_effect = _core.model.Model.from_bytes(dr.to_bytes()).effect(np.asarray(attributes[:5], dtype=float))
+        cpp_effect = served["uplift"].effect(np.asarray(attributes[:5], dtype=float))
     for name, kind, family, size, identical, private in rows:
         out.write(f"  {name}: saved as one '{kind}' file ({size / 1e3:,.0f} kB), loaded back by comptoir.load_model as the "
                   f"same class and parameters, predictions {'bit-identical' if identical else 'DIFFERENT'}; "

@@ -150,8 +150,8 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
                  regressor=lambda: GradientBoostingRegressor(n_estimators=10, num_leaves=5, min_samples_leaf=20))
     offers = int(arm.max())
 
-    def rec(model: Any) -> Callable[[Any], List[Tuple[str, Block]]]:
-        return lambda m: recommender_blocks(m, probe)
+    def rec(m: Any) -> List[Tuple[str, Block]]:
+        return recommender_blocks(m, probe)
 
     def score(m: Any) -> List[Tuple[str, Block]]:
         names = list(getattr(m, "feature_names_in_", []))
@@ -161,14 +161,14 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
         return lambda m: uplift_blocks(m, numeric_test, offers, explain)
 
     return {
-        "session_knn": (knn, rec(knn)),
-        "sequential_rules": (rules, rec(rules)),
-        "popularity": (popularity, rec(popularity)),
-        "co_purchase": (fbt, rec(fbt)),
+        "session_knn": (knn, rec),
+        "sequential_rules": (rules, rec),
+        "popularity": (popularity, rec),
+        "co_purchase": (fbt, rec),
         # Item2Vec.recommend_session leaves the session's own items out by default.
         "item2vec": (item2vec, lambda m: recommender_blocks(m, probe, exclude_session_items=True)),
-        "embedding_recommender": (embedding, rec(embedding)),
-        "hybrid": (hybrid, rec(hybrid)),
+        "embedding_recommender": (embedding, rec),
+        "hybrid": (hybrid, rec),
         "vector_index": (VectorIndex(item2vec.item_vectors, approximate=True, num_lists=8, num_probes=3),
                          lambda m: index_blocks(m, np.ascontiguousarray(item2vec.item_vectors[:6]))),
         "logistic_regression": (logistic, score),
