@@ -15,7 +15,8 @@ struct ServiceState {
 };
 
 // POST /v1/recommend: {"model", "items" | "session_id", "k", "user", "kinds", "exclude",
-// "in_stock", "exclude_session_items", "consent"} -> {"items", "scores", "reasons", "unknown"}.
+// "in_stock", "categories", "min_price", "max_price", "exclude_session_items", "consent"} ->
+// {"items", "scores", "reasons", "unknown", "unknown_categories"}.
 absl::StatusOr<Json> HandleRecommend(const ServiceState& state, const Json& body);
 // POST /v1/events: {"session_id", "user", "item", "kind", "timestamp", "consent"} or
 // {"session_id", "end": true}.

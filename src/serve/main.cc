@@ -2,7 +2,7 @@
 //
 //   comptoir-serve --port PORT --model NAME=PATH [--model NAME=PATH ...] [--threads N]
 //                  [--host ADDRESS] [--user-id-key-env VAR] [--session-timeout SECONDS]
-//                  [--max-sessions N]
+//                  [--max-sessions N] [--catalogue PATH]
 //
 // SIGHUP reloads every model file (all or nothing); SIGINT / SIGTERM stop the service.
 #include <pthread.h>
@@ -26,7 +26,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: comptoir-serve --port PORT --model NAME=PATH [--model NAME=PATH ...] [--threads N]\n"
     "                      [--host ADDRESS] [--user-id-key-env VAR] [--session-timeout SECONDS]\n"
-    "                      [--max-sessions N]\n";
+    "                      [--max-sessions N] [--catalogue PATH]\n"
+    "  --catalogue PATH  product feed (CSV: item_id,category[,price]) for \"categories\" and price rules\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "comptoir-serve: %s\n%s", message.c_str(), kUsage);
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   options.port = -1;
   std::map<std::string, std::string> models;
   comptoir::LoadOptions load;
+  std::string catalogue;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -82,6 +84,8 @@ int main(int argc, char** argv) {
     } else if (flag == "--session-timeout") {
       if (!numeric || number < 1) return Fail("--session-timeout must be a positive number of seconds");
       options.sessions.idle_timeout = std::chrono::seconds(number);
+    } else if (flag == "--catalogue") {
+      catalogue = value;
     } else if (flag == "--max-sessions") {
       if (!numeric || number < 1) return Fail("--max-sessions must be positive");
       options.sessions.max_sessions = static_cast<std::size_t>(number);
@@ -100,7 +104,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto store = comptoir::serve::ModelStore::Open(models, load, options.journal_limit);
+  auto store = comptoir::serve::ModelStore::Open(models, load, options.journal_limit, catalogue);
   if (!store.ok()) {
     std::fprintf(stderr, "comptoir-serve: %s\n", store.status().ToString().c_str());
     return 1;

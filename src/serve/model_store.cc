@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "comptoir/recommend/session_knn.h"
+#include "comptoir/status.h"
 
 namespace comptoir::serve {
 namespace {
@@ -38,12 +39,14 @@ recommend::SessionKnn* AsSessionKnn(Model& model) {
   return dynamic_cast<recommend::SessionKnn*>(model.AsRecommender());
 }
 
-absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::map<std::string, std::string>& specs,
-                                                             const LoadOptions& options, std::size_t journal_limit) {
-  std::unique_ptr<ModelStore> store(new ModelStore(specs, options, journal_limit));
-  auto models = std::make_shared<ModelSet>();
-  for (const auto& [name, path] : specs) {
-    auto model = LoadModel(path, options);
+absl::StatusOr<std::vector<std::shared_ptr<ServedModel>>> ModelStore::LoadAll() const {
+  std::shared_ptr<const ShopCatalogue> shop_catalogue;
+  if (!catalogue_path_.empty()) {
+    COMPTOIR_ASSIGN_OR_RETURN(shop_catalogue, ShopCatalogue::Read(catalogue_path_));
+  }
+  std::vector<std::shared_ptr<ServedModel>> loaded;
+  for (const auto& [name, path] : specs_) {
+    auto model = LoadModel(path, options_);
     if (!model.ok()) {
       return absl::Status(model.status().code(), absl::StrCat("model '", name, "' (", path, "): ", model.status().message()));
     }
@@ -51,9 +54,25 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::map<std:
     served->name = name;
     served->path = path;
     served->model = std::shared_ptr<Model>(*std::move(model));
-    served->version = 1;
     served->loaded_at = UnixSeconds();
-    models->emplace(name, std::move(served));
+    if (shop_catalogue != nullptr) {
+      served->shop_catalogue = shop_catalogue;
+      served->catalogue = shop_catalogue->AlignTo(*served->model);
+    }
+    loaded.push_back(std::move(served));
+  }
+  return loaded;
+}
+
+absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(const std::map<std::string, std::string>& specs,
+                                                             const LoadOptions& options, std::size_t journal_limit,
+                                                             std::string catalogue_path) {
+  std::unique_ptr<ModelStore> store(new ModelStore(specs, options, journal_limit, std::move(catalogue_path)));
+  COMPTOIR_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<ServedModel>> loaded, store->LoadAll());
+  auto models = std::make_shared<ModelSet>();
+  for (auto& served : loaded) {
+    served->version = 1;
+    models->emplace(served->name, std::move(served));
   }
   store->models_ = std::move(models);
   return store;
@@ -91,30 +110,19 @@ absl::Status ModelStore::Reload() {
   // Files load without the journal lock (sessions keep ending meanwhile); the journal is replayed
   // onto the new models and the set swapped under it, so no session falls between the two sets.
   std::lock_guard<std::mutex> reload_lock(reload_mutex_);
-  std::vector<std::pair<std::string, std::unique_ptr<Model>>> loaded;
-  for (const auto& [name, path] : specs_) {
-    auto model = LoadModel(path, options_);
-    if (!model.ok()) {
-      std::lock_guard<std::mutex> journal_lock(journal_mutex_);
-      ++failed_reloads_;
-      return absl::Status(model.status().code(), absl::StrCat("reload of model '", name, "' (", path,
-                                                              ") failed, the old models keep serving: ",
-                                                              model.status().message()));
-    }
-    loaded.emplace_back(name, *std::move(model));
-  }
+  auto loaded = LoadAll();
   std::lock_guard<std::mutex> journal_lock(journal_mutex_);
+  if (!loaded.ok()) {
+    ++failed_reloads_;
+    return absl::Status(loaded.status().code(),
+                        absl::StrCat("reload failed, the old models keep serving: ", loaded.status().message()));
+  }
   const std::shared_ptr<const ModelSet> old = Snapshot();
   auto fresh = std::make_shared<ModelSet>();
-  for (auto& [name, model] : loaded) {
-    Replay(*model);
-    auto served = std::make_shared<ServedModel>();
-    served->name = name;
-    served->path = specs_.at(name);
-    served->model = std::shared_ptr<Model>(std::move(model));
-    served->version = old->at(name)->version + 1;
-    served->loaded_at = UnixSeconds();
-    fresh->emplace(name, std::move(served));
+  for (auto& served : *loaded) {
+    Replay(*served->model);
+    served->version = old->at(served->name)->version + 1;
+    fresh->emplace(served->name, std::move(served));
   }
   {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "comptoir/model.h"
 #include "comptoir/recommend/session_knn.h"
+#include "catalogue.h"
 
 namespace comptoir::serve {
 
@@ -30,6 +31,9 @@ struct ServedModel {
   std::shared_ptr<Model> model;
   std::int64_t version = 0;  // 1 at start-up, +1 per successful reload
   std::int64_t loaded_at = 0;  // unix seconds
+  // The product feed (null without --catalogue) and, for a recommender, the feed in its dense ids.
+  std::shared_ptr<const ShopCatalogue> shop_catalogue;
+  std::shared_ptr<const data::Catalogue> catalogue;
 };
 
 using ModelSet = std::map<std::string, std::shared_ptr<const ServedModel>>;
@@ -51,15 +55,18 @@ struct ForgetReport {
 
 class ModelStore {
  public:
-  // `specs` are NAME -> PATH. Fails naming the first file that does not load.
+  // `specs` are NAME -> PATH; `catalogue_path` the product feed, or empty. Fails naming the first
+  // file that does not load.
   static absl::StatusOr<std::unique_ptr<ModelStore>> Open(const std::map<std::string, std::string>& specs,
-                                                          const LoadOptions& options, std::size_t journal_limit);
+                                                          const LoadOptions& options, std::size_t journal_limit,
+                                                          std::string catalogue_path = {});
 
   std::shared_ptr<const ModelSet> Snapshot() const;
   // NotFound naming the model and the loaded ones.
   absl::StatusOr<std::shared_ptr<const ServedModel>> Find(const std::string& name) const;
 
-  // Reloads every file; on failure nothing changes and the status says which file failed.
+  // Reloads every file (the catalogue too); on failure nothing changes and the status says which
+  // file failed.
   absl::Status Reload();
   // Adds an ended session to every session kNN it has known items for; returns how many took it.
   int AddEndedSession(const EndedSession& session);
@@ -69,14 +76,21 @@ class ModelStore {
   std::int64_t failed_reloads() const;
 
  private:
-  ModelStore(std::map<std::string, std::string> specs, LoadOptions options, std::size_t journal_limit)
-      : specs_(std::move(specs)), options_(std::move(options)), journal_limit_(journal_limit) {}
+  ModelStore(std::map<std::string, std::string> specs, LoadOptions options, std::size_t journal_limit,
+             std::string catalogue_path)
+      : specs_(std::move(specs)),
+        options_(std::move(options)),
+        journal_limit_(journal_limit),
+        catalogue_path_(std::move(catalogue_path)) {}
+  // Every model file and the catalogue, loaded completely, or the first failure.
+  absl::StatusOr<std::vector<std::shared_ptr<ServedModel>>> LoadAll() const;
   // Applies the journal (erasures, then the sessions kept) to a freshly loaded model.
   void Replay(Model& model) const;
 
   const std::map<std::string, std::string> specs_;
   const LoadOptions options_;
   const std::size_t journal_limit_;
+  const std::string catalogue_path_;
 
   mutable std::mutex snapshot_mutex_;  // guards models_ (the pointer, not the models)
   std::shared_ptr<const ModelSet> models_;

@@ -12,6 +12,9 @@
 namespace comptoir::serve {
 namespace {
 
+// A category no item has (the catalogue's ids start at 0, -1 is "no category").
+constexpr std::int32_t kNoCategory = -2;
+
 const char* ReasonKindName(recommend::ReasonKind kind) {
   switch (kind) {
     case recommend::ReasonKind::kCoVisited: return "co_visited";
@@ -44,6 +47,47 @@ absl::StatusOr<std::vector<data::EventKind>> ParseKinds(const Json& body, std::s
   return kinds;
 }
 
+// "categories" (names from the catalogue), "min_price" and "max_price": the catalogue's rules on
+// the request's filters. Categories the feed does not know are reported, and keep nothing.
+absl::Status ApplyCatalogueRules(const ServedModel& served, const Json& body, recommend::RecommendFilters& filters,
+                                 std::vector<std::int32_t>& categories, std::vector<std::string>& unknown) {
+  const bool has_categories = body.contains("categories") && !body["categories"].is_null();
+  const bool has_prices = (body.contains("min_price") && !body["min_price"].is_null()) ||
+                          (body.contains("max_price") && !body["max_price"].is_null());
+  if (!has_categories && !has_prices) return absl::OkStatus();
+  if (served.catalogue == nullptr) {
+    return absl::FailedPreconditionError(
+        "'categories' and price rules need the product feed: start comptoir-serve with --catalogue PATH");
+  }
+  if (has_categories) {
+    COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::string> names, OptionalIdList(body, "categories", kMaxSessionItems));
+    for (const std::string& name : names) {
+      const std::int32_t id = served.shop_catalogue->FindCategory(name);
+      if (id < 0) {
+        unknown.push_back(name);
+      } else {
+        categories.push_back(id);
+      }
+    }
+    // Only unknown categories: nothing may be shown (an empty list would mean "no rule").
+    if (categories.empty() && !names.empty()) categories.push_back(kNoCategory);
+    filters.allowed_categories = categories;
+  }
+  if (has_prices) {
+    if (!served.shop_catalogue->has_prices()) return absl::FailedPreconditionError("price rules need a price column in the catalogue");
+    for (const char* field : {"min_price", "max_price"}) {
+      const auto it = body.find(field);
+      if (it == body.end() || it->is_null()) continue;
+      if (!it->is_number() || !(it->get<double>() >= 0) || it->get<double>() > 3e38) {
+        return absl::InvalidArgumentError(absl::StrCat("'", field, "' must be a non-negative number"));
+      }
+      (std::string_view(field) == "min_price" ? filters.min_price : filters.max_price) = it->get<float>();
+    }
+  }
+  filters.catalogue = served.catalogue.get();
+  return absl::OkStatus();
+}
+
 std::int64_t UnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -58,9 +102,6 @@ absl::StatusOr<Json> HandleRecommend(const ServiceState& state, const Json& body
   COMPTOIR_ASSIGN_OR_RETURN(const std::string session_id, OptionalString(body, "session_id"));
   COMPTOIR_ASSIGN_OR_RETURN(std::string user, OptionalId(body, "user"));
   COMPTOIR_ASSIGN_OR_RETURN(const bool exclude_session, OptionalBool(body, "exclude_session_items", false));
-  if (body.contains("categories") && !body["categories"].is_null()) {
-    return absl::UnimplementedError("'categories' needs a catalogue, and this service loads none");
-  }
 
   ShopRecommendRequest request;
   request.k = static_cast<std::int32_t>(k);
@@ -87,6 +128,9 @@ absl::StatusOr<Json> HandleRecommend(const ServiceState& state, const Json& body
   if (model.AsRecommender() == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("model '", name, "' is a ", model.kind(), " model, not a recommender"));
   }
+  std::vector<std::int32_t> categories;
+  std::vector<std::string> unknown_categories;
+  COMPTOIR_RETURN_IF_ERROR(ApplyCatalogueRules(*served, body, request.filters, categories, unknown_categories));
   std::vector<std::uint8_t> allowed;
   if (body.contains("in_stock") && !body["in_stock"].is_null()) {
     COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::string> in_stock,
@@ -122,6 +166,7 @@ absl::StatusOr<Json> HandleRecommend(const ServiceState& state, const Json& body
               {"scores", answer->scores},
               {"reasons", std::move(reasons)},
               {"unknown", answer->unknown_items},
+              {"unknown_categories", std::move(unknown_categories)},
               {"personalised", consent && !request.user.empty() && !answer->unknown_user}};
 }
 

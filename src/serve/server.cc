@@ -14,6 +14,8 @@
 namespace comptoir::serve {
 namespace {
 
+constexpr size_t kKeepAliveRequests = 10000;
+
 const std::vector<std::string> kEndpoints = {"/healthz", "/metrics", "/v1/recommend", "/v1/events",
                                              "/v1/score", "/v1/offer", "/v1/forget"};
 
@@ -66,6 +68,11 @@ struct Server::Impl {
   void Route() {
     http.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     http.set_payload_max_length(kMaxBodyBytes);
+    // Small JSON answers on keep-alive connections: without TCP_NODELAY each one waits out the
+    // peer's delayed ACK (about 40 ms), and httplib's default of 5 requests per connection makes
+    // clients reconnect all the time.
+    http.set_tcp_nodelay(true);
+    http.set_keep_alive_max_count(kKeepAliveRequests);
     http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
       Reply(res, 200, Health(state));
