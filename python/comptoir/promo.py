@@ -17,8 +17,10 @@ uplift model gives for the customer's predicted effect, passed as ``reasons``, e
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -189,6 +191,20 @@ def plan_offers(*args: Any, value: Any = None, cost: Any = None, reasons: Any = 
     return OfferPlan(_core.promo.solve_budget_path(offers.value, offers.cost, int(n_jobs)), offers.value.shape[0], offers)
 
 
+@contextlib.contextmanager
+def _offers_named(offers: _Offers) -> Iterator[None]:
+    """The core's errors name offers by their 0-based column; they are re-raised naming them as
+    the caller does."""
+    from .exceptions import ComptoirError
+
+    try:
+        yield
+    except ComptoirError as error:
+        text = re.sub(r"\boffer (\d+)\b", lambda m: (f"offer {offers.names[int(m.group(1))]!r}"
+                                                    if int(m.group(1)) < len(offers.names) else m.group(0)), str(error))
+        raise type(error)(text) from None
+
+
 def _per_offer(values: Any, offers: _Offers, what: str, dtype: Any) -> np.ndarray:
     """A per-offer rule (a sequence in the offers' order, or a dict / Series by offer name)."""
     if values is None:
@@ -230,11 +246,12 @@ def allocate(*args: Any, value: Any = None, cost: Any = None, budget: float, max
     def optional(array: Any, dtype: Any) -> np.ndarray:
         return np.zeros(0, dtype=dtype) if array is None else np.ascontiguousarray(array, dtype=dtype)
 
-    result = _core.promo.allocate_with_rules(offers.value, offers.cost, float(budget),
-                                             _per_offer(max_customers, offers, "max_customers", np.int64),
-                                             _per_offer(min_customers, offers, "min_customers", np.int64), margin,
-                                             float(min_margin), optional(contacts_so_far, np.int32), int(max_contacts),
-                                             float(min_value_per_spend), int(n_jobs))
+    with _offers_named(offers):
+        result = _core.promo.allocate_with_rules(offers.value, offers.cost, float(budget),
+                                                 _per_offer(max_customers, offers, "max_customers", np.int64),
+                                                 _per_offer(min_customers, offers, "min_customers", np.int64), margin,
+                                                 float(min_margin), optional(contacts_so_far, np.int32), int(max_contacts),
+                                                 float(min_value_per_spend), int(n_jobs))
     totals = _totals(result)
     totals["budget"] = float(budget)
     return _plan_table(offers, result["offer"], totals, float(min_value_per_spend))

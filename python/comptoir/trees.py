@@ -21,7 +21,8 @@ core) and ``verbose=-1`` (silent); names without an equivalent (``reg_alpha``, `
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+import inspect
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -324,3 +325,15 @@ class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
     def predict(self, X: Any) -> np.ndarray:
         raw = self._raw(X)
         return raw if self._fitted().objective == "squared_error" else np.exp(raw)
+
+
+def _parameters_only(init: Callable[..., None]) -> None:
+    """LightGBM's names are taken by ``**lightgbm_names`` but are not parameters (``get_params``
+    reports ours): scikit-learn reads the parameters from the signature, so they leave it."""
+    signature = inspect.signature(init)
+    init.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD])
+
+
+_parameters_only(_GradientBoosting.__init__)
+_parameters_only(GradientBoostingRegressor.__init__)
