@@ -60,6 +60,11 @@ def _offers_of(value: Any, cost: Any, reasons: Any = None) -> _Offers:
         names = [f"offer {k}" for k in range(1, matrix.shape[1] + 1)]
         customers = np.arange(matrix.shape[0])
     n, offers = matrix.shape
+    if isinstance(cost, dict):
+        unknown = sorted(set(map(str, cost)) - set(names))
+        if unknown or len(cost) != offers:
+            raise ValueError(f"cost by offer name must give each of {names} one cost, got {sorted(map(str, cost))}")
+        cost = np.array([float({str(k): v for k, v in cost.items()}[name]) for name in names])
     if hasattr(cost, "columns"):
         columns = [str(c) for c in cost.columns]
         if sorted(columns) != sorted(names):
