@@ -40,16 +40,35 @@ def _category_columns(X: Any, estimator: Any, fitting: bool) -> List[int]:
         return []
     columns = {j for j, dtype in enumerate(X.dtypes) if str(dtype) == "category"}
     if fitting:
-        named = getattr(estimator, "categorical_features", None)
-        names = list(X.columns)
-        for item in ([] if named is None or isinstance(named, str) else list(named)):
-            j = names.index(item) if isinstance(item, str) and item in names else item
-            if isinstance(j, (int, np.integer)) and not isinstance(j, (bool, np.bool_)) and 0 <= j < len(names):
-                if X.dtypes.iloc[int(j)].kind in "OUST":
-                    columns.add(int(j))
+        named = categorical_indices(getattr(estimator, "categorical_features", None), list(X.columns), X.shape[1])
+        columns |= {j for j in named if X.dtypes.iloc[j].kind in "OUST"}
     else:
         columns |= set(getattr(estimator, "category_levels_", {}))
     return sorted(columns)
+
+
+def categorical_indices(spec: Any, names: Any, n_features: int) -> List[int]:
+    """The columns ``categorical_features`` names: column names, indices, a boolean mask, or one
+    name alone; a name or index that is not a column is an error saying so."""
+    if spec is None:
+        return []
+    spec = [spec] if isinstance(spec, (str, int, np.integer)) else list(spec)
+    if len(spec) == n_features and spec and all(isinstance(v, (bool, np.bool_)) for v in spec):
+        return [j for j, flag in enumerate(spec) if flag]
+    indices = set()
+    for item in spec:
+        if isinstance(item, str):
+            if names is None or item not in names:
+                raise ValueError(f"categorical feature {item!r} is not a column of X")
+            indices.add(names.index(item))
+        elif isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+            raise ValueError(f"categorical_features holds {item!r}: give column names, indices or a boolean mask "
+                             "of one flag per column")
+        elif not 0 <= int(item) < n_features:
+            raise ValueError(f"categorical feature index {item} is outside [0, {n_features})")
+        else:
+            indices.add(int(item))
+    return sorted(indices)
 
 
 def _conversion_warning() -> type:

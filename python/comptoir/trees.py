@@ -152,20 +152,7 @@ class _GradientBoosting(Estimator):
     def _categorical_indices(self, X: Any, n_features: int) -> List[int]:
         indices = set(getattr(self, "category_levels_", {}).keys())
         names = list(X.columns) if hasattr(X, "columns") else None
-        spec = self.categorical_features
-        if spec is not None:
-            spec = list(spec)
-            if len(spec) == n_features and all(isinstance(v, (bool, np.bool_)) for v in spec):
-                spec = [j for j, flag in enumerate(spec) if flag]
-            for item in spec:
-                if isinstance(item, str):
-                    if names is None or item not in names:
-                        raise ValueError(f"categorical feature {item!r} is not a column of X")
-                    indices.add(names.index(item))
-                elif not 0 <= int(item) < n_features:
-                    raise ValueError(f"categorical feature index {item} is outside [0, {n_features})")
-                else:
-                    indices.add(int(item))
+        indices |= set(_tabular.categorical_indices(self.categorical_features, names, n_features))
         return sorted(indices)
 
     def _targets(self, y: Any, validating: bool = False) -> np.ndarray:
