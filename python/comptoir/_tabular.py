@@ -153,7 +153,7 @@ def _record_profile(estimator: Any, values: np.ndarray) -> None:
     if getattr(estimator, "_inner_model", False):
         estimator.__dict__.pop("feature_profile_", None)
         return
-    estimator.feature_profile_ = _core.features.FeatureProfile.fit(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    estimator.feature_profile_ = _core.features.FeatureProfile.fit(values, threads(getattr(estimator, "n_jobs", 0)))
 
 
 def feature_drift(estimator: Any, X: Any) -> Dict[str, float]:
@@ -164,7 +164,7 @@ def feature_drift(estimator: Any, X: Any) -> Dict[str, float]:
         raise ValueError(f"this {type(estimator).__name__} has no training profile: fit it (model files "
                          "written before comptoir recorded profiles carry none)")
     values = matrix(X, estimator, fitting=False, check_drift=False)
-    psi = profile.population_stability(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    psi = profile.population_stability(values, threads(getattr(estimator, "n_jobs", 0)))
     ranked = sorted(zip(feature_names(estimator), psi.tolist()), key=lambda pair: -pair[1])
     return dict(ranked)
 
@@ -193,7 +193,7 @@ def _warn_on_drift(estimator: Any, values: np.ndarray) -> None:
         warned = set()
     if site in warned:
         return
-    psi = estimator.feature_profile_.population_stability(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    psi = estimator.feature_profile_.population_stability(values, threads(getattr(estimator, "n_jobs", 0)))
     drifted = np.flatnonzero(psi > _core.features.SIGNIFICANT_DRIFT)
     if drifted.size == 0:
         return

@@ -236,6 +236,8 @@ def _one_eval_set(eval_set: Any) -> Optional[Tuple[Any, Any]]:
     if eval_set is None:
         return None
     if isinstance(eval_set, list):
+        if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in eval_set):
+            raise ValueError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
         if len(eval_set) != 1:
             raise ValueError(f"eval_set holds {len(eval_set)} (X, y) pairs: early stopping watches one, pass "
                              "eval_set=[(X_val, y_val)]")
