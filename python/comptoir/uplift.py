@@ -7,8 +7,8 @@ False by default) and every other arm is an offer (``comptoir._offers`` states t
 metrics, ``policy_value`` and the planner share). ``predict(X)`` returns the estimated effect of
 each offer against control: a DataFrame with one column per offer name when X is a DataFrame, a
 (rows, K) array in ``offer_names_`` order otherwise. ``explain(X, offer=...)`` takes the offer's
-name or its value in the treatment. Outcomes are binary (conversion, visit: response models are classifiers, ``base_learner``,
-comptoir's ``LogisticRegression`` by default) or continuous (spend: response models are regressors,
+name or its value in the treatment. Outcomes are binary (conversion, visit: response models are
+classifiers, ``base_learner``, comptoir's ``LogisticRegression`` by default) or continuous (spend: response models are regressors,
 ``regressor``, comptoir's ``GradientBoostingRegressor`` by default). The X- and doubly-robust
 learners regress imputed effects with ``regressor`` and explain each customer's predicted effect
 with its TreeSHAP contributions.
@@ -608,13 +608,14 @@ class UpliftRandomForest(_OfferModel):
     def predict(self, X: Any) -> Any:
         """Estimated effect of each offer against control: (rows, K) in ``offer_names_`` order, a
         DataFrame with one column per offer name (and X's index) when X is a DataFrame."""
-        return self._named(self._fitted().predict(_matrix(X, self, fitting=False), _tabular.threads(self.n_jobs)), X, self.offer_names_)
+        effect = self._fitted().predict(_matrix(X, self, fitting=False), _tabular.threads(self.n_jobs))
+        return self._named(effect, X, self.offer_names_)
 
     def predict_outcomes(self, X: Any) -> Any:
         """Estimated outcome under each arm, control first: (rows, K + 1), a DataFrame with one
         column per arm name when X is a DataFrame."""
-        return self._named(self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False), _tabular.threads(self.n_jobs)), X,
-                           self.arm_names_)
+        outcomes = self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False), _tabular.threads(self.n_jobs))
+        return self._named(outcomes, X, self.arm_names_)
 
     def _contributions(self, matrix: np.ndarray, k: int) -> np.ndarray:
         return self._fitted().contributions(matrix, k, _tabular.threads(self.n_jobs))

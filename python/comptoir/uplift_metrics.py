@@ -15,7 +15,7 @@ named by offer as ``predict`` returns it, or an array in the offers' order) it r
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
