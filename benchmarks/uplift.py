@@ -127,7 +127,7 @@ def _fit_forest(name: str, binary: bool, arrays: str) -> Tuple[np.ndarray, float
     model = learners(binary, X.shape[1])[name]()
     with PeakMemory() as memory:
         start = time.perf_counter()
-        model.fit(X, treatment, y)
+        model.fit(X, treatment=treatment, y=y)
         seconds = time.perf_counter() - start
     start = time.perf_counter()
     effects = model.predict(X_test)
@@ -143,7 +143,7 @@ def fit_and_predict(name: str, make: Callable[[], Any], binary: bool, X: np.ndar
             return run_in_fresh_process(_fit_forest, name, binary, arrays)
     model = make()
     start = time.perf_counter()
-    model.fit(X, treatment, y)
+    model.fit(X, treatment=treatment, y=y)
     seconds = time.perf_counter() - start
     start = time.perf_counter()
     effects = model.predict(X_test)
@@ -177,8 +177,8 @@ def hillstrom(folder) -> None:
                 for k, offer in enumerate(offers):
                     scored = (t_test == 0) | (t_test == k + 1)
                     estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", effects[scored, k],
-                                                                (t_test[scored] == k + 1).astype(np.int32), y[rows_test][scored],
-                                                                replicates=200)
+                                                                treatment=(t_test[scored] == k + 1).astype(np.int32),
+                                                                outcome=y[rows_test][scored], replicates=200)
                     label = ["", "Mens", "Womens"][offer]
                     memory = f"{peak / 2**20:8.0f}" if peak == peak else f"{'':>8s}"
                     print(f"{task:22s} {outcome:10s} {name:38s} {label:>6s} {estimate:+.4f} [{lower:+.4f}, {upper:+.4f}] "
@@ -217,26 +217,26 @@ def storefront_figures(seed: int) -> Tuple[Dict[str, List[float]], List[float], 
     true_conversion = campaign["true_conversion"][hold]
     basket = (campaign["true_spend"][hold] / (1.0 - discounts))[:, :1] / np.clip(true_conversion[:, :1], 1e-6, None)
 
-    def offer_values(effect: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def offer_values(effect: np.ndarray) -> Dict[str, np.ndarray]:
         converting = np.clip(true_conversion[:, :1] + effect, 0, 1)
-        return 0.4 * effect * basket, discounts[1:] * converting * basket + 0.05
+        return {"value": 0.4 * effect * basket, "cost": discounts[1:] * converting * basket + 0.05}
 
-    true_value, true_cost = offer_values(truth)
-    oracle = plan_offers(true_value, true_cost, n_jobs=THREADS)
-    oracle_profit = [oracle.at(b)["profit"] for b in BUDGETS]
+    true_value, true_cost = offer_values(truth).values()
+    oracle = plan_offers(value=true_value, cost=true_cost, n_jobs=THREADS)
+    oracle_profit = [oracle.at(b).attrs["profit"] for b in BUDGETS]
     figures: Dict[str, List[float]] = {}
     seconds: Dict[str, float] = {}
     for name, make in MODELS:
         start = time.perf_counter()
-        model = make().fit(X[learn], arm[learn], converted[learn])
+        model = make().fit(X[learn], treatment=arm[learn], y=converted[learn])
         seconds[name] = time.perf_counter() - start
         estimate = model.predict(X[hold])
         row: List[float] = []
         for k in range(truth.shape[1]):
             row += [float(np.sqrt(np.mean((estimate[:, k] - truth[:, k]) ** 2))), spearmanr(estimate[:, k], truth[:, k]).correlation]
-        plan = plan_offers(*offer_values(estimate), n_jobs=THREADS)
+        plan = plan_offers(**offer_values(estimate), n_jobs=THREADS)
         for budget, best in zip(BUDGETS, oracle_profit):
-            chosen = plan.at(budget)["offer"]
+            chosen = plan.at(budget)["offer_code"].to_numpy() - 1  # 0-based column, -1 none
             given = chosen >= 0
             rows = np.flatnonzero(given)
             row.append(float((true_value[rows, chosen[given]] - true_cost[rows, chosen[given]]).sum()) / best)

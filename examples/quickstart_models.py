@@ -49,7 +49,7 @@ def main(out: str) -> None:
     # Who needs which offer to buy: a doubly-robust learner over the randomised campaign.
     customers = shop.customers_frame()
     dr = DRLearner(offer_names=["10% off", "free shipping"])
-    dr.fit(customers, shop.campaign["arm"], shop.campaign["converted"].astype(int))
+    dr.fit(customers, treatment=shop.campaign["arm"], y=shop.campaign["converted"].astype(int))
     dr.save(os.path.join(out, "uplift.cmf"))
 
     for name in ("recommender", "propensity", "uplift"):

@@ -7,13 +7,19 @@ reused at prediction so a code always means the same category; a level not seen 
 treated as missing. The levels, feature names and class labels go into the model file's schema and
 come back typed at load. ``fit`` records a
 profile of the training features (``feature_profile_``); predicting on 1,000 rows or more
-(explanations excepted: they are asked for chosen subsets) compares them with it and warns (``DriftWarning``) about every feature whose population
-stability index exceeds 0.25, so a broken feature pipeline is noticed before its scores are used."""
+(explanations and ``fit``'s eval set excepted) compares them with it and warns (``DriftWarning``)
+about every feature whose population stability index exceeds 0.25, so a broken feature pipeline is
+noticed before its scores are used. The warning points at the caller's line (the first frame
+outside comptoir), comes at most once per model and call site (time snapshots always drift a
+little: a scoring loop is told once), and is off for an estimator constructed with
+``drift_check=False``."""
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
+import weakref
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -34,16 +40,35 @@ def _category_columns(X: Any, estimator: Any, fitting: bool) -> List[int]:
         return []
     columns = {j for j, dtype in enumerate(X.dtypes) if str(dtype) == "category"}
     if fitting:
-        named = getattr(estimator, "categorical_features", None)
-        names = list(X.columns)
-        for item in ([] if named is None or isinstance(named, str) else list(named)):
-            j = names.index(item) if isinstance(item, str) and item in names else item
-            if isinstance(j, (int, np.integer)) and not isinstance(j, (bool, np.bool_)) and 0 <= j < len(names):
-                if X.dtypes.iloc[int(j)].kind in "OUST":
-                    columns.add(int(j))
+        named = categorical_indices(getattr(estimator, "categorical_features", None), list(X.columns), X.shape[1])
+        columns |= {j for j in named if X.dtypes.iloc[j].kind in "OUST"}
     else:
         columns |= set(getattr(estimator, "category_levels_", {}))
     return sorted(columns)
+
+
+def categorical_indices(spec: Any, names: Any, n_features: int) -> List[int]:
+    """The columns ``categorical_features`` names: column names, indices, a boolean mask, or one
+    name alone; a name or index that is not a column is an error saying so."""
+    if spec is None:
+        return []
+    spec = [spec] if isinstance(spec, (str, int, np.integer)) else list(spec)
+    if len(spec) == n_features and spec and all(isinstance(v, (bool, np.bool_)) for v in spec):
+        return [j for j, flag in enumerate(spec) if flag]
+    indices = set()
+    for item in spec:
+        if isinstance(item, str):
+            if names is None or item not in names:
+                raise ValueError(f"categorical feature {item!r} is not a column of X")
+            indices.add(names.index(item))
+        elif isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+            raise ValueError(f"categorical_features holds {item!r}: give column names, indices or a boolean mask "
+                             "of one flag per column")
+        elif not 0 <= int(item) < n_features:
+            raise ValueError(f"categorical feature index {item} is outside [0, {n_features})")
+        else:
+            indices.add(int(item))
+    return sorted(indices)
 
 
 def _conversion_warning() -> type:
@@ -109,7 +134,7 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
         fitted_names = getattr(estimator, "feature_names_in_", None)
         if fitted_names is not None and names is not None and list(fitted_names) != names:
             raise ValueError(f"feature names differ from those seen in fit: {names} vs {list(fitted_names)}")
-        if check_drift and len(values) >= _MIN_ROWS_FOR_DRIFT and getattr(estimator, "feature_profile_", None) is not None:
+        if check_drift and getattr(estimator, "drift_check", True) and len(values) >= _MIN_ROWS_FOR_DRIFT and getattr(estimator, "feature_profile_", None) is not None:
             _warn_on_drift(estimator, values)
     return values
 
@@ -128,7 +153,7 @@ def _record_profile(estimator: Any, values: np.ndarray) -> None:
     if getattr(estimator, "_inner_model", False):
         estimator.__dict__.pop("feature_profile_", None)
         return
-    estimator.feature_profile_ = _core.features.FeatureProfile.fit(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    estimator.feature_profile_ = _core.features.FeatureProfile.fit(values, threads(getattr(estimator, "n_jobs", 0)))
 
 
 def feature_drift(estimator: Any, X: Any) -> Dict[str, float]:
@@ -139,23 +164,47 @@ def feature_drift(estimator: Any, X: Any) -> Dict[str, float]:
         raise ValueError(f"this {type(estimator).__name__} has no training profile: fit it (model files "
                          "written before comptoir recorded profiles carry none)")
     values = matrix(X, estimator, fitting=False, check_drift=False)
-    psi = profile.population_stability(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    psi = profile.population_stability(values, threads(getattr(estimator, "n_jobs", 0)))
     ranked = sorted(zip(feature_names(estimator), psi.tolist()), key=lambda pair: -pair[1])
     return dict(ranked)
 
 
+# Per model, the call sites already warned (weakly keyed: the record goes with the model).
+_WARNED: "weakref.WeakKeyDictionary[Any, set]" = weakref.WeakKeyDictionary()
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller() -> Tuple[int, Tuple[str, int]]:
+    """(stacklevel for warnings.warn called from _warn_on_drift, (file, line)) of the first frame
+    outside comptoir."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE:
+        frame, level = frame.f_back, level + 1
+    if frame is None:
+        return level, ("", 0)
+    return level, (frame.f_code.co_filename, frame.f_lineno)
+
+
 def _warn_on_drift(estimator: Any, values: np.ndarray) -> None:
-    psi = estimator.feature_profile_.population_stability(values, int(getattr(estimator, "n_jobs", 0) or 0))
+    level, site = _caller()
+    try:
+        warned = _WARNED.setdefault(estimator, set())
+    except TypeError:
+        warned = set()
+    if site in warned:
+        return
+    psi = estimator.feature_profile_.population_stability(values, threads(getattr(estimator, "n_jobs", 0)))
     drifted = np.flatnonzero(psi > _core.features.SIGNIFICANT_DRIFT)
     if drifted.size == 0:
         return
+    warned.add(site)
     names = feature_names(estimator)
     worst = drifted[np.argsort(-psi[drifted])]
     listed = ", ".join(f"{names[j]} ({psi[j]:.2f})" for j in worst[:10])
     more = f" and {len(worst) - 10} more" if len(worst) > 10 else ""
     warnings.warn(f"{type(estimator).__name__}: {len(worst)} of {len(psi)} features drifted from training "
                   f"(population stability index above {_core.features.SIGNIFICANT_DRIFT}): {listed}{more}; "
-                  "check the feature pipeline or refit before trusting these scores", DriftWarning, stacklevel=4)
+                  "check the feature pipeline or refit before trusting these scores", DriftWarning, stacklevel=level)
 
 
 def attach_schema(estimator: Any) -> None:
@@ -274,6 +323,18 @@ def sample_weights(sample_weight: Any, n: int) -> Any:
     if not weights.any():
         raise ValueError("sample weights are all zero: at least one weight must be positive")
     return weights
+
+
+def threads(n_jobs: Any) -> int:
+    """scikit-learn's and LightGBM's n_jobs=-1 (every core) is our 0."""
+    return 0 if n_jobs is None or int(n_jobs) < 0 else int(n_jobs)
+
+
+def verbosity(verbose: Any) -> Any:
+    """LightGBM's verbose=-1 (and 0) means silent, as False does; a callback or bool is kept."""
+    if isinstance(verbose, (int, np.integer)) and not isinstance(verbose, (bool, np.bool_)):
+        return verbose > 0
+    return verbose
 
 
 def feature_names(estimator: Any) -> List[str]:

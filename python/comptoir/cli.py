@@ -118,26 +118,20 @@ def _cmd_offers(args: argparse.Namespace) -> int:
     names = list(model.model_.feature_names)
     table, features = _read_features(args.input, names)
     costs = np.asarray([float(c) for c in args.cost.split(",")])
-    effect = model.predict(features)
+    effect = np.asarray(model.predict(features))
     if len(costs) != effect.shape[1]:
         raise ValueError(f"the model has {effect.shape[1]} offers but --cost gives {len(costs)} costs")
-    if args.budget < 0 or (costs < 0).any():
-        raise ValueError("the budget and the costs must be non-negative")
-    value = effect * args.value
-    allocation = plan_offers(value, np.broadcast_to(costs, value.shape), n_jobs=args.n_jobs).at(args.budget)
-    offer = np.asarray(allocation["offer"])
+    if args.budget < 0:
+        raise ValueError("the budget must be non-negative")
+    plan = plan_offers(value=effect * args.value, cost=costs, reasons=np.asarray(model.main_reasons(features)),
+                       n_jobs=args.n_jobs).at(args.budget)
     out = pd.DataFrame({args.id_column: table[args.id_column]} if args.id_column else {})
-    out["offer"] = offer + 1                                   # 0: no offer, 1..K as in training
-    given = offer >= 0
-    out["expected_incremental_value"] = np.where(given, value[np.arange(len(offer)), np.maximum(offer, 0)], 0.0)
-    out["cost"] = np.where(given, costs[np.maximum(offer, 0)], 0.0)
-    reason = np.full(len(offer), "", dtype=object)
-    for k in np.unique(offer[given]):
-        rows = np.flatnonzero(offer == k)
-        contributions = model.explain(features.iloc[rows], offer=int(k) + 1).drop(columns="base_value")
-        top = contributions.abs().to_numpy().argmax(axis=1)
-        reason[rows] = [f"{names[c]}={contributions.iat[i, c]:+.4f}" for i, c in enumerate(top)]
-    out["main_reason"] = reason
+    out["offer"] = plan["offer_code"].to_numpy()               # 0: no offer, 1..K as in training
+    given = out["offer"].to_numpy() > 0
+    out["expected_incremental_value"] = plan["expected_incremental_value"].to_numpy()
+    out["cost"] = plan["cost"].to_numpy()
+    out["main_reason"] = np.where(given, plan["reason"].to_numpy(), "")
+    allocation = plan.attrs
     _write_table(out, args.output)
     print(f"{int(given.sum()):,} of {len(out):,} customers get an offer: spend {allocation['spend']:,.2f}, expected "
           f"incremental value {allocation['value']:,.2f} (ROI {allocation['roi']:.2f}) -> {args.output}", file=sys.stderr)

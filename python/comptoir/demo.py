@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, List, Optional, TextIO, Tuple
+from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
 import numpy as np
 
@@ -301,15 +301,15 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     half = np.random.default_rng(seed).permutation(shop.num_customers)
     learn, hold = half[: len(half) // 2], half[len(half) // 2:]
     start = time.perf_counter()
-    learner = TLearner().fit(X[learn], arm[learn], converted[learn])
+    learner = TLearner().fit(X[learn], treatment=arm[learn], y=converted[learn])
     estimated = learner.predict(X[hold])
     fit_ms = (time.perf_counter() - start) * 1e3
     start = time.perf_counter()
-    doubly_robust = DRLearner(random_state=seed).fit(X[learn], arm[learn], converted[learn])
+    doubly_robust = DRLearner(random_state=seed).fit(X[learn], treatment=arm[learn], y=converted[learn])
     dr_ms = (time.perf_counter() - start) * 1e3
     start = time.perf_counter()
     forest = UpliftRandomForest(n_estimators=100, criterion="KL", n_jobs=num_threads, random_state=seed).fit(
-        X[learn], arm[learn], converted[learn])
+        X[learn], treatment=arm[learn], y=converted[learn])
     forest_ms = (time.perf_counter() - start) * 1e3
     top_arm = len(discounts) - 1
     rows = (arm[hold] == 0) | (arm[hold] == top_arm)
@@ -324,22 +324,24 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     out.write(f"  who needs {discounts[top_arm]:.0%} off to buy? Qini coefficient (vs perfect, 95% bootstrap interval) "
               f"on the held-out half of the randomised campaign:\n")
     for name, scores in rankings:
-        estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", scores, treatment, converted[hold][rows],
-                                                    replicates=100, random_state=seed, n_jobs=num_threads)
-        top = uplift_at_k(scores, treatment, converted[hold][rows], 0.2)
+        estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", scores, treatment=treatment,
+                                                    outcome=converted[hold][rows], replicates=100, random_state=seed,
+                                                    n_jobs=num_threads)
+        top = uplift_at_k(scores, treatment=treatment, outcome=converted[hold][rows], fraction=0.2)
         out.write(f"    {name:28s} {estimate:+.3f} [{lower:+.3f}, {upper:+.3f}]  uplift in the top 20%: {top:+.3f}\n")
     # Offers valued at 40% gross margin on list price; the discount given away is the cost, and
     # contacting costs 0.05. The plan from estimated effects is scored with the true ones.
     revenue = campaign["true_spend"][hold] / (1.0 - discounts)
     base_rate = np.clip(campaign["true_conversion"][hold][:, :1], 1e-6, None)
     basket = revenue[:, :1] / base_rate
-    def offers(effect: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def offers(effect: np.ndarray) -> Dict[str, np.ndarray]:
         converting = np.clip(campaign["true_conversion"][hold][:, :1] + effect, 0, 1)
-        return 0.4 * effect * basket, discounts[1:] * converting * basket + 0.05
-    true_value, true_cost = offers(campaign["true_conversion"][hold][:, 1:] - campaign["true_conversion"][hold][:, :1])
+        return {"value": 0.4 * effect * basket, "cost": discounts[1:] * converting * basket + 0.05}
+    truth = offers(campaign["true_conversion"][hold][:, 1:] - campaign["true_conversion"][hold][:, :1])
+    true_value, true_cost = truth["value"], truth["cost"]
     start = time.perf_counter()
-    oracle = plan_offers(true_value, true_cost, n_jobs=num_threads)
-    learned = plan_offers(*offers(estimated), n_jobs=num_threads)
+    oracle = plan_offers(**truth, n_jobs=num_threads)
+    learned = plan_offers(**offers(estimated), n_jobs=num_threads)
     plan_ms = (time.perf_counter() - start) * 1e3
     blanket = float((true_value[:, -1] - true_cost[:, -1]).sum())
     out.write(f"  two budget paths over {len(hold):,} customers x {true_value.shape[1]} offers in {plan_ms:.0f} ms; "
@@ -347,20 +349,21 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     chosen = np.arange(len(hold))
     for budget in (1_000, 5_000, 10_000):
         best = oracle.at(budget)
-        plan = learned.at(budget)
-        given = plan["offer"] >= 0
-        realised = float((true_value[chosen[given], plan["offer"][given]] - true_cost[chosen[given], plan["offer"][given]]).sum())
+        code = learned.at(budget)["offer_code"].to_numpy()
+        given = code > 0
+        realised = float((true_value[chosen[given], code[given] - 1] - true_cost[chosen[given], code[given] - 1]).sum())
         if budget == 5_000:
             realised_at_5000 = realised
-        counts = np.bincount(plan["offer"] + 1, minlength=len(discounts))
-        out.write(f"    budget {budget:>6,}: plan from the T-learner earns {realised:>7,.0f} (true profit) vs {best['profit']:>7,.0f} "
+        counts = np.bincount(code, minlength=len(discounts))
+        out.write(f"    budget {budget:>6,}: plan from the T-learner earns {realised:>7,.0f} (true profit) vs "
+                  f"{best.attrs['profit']:>7,.0f} "
                   f"for the oracle plan; offers " + ", ".join(f"{discounts[j + 1]:.0%}: {counts[j + 1]:,}" for j in range(len(discounts) - 1))
                   + "\n")
     # The plan's value estimated from the held-out half's randomised outcomes alone, as a team
     # without the simulator's truth would, against its true value.
-    plan_arm = learned.at(5_000)["offer"] + 1
-    outcome_model = TLearner().fit(X[learn], arm[learn], converted[learn]).predict_outcomes(X[hold])
-    value = policy_value(plan_arm, arm[hold], converted[hold], predicted_outcomes=outcome_model)
+    plan_arm = learned.at(5_000)["offer_code"].to_numpy()
+    outcome_model = TLearner().fit(X[learn], treatment=arm[learn], y=converted[learn]).predict_outcomes(X[hold])
+    value = policy_value(plan_arm, treatment=arm[hold], outcome=converted[hold], predicted_outcomes=outcome_model)
     true_rate = campaign["true_conversion"][hold][np.arange(len(hold)), plan_arm].mean()
     out.write(f"  conversion under the budget-5,000 plan, estimated from held-out outcomes: IPW {value['ipw']:.3f} "
               f"[{value['ipw_ci_low']:.3f}, {value['ipw_ci_high']:.3f}], doubly robust {value['dr']:.3f} "
@@ -393,14 +396,14 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
               f"customers with reasons in {elapsed:.2f} s; true profit {realised:,.0f}\n")
     from .promo import allocate, offer_audit
 
-    capped = allocate(*offers(estimated), 5_000, max_customers=[0, 300], n_jobs=num_threads)
-    out.write(f"  with at most 300 {discounts[-1]:.0%} vouchers at budget 5,000: {np.sum(capped['offer'] == 1):,} given, "
-              f"shadow price {capped['prices'][1]:.2f} per voucher\n")
+    capped = allocate(**offers(estimated), budget=5_000, max_customers=[0, 300], n_jobs=num_threads)
+    out.write(f"  with at most 300 {discounts[-1]:.0%} vouchers at budget 5,000: {np.sum(capped['offer_code'] == 2):,} given, "
+              f"shadow price {capped.attrs['prices'][1]:.2f} per voucher\n")
     # The margin a basket keeps after each discount (40% gross margin on list price); a 30% floor.
     margin_after = (0.4 - discounts[1:]) / (1.0 - discounts[1:])
-    minimum = 2 * int(capped["customers_per_offer"][0]) + 100
-    ruled = allocate(*offers(estimated), 5_000, margin_after_offer=margin_after, min_margin=0.3,
-                     min_customers=[minimum] + [0] * (len(discounts) - 2), n_jobs=num_threads)
+    minimum = 2 * int(capped.attrs["customers_per_offer"][0]) + 100
+    ruled = allocate(**offers(estimated), budget=5_000, margin_after_offer=margin_after, min_margin=0.3,
+                     min_customers=[minimum] + [0] * (len(discounts) - 2), n_jobs=num_threads).attrs
     out.write(f"  with a 30% margin floor after discount ({ruled['pairs_below_margin_floor']:,} customer-offer pairs "
               f"excluded) and at least {minimum:,} {discounts[1]:.0%} vouchers: "
               + ", ".join(f"{discounts[j + 1]:.0%}: {n:,}" for j, n in enumerate(ruled["customers_per_offer"]))
@@ -408,19 +411,20 @@ def _section_promo(shop: Storefront, seed: int, num_threads: int, out: TextIO) -
     from .exceptions import InfeasibleError
 
     try:
-        allocate(*offers(estimated), 1_000, min_customers=[len(hold)] + [0] * (len(discounts) - 2))
+        allocate(**offers(estimated), budget=1_000, min_customers=[len(hold)] + [0] * (len(discounts) - 2))
     except InfeasibleError as error:
         out.write(f"  a {discounts[1]:.0%} voucher for all {len(hold):,} customers on a budget of 1,000 is refused: {error}\n")
     channel = shop.customer_attributes[hold, shop.customer_attribute_names.index("channel")].astype(int)
-    audit = offer_audit(learned.at(5_000)["offer"], discounts[1:], channel, replicates=100, random_state=seed)
+    audit = offer_audit(learned.at(5_000), discounts[1:], channel, replicates=100, random_state=seed)
     records = audit.to_dict("records") if hasattr(audit, "to_dict") else audit
     from .promo import allocate_with_parity
 
-    fair = allocate_with_parity(*offers(estimated), 5_000, channel, max_gap=0.01, n_jobs=num_threads)
-    fair_given = fair["offer"] >= 0
-    fair_true = float((true_value[np.flatnonzero(fair_given), fair["offer"][fair_given]]
-                       - true_cost[np.flatnonzero(fair_given), fair["offer"][fair_given]]).sum())
-    out.write(f"  with offer rates by channel within 1 point (" + ", ".join(f"{g}: {r:.1%}" for g, r in zip(fair["groups"], fair["offer_rates"]))
+    fair = allocate_with_parity(**offers(estimated), budget=5_000, group=channel, max_gap=0.01, n_jobs=num_threads)
+    fair_code = fair["offer_code"].to_numpy()
+    fair_given = np.flatnonzero(fair_code > 0)
+    fair_true = float((true_value[fair_given, fair_code[fair_given] - 1] - true_cost[fair_given, fair_code[fair_given] - 1]).sum())
+    out.write(f"  with offer rates by channel within 1 point ("
+              + ", ".join(f"{g}: {r:.1%}" for g, r in zip(fair.attrs["groups"], fair.attrs["offer_rates"]))
               + f"): true profit {fair_true:,.0f} vs {realised_at_5000:,.0f} without the constraint\n")
     out.write("  offer rate by channel (difference to the largest channel, 95% interval): " + "; ".join(
         f"{r['group']}: {r['offer_rate']:.1%} ({r['offer_rate_difference']:+.1%} [{r['offer_rate_difference_ci'][0]:+.1%}, "
@@ -464,8 +468,8 @@ def _section_model_files(shop: Storefront, seed: int, num_threads: int, out: Tex
     trees = GradientBoostingClassifier(n_estimators=60, random_state=seed, n_jobs=num_threads).fit(X[:half], labels[:half])
     calibrated = CalibratedClassifier(trees).fit(X[half:], labels[half:])
     attributes = shop.customers_frame()
-    dr = DRLearner(offer_names=["10% off", "free shipping"]).fit(attributes, shop.campaign["arm"],
-                                                                 shop.campaign["converted"].astype(int))
+    dr = DRLearner(offer_names=["10% off", "free shipping"]).fit(attributes, treatment=shop.campaign["arm"],
+                                                                 y=shop.campaign["converted"].astype(int))
     key = "the shop's own secret, never written"
     with tempfile.TemporaryDirectory() as folder:
         rows, served = [], {}

@@ -1,13 +1,154 @@
-"""Spend a promo budget where it earns most: who gets which offer, for every budget at once."""
+"""Spend a promo budget where it earns most: who gets which offer, for every budget at once.
+
+``value`` and ``cost`` are customers x offers: the expected incremental value of each offer (e.g.
+predicted uplift x margin) and its expected cost (discount given away + contact cost), passed by
+keyword (they are easily swapped). ``value`` is a DataFrame (one column per offer name, indexed by
+customer: ``predict``'s output times a margin) or an array (offers "offer 1".., customers 0..n-1);
+``cost`` a DataFrame or array of the same shape, one cost per offer (a Series by offer name, or a
+sequence), or one number. Costs must be non-negative numbers, values numbers.
+
+A plan at a budget is a table with one row per customer (a DataFrame when pandas is installed,
+else a dict of columns): ``customer``, ``offer`` (its name, None for no offer), ``offer_code``
+(0 for no offer, k for the k-th offer: the numbering of the uplift learners' integer codes and of
+``policy_value``), ``cost``, ``expected_incremental_value`` and ``reason`` (the main reason an
+uplift model gives for the customer's predicted effect, passed as ``reasons``, e.g.
+``model.main_reasons(X)``; else the economics of the choice). The totals (``spend``, ``value``,
+``profit``, ``roi``, ``lp_bound``, ...) are in the table's ``attrs``."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass
-from typing import Any, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from . import _core
+
+
+@dataclass
+class _Offers:
+    """Checked value and cost matrices, with the offer names and customer ids they carry."""
+
+    value: np.ndarray
+    cost: np.ndarray
+    names: List[str]
+    customers: Any
+    reasons: Optional[np.ndarray]
+
+
+def _keywords_only(function: str, args: Tuple[Any, ...]) -> None:
+    if args:
+        raise TypeError(f"{function} takes value= and cost= by keyword: {function}(value=..., cost=...), so the two "
+                        "matrices cannot be swapped silently")
+
+
+def _offers_of(value: Any, cost: Any, reasons: Any = None) -> _Offers:
+    if value is None or cost is None:
+        raise TypeError("value= and cost= are both required")
+    if hasattr(value, "columns"):
+        names = [str(c) for c in value.columns]
+        customers = np.asarray(value.index)
+        matrix = value.to_numpy(dtype=np.float64)
+    else:
+        matrix = np.asarray(value, dtype=np.float64)
+        if matrix.ndim == 1:
+            matrix = matrix[:, None]
+        if matrix.ndim != 2:
+            raise ValueError(f"value must be customers x offers, got shape {matrix.shape}")
+        names = [f"offer {k}" for k in range(1, matrix.shape[1] + 1)]
+        customers = np.arange(matrix.shape[0])
+    n, offers = matrix.shape
+    if isinstance(cost, dict):
+        unknown = sorted(set(map(str, cost)) - set(names))
+        if unknown or len(cost) != offers:
+            raise ValueError(f"cost by offer name must give each of {names} one cost, got {sorted(map(str, cost))}")
+        cost = np.array([float({str(k): v for k, v in cost.items()}[name]) for name in names])
+    if hasattr(cost, "columns"):
+        columns = [str(c) for c in cost.columns]
+        if sorted(columns) != sorted(names):
+            raise ValueError(f"cost has columns {columns} but value has {names}")
+        costs = cost[[cost.columns[columns.index(name)] for name in names]].to_numpy(dtype=np.float64)
+    elif hasattr(cost, "index") and hasattr(cost, "to_numpy") and np.ndim(cost) == 1 and \
+            set(str(i) for i in cost.index) == set(names):
+        costs = np.broadcast_to(np.array([float(cost[[i for i in cost.index if str(i) == name][0]]) for name in names]),
+                                matrix.shape)
+    else:
+        costs = np.asarray(cost, dtype=np.float64)
+        if costs.ndim == 1 and offers == 1 and len(costs) == n:
+            costs = costs[:, None]
+        try:
+            costs = np.broadcast_to(costs, matrix.shape)
+        except ValueError:
+            raise ValueError(f"cost has shape {costs.shape}, which does not fit value's {matrix.shape} (customers x "
+                             "offers): give one cost per offer, one per customer and offer, or one number") from None
+    _check_finite(matrix, "value", names, customers)
+    bad = ~np.isfinite(costs) | (costs < 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"cost must be a non-negative number for every customer and offer: {int(bad.sum())} are NaN, "
+                         f"infinite or negative (first: customer {customers[i]!r}, offer {names[j]!r}: {costs[i, j]})")
+    text = None
+    if reasons is not None:
+        text = np.asarray(reasons.to_numpy() if hasattr(reasons, "to_numpy") else reasons, dtype=object)
+        if hasattr(reasons, "columns") and [str(c) for c in reasons.columns] != names:
+            raise ValueError(f"reasons has columns {[str(c) for c in reasons.columns]} but value has {names}")
+        if text.ndim == 1:
+            text = np.repeat(text[:, None], offers, axis=1)
+        if text.shape != matrix.shape:
+            raise ValueError(f"reasons must be customers x offers {matrix.shape} (or one per customer), got {text.shape}")
+    return _Offers(np.ascontiguousarray(matrix), np.ascontiguousarray(costs), names, customers, text)
+
+
+def _check_finite(matrix: np.ndarray, what: str, names: List[str], customers: Any) -> None:
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{what} holds {int(bad.sum())} NaN or infinite entries (first: customer {customers[i]!r}, "
+                         f"offer {names[j]!r})")
+
+
+def _plan_table(offers: _Offers, chosen: np.ndarray, totals: Dict[str, Any], min_value_per_spend: float) -> Any:
+    """The plan as a table: one row per customer; ``chosen`` is the C++ allocation's offer
+    (-1 for none, else 0-based), the only place that numbering exists."""
+    chosen = np.asarray(chosen, dtype=np.int64)
+    n = len(chosen)
+    given = chosen >= 0
+    rows = np.arange(n)
+    column = np.maximum(chosen, 0)
+    cost = np.where(given, offers.cost[rows, column], 0.0)
+    value = np.where(given, offers.value[rows, column], 0.0)
+    names = np.array(offers.names, dtype=object)
+    offer = np.where(given, names[column], None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(offers.cost > 0, offers.value / offers.cost, np.where(offers.value > 0, np.inf, 0.0))
+    best = ratio.argmax(axis=1)
+    reason = np.empty(n, dtype=object)
+    for i in range(n):
+        if given[i]:
+            reason[i] = (offers.reasons[i, chosen[i]] if offers.reasons is not None else
+                         f"expected incremental value {value[i]:.4g} for a cost of {cost[i]:.4g}")
+        elif ratio[i, best[i]] < min_value_per_spend:
+            reason[i] = (f"no offer earns its cost (best: {names[best[i]]!r}, {ratio[i, best[i]]:.3g} per unit spent)"
+                         if np.isfinite(ratio[i, best[i]]) else "no offer adds value")
+        else:
+            reason[i] = "the budget went to customers who return more per unit spent"
+    columns = {"customer": offers.customers, "offer": offer, "offer_code": np.where(given, chosen + 1, 0),
+               "cost": cost, "expected_incremental_value": value, "reason": reason}
+    attrs = dict(totals)
+    attrs["offer_names"] = list(offers.names)
+    try:
+        import pandas as pd
+    except ImportError:
+        return {**columns, **attrs}
+    table = pd.DataFrame(columns)
+    table.attrs.update(attrs)
+    return table
+
+
+def _totals(allocation: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in allocation.items() if k != "offer"}
 
 
 @dataclass
@@ -17,6 +158,7 @@ class OfferPlan:
 
     path: Any
     num_customers: int
+    offers: Optional[_Offers] = None
 
     @property
     def spend(self) -> np.ndarray:
@@ -26,87 +168,131 @@ class OfferPlan:
     def value(self) -> np.ndarray:
         return self.path.value
 
+    @property
+    def offer_names(self) -> List[str]:
+        return list(self.offers.names) if self.offers is not None else []
+
     def value_at(self, budget: float) -> float:
         """The LP optimum at ``budget``: an upper bound on what any allocation can earn."""
         return self.path.value_at(float(budget))
 
-    def at(self, budget: float, min_value_per_spend: float = 1.0) -> dict:
-        """Integral allocation at ``budget``: ``offer`` per customer (-1 none), ``spend``, ``value``,
-        ``profit`` (value - spend), ``roi`` and ``lp_bound``. Segments returning less than
-        ``min_value_per_spend`` per unit spent are left out (1.0: never lose money on the margin)."""
-        return _core.promo.allocate_at_budget(self.path, self.num_customers, float(budget), float(min_value_per_spend))
+    def at(self, budget: float, min_value_per_spend: float = 1.0) -> Any:
+        """The integral allocation at ``budget`` as a plan table (see the module's docstring), with
+        ``spend``, ``value``, ``profit`` (value - spend), ``roi`` and ``lp_bound`` in its
+        ``attrs``. Segments returning less than ``min_value_per_spend`` per unit spent are left
+        out (1.0: never lose money on the margin)."""
+        allocation = _core.promo.allocate_at_budget(self.path, self.num_customers, float(budget), float(min_value_per_spend))
+        totals = _totals(allocation)
+        totals["budget"] = float(budget)
+        return _plan_table(self.offers, allocation["offer"], totals, float(min_value_per_spend))
 
 
-def plan_offers(value: Any, cost: Any, n_jobs: int = 0) -> OfferPlan:
-    """``value`` and ``cost`` are customers x offers: the expected incremental value of each offer
-    (e.g. predicted uplift x margin) and its expected cost (discount given away + contact cost)."""
-    value = np.ascontiguousarray(value, dtype=np.float64)
-    cost = np.ascontiguousarray(cost, dtype=np.float64)
-    if value.ndim == 1:
-        value, cost = value[:, None], cost.reshape(-1, 1)
-    return OfferPlan(_core.promo.solve_budget_path(value, cost, int(n_jobs)), value.shape[0])
+def plan_offers(*args: Any, value: Any = None, cost: Any = None, reasons: Any = None, n_jobs: int = 0) -> OfferPlan:
+    """The budget path of ``value`` and ``cost`` (see the module's docstring), from which
+    ``at(budget)`` reads the plan at any budget. ``reasons``: the text a plan quotes per customer
+    and offer (``model.main_reasons(X)``), or one per customer."""
+    _keywords_only("plan_offers", args)
+    offers = _offers_of(value, cost, reasons)
+    return OfferPlan(_core.promo.solve_budget_path(offers.value, offers.cost, int(n_jobs)), offers.value.shape[0], offers)
 
 
-def allocate(value: Any, cost: Any, budget: float, *, max_customers: Any = None, min_customers: Any = None,
-             margin_after_offer: Any = None, min_margin: float = 0.0, contacts_so_far: Any = None, max_contacts: int = 0,
-             min_value_per_spend: float = 1.0, n_jobs: int = 0) -> dict:
+@contextlib.contextmanager
+def _offers_named(offers: _Offers) -> Iterator[None]:
+    """The core's errors name offers by their 0-based column; they are re-raised naming them as
+    the caller does."""
+    from .exceptions import ComptoirError
+
+    try:
+        yield
+    except ComptoirError as error:
+        text = re.sub(r"\boffer (\d+)\b", lambda m: (f"offer {offers.names[int(m.group(1))]!r}"
+                                                    if int(m.group(1)) < len(offers.names) else m.group(0)), str(error))
+        raise type(error)(text) from None
+
+
+def _per_offer(values: Any, offers: _Offers, what: str, dtype: Any) -> np.ndarray:
+    """A per-offer rule (a sequence in the offers' order, or a dict / Series by offer name)."""
+    if values is None:
+        return np.zeros(0, dtype=dtype)
+    if isinstance(values, dict) or (hasattr(values, "index") and hasattr(values, "to_dict")):
+        given = {str(k): v for k, v in dict(values).items()}
+        unknown = set(given) - set(offers.names)
+        if unknown:
+            raise ValueError(f"{what} names {sorted(unknown)}, which are not offers ({offers.names})")
+        return np.array([given.get(name, 0) for name in offers.names], dtype=dtype)
+    return np.ascontiguousarray(values, dtype=dtype)
+
+
+def allocate(*args: Any, value: Any = None, cost: Any = None, budget: float, max_customers: Any = None,
+             min_customers: Any = None, margin_after_offer: Any = None, min_margin: float = 0.0,
+             contacts_so_far: Any = None, max_contacts: int = 0, min_value_per_spend: float = 1.0,
+             reasons: Any = None, n_jobs: int = 0) -> Any:
     """Like ``plan_offers(...).at(budget)`` under business rules, each optional:
 
-    - ``max_customers[j]``: at most this many customers get offer j (0 = no cap);
-    - ``min_customers[j]``: at least this many do (0 = none), even at a loss;
+    - ``max_customers``: per offer (in the offers' order, or a dict by offer name), at most this
+      many customers get it (0 = no cap);
+    - ``min_customers``: at least this many do (0 = none), even at a loss;
     - ``margin_after_offer``: the margin rate a customer's expected basket keeps after an offer's
       discount (customers x offers, or anything that broadcasts to it, such as
       ``basket_margin[:, None] - discounts``); pairs below ``min_margin`` are never chosen;
     - ``contacts_so_far`` per customer: those at ``max_contacts`` or more (0 = no cap) are left out.
 
-    Returns the allocation dict (``offer``, ``spend``, ``value``, ``profit``, ``roi``,
-    ``lp_bound``) plus ``prices`` (per offer: positive where a cap binds, negative where a
-    minimum needed a subsidy), ``customers_per_offer``, ``pairs_below_margin_floor`` and
-    ``customers_at_contact_cap``. Rules that cannot all hold raise ``InfeasibleError`` naming
-    what binds."""
-    value = np.ascontiguousarray(value, dtype=np.float64)
-    cost = np.ascontiguousarray(cost, dtype=np.float64)
-    if value.ndim == 1:
-        value, cost = value[:, None], cost.reshape(-1, 1)
+    Returns the plan table with, in its ``attrs``, the totals plus ``prices`` (per offer:
+    positive where a cap binds, negative where a minimum needed a subsidy),
+    ``customers_per_offer``, ``pairs_below_margin_floor`` and ``customers_at_contact_cap``. Rules
+    that cannot all hold raise ``InfeasibleError`` naming what binds."""
+    _keywords_only("allocate", args)
+    offers = _offers_of(value, cost, reasons)
     if margin_after_offer is None:
         margin = np.zeros((0,))
     else:
-        margin = np.ascontiguousarray(np.broadcast_to(np.asarray(margin_after_offer, dtype=np.float64), value.shape))
+        margin = np.ascontiguousarray(np.broadcast_to(np.asarray(margin_after_offer, dtype=np.float64), offers.value.shape))
 
     def optional(array: Any, dtype: Any) -> np.ndarray:
         return np.zeros(0, dtype=dtype) if array is None else np.ascontiguousarray(array, dtype=dtype)
 
-    return _core.promo.allocate_with_rules(value, cost, float(budget), optional(max_customers, np.int64),
-                                           optional(min_customers, np.int64), margin, float(min_margin),
-                                           optional(contacts_so_far, np.int32), int(max_contacts),
-                                           float(min_value_per_spend), int(n_jobs))
+    with _offers_named(offers):
+        result = _core.promo.allocate_with_rules(offers.value, offers.cost, float(budget),
+                                                 _per_offer(max_customers, offers, "max_customers", np.int64),
+                                                 _per_offer(min_customers, offers, "min_customers", np.int64), margin,
+                                                 float(min_margin), optional(contacts_so_far, np.int32), int(max_contacts),
+                                                 float(min_value_per_spend), int(n_jobs))
+    totals = _totals(result)
+    totals["budget"] = float(budget)
+    return _plan_table(offers, result["offer"], totals, float(min_value_per_spend))
 
 
-def allocate_with_parity(value: Any, cost: Any, budget: float, group: Any, max_gap: float, max_iterations: int = 200,
-                         n_jobs: int = 0) -> dict:
+def allocate_with_parity(*args: Any, value: Any = None, cost: Any = None, budget: float, group: Any, max_gap: float,
+                         max_iterations: int = 200, reasons: Any = None, n_jobs: int = 0) -> Any:
     """Like ``plan_offers(...).at(budget)`` with the offer rate of every group of ``group`` (a
     customer attribute) within ``max_gap`` of every other's. A Lagrangian subsidy per group and per
-    unit spent (``subsidies``, negative for groups held back) is adjusted until the rates meet;
-    ``profit`` is the true value minus spend of the result, ``unconstrained_profit`` what the budget
-    earns without the constraint (the difference is the price of parity). Raises ``ValueError``
-    naming every group's rate and the groups that bind when ``max_iterations`` rounds of
-    subsidies do not bring the rates within ``max_gap``."""
-    value = np.ascontiguousarray(value, dtype=np.float64)
-    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    unit spent (``subsidies``, negative for groups held back) is adjusted until the rates meet.
+    Returns the plan table; its ``attrs`` hold ``spend``, ``value``, ``profit`` (the true value
+    minus spend of the result), ``groups``, ``offer_rates``, ``subsidies`` and
+    ``unconstrained_profit`` (what the budget earns without the constraint: the difference is the
+    price of parity). Raises ``ValueError`` naming every group's rate and the groups that bind
+    when ``max_iterations`` rounds of subsidies do not bring the rates within ``max_gap``."""
+    _keywords_only("allocate_with_parity", args)
+    offers = _offers_of(value, cost, reasons)
+    value, cost = offers.value, offers.cost
     group = np.asarray(group)
-    if value.ndim != 2 or value.shape != cost.shape or len(group) != len(value):
-        raise ValueError("value and cost must be customers x offers and group one label per customer")
+    if len(group) != len(value):
+        raise ValueError(f"group must hold one label per customer: {len(group)} labels for {len(value)} customers")
     if not max_gap >= 0:
         raise ValueError(f"max_gap must be >= 0, got {max_gap}")
     labels, codes = np.unique(group, return_inverse=True)
     sizes = np.bincount(codes)
     subsidy = np.zeros(len(labels))
     scale = float(np.median(np.abs(value[value != 0]) / np.maximum(cost[value != 0], 1e-12))) if (value != 0).any() else 1.0
-    unconstrained = plan_offers(value, cost, n_jobs).at(budget)
 
-    def allocate(subsidies: np.ndarray) -> Tuple[dict, np.ndarray]:
-        adjusted = value + subsidies[codes][:, None] * cost
-        result = plan_offers(adjusted, cost, n_jobs).at(budget)
+    def solve(adjusted: np.ndarray) -> Dict[str, Any]:
+        path = _core.promo.solve_budget_path(np.ascontiguousarray(adjusted), cost, int(n_jobs))
+        return _core.promo.allocate_at_budget(path, len(value), float(budget), 1.0)
+
+    unconstrained = solve(value)
+
+    def allocate(subsidies: np.ndarray) -> Tuple[Dict[str, Any], np.ndarray]:
+        result = solve(value + subsidies[codes][:, None] * cost)
         rates = np.bincount(codes, weights=(np.asarray(result["offer"]) >= 0).astype(float), minlength=len(labels)) / sizes
         return result, rates
 
@@ -127,23 +313,42 @@ def allocate_with_parity(value: Any, cost: Any, budget: float, group: Any, max_g
     given = np.flatnonzero(offer >= 0)
     spend = float(cost[given, offer[given]].sum())
     earned = float(value[given, offer[given]].sum())
-    return {"offer": offer, "spend": spend, "value": earned, "profit": earned - spend, "groups": labels,
-            "offer_rates": rates, "subsidies": subsidy, "unconstrained_profit": float(unconstrained["profit"])}
+    totals = {"spend": spend, "value": earned, "profit": earned - spend, "roi": earned / spend if spend > 0 else 0.0,
+              "budget": float(budget), "groups": labels, "offer_rates": rates, "subsidies": subsidy,
+              "unconstrained_profit": float(unconstrained["profit"])}
+    return _plan_table(offers, offer, totals, 1.0)
 
 
-def offer_audit(offer: Any, discounts: Any, group: Any, reference: Any = None, replicates: int = 200,
+def offer_audit(plan: Any, discounts: Any, group: Any, reference: Any = None, replicates: int = 200,
                 random_state: int = 42) -> Any:
     """Who gets offers, by a customer attribute: per group the offer rate and the average discount
     depth (0 for customers without an offer), with their difference and ratio to the ``reference``
-    group (default: the largest) and 95% bootstrap intervals. ``offer`` is -1 for none or the
-    index into ``discounts``. A DataFrame when pandas is installed, else a list of dicts."""
-    offer = np.asarray(offer)
+    group (default: the largest) and 95% bootstrap intervals. ``plan``: a plan table from this
+    module, or offer codes per customer (0 for none, k for the k-th offer); ``discounts``: the
+    depth of each offer, in the offers' order or as a dict / Series by offer name. A DataFrame
+    when pandas is installed, else a list of dicts."""
+    names = None
+    if hasattr(plan, "columns") or isinstance(plan, dict):
+        names = plan.attrs.get("offer_names") if hasattr(plan, "attrs") else plan.get("offer_names")
+        plan = plan["offer_code"]
+    code = np.asarray(plan)
+    if code.dtype.kind not in "iu":
+        raise ValueError(f"offer codes must be integers (0 for none, k for the k-th offer), got dtype {code.dtype}")
+    if isinstance(discounts, dict) or (hasattr(discounts, "index") and hasattr(discounts, "to_dict")):
+        if names is None:
+            raise ValueError("discounts by offer name need a plan table, which names its offers")
+        given_depths = {str(k): float(v) for k, v in dict(discounts).items()}
+        missing = [n for n in names if n not in given_depths]
+        if missing:
+            raise ValueError(f"discounts has no depth for the offers {missing}")
+        discounts = [given_depths[n] for n in names]
+    offer = code.astype(np.int64) - 1
     group = np.asarray(group)
     discounts = np.asarray(discounts, dtype=float)
     if len(offer) != len(group):
         raise ValueError(f"{len(offer)} offers but {len(group)} group labels")
     if offer.size and (offer.max() >= len(discounts) or offer.min() < -1):
-        raise ValueError("offer must be -1 (none) or an index into discounts")
+        raise ValueError(f"offer codes must be 0 (none) or 1..{len(discounts)} (one discount per offer)")
     depth = np.where(offer >= 0, discounts[np.clip(offer, 0, None)], 0.0)
     given = (offer >= 0).astype(float)
     labels, codes = np.unique(group, return_inverse=True)

@@ -18,10 +18,12 @@ class LogisticRegression(ClassifierMixin, Estimator):
     """L1 or L2 logistic regression fitted to its optimum by proximal Newton in C++.
 
     ``C`` has scikit-learn's meaning (inverse penalty strength on the summed log loss), so the same
-    ``C`` gives the same optimum as ``sklearn.linear_model.LogisticRegression``."""
+    ``C`` gives the same optimum as ``sklearn.linear_model.LogisticRegression``; ``n_jobs=-1`` is
+    every core and ``verbose=-1`` silent, as there. ``drift_check=False`` turns off the
+    DriftWarning of predictions."""
 
     def __init__(self, C: float = 1.0, penalty: str = "l2", fit_intercept: bool = True, max_iter: int = 100,
-                 tol: float = 1e-10, n_jobs: int = 0, verbose: Any = False) -> None:
+                 tol: float = 1e-10, n_jobs: int = 0, verbose: Any = False, drift_check: bool = True) -> None:
         self.C = C
         self.penalty = penalty
         self.fit_intercept = fit_intercept
@@ -29,8 +31,9 @@ class LogisticRegression(ClassifierMixin, Estimator):
         self.tol = tol
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.drift_check = drift_check
 
-    _param_names = ("C", "penalty", "fit_intercept", "max_iter", "tol", "n_jobs", "verbose")
+    _param_names = ("C", "penalty", "fit_intercept", "max_iter", "tol", "n_jobs", "verbose", "drift_check")
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
@@ -47,8 +50,8 @@ class LogisticRegression(ClassifierMixin, Estimator):
         config = _core.propensity.LogisticRegressionConfig()
         for name in ("C", "penalty", "fit_intercept", "max_iter", "tol"):
             setattr(config, name, getattr(self, name))
-        self.model_ = _core.propensity.LogisticRegression.fit(matrix, labels, weights, config, int(self.n_jobs),
-                                                              make_progress(self.verbose))
+        self.model_ = _core.propensity.LogisticRegression.fit(matrix, labels, weights, config, _tabular.threads(self.n_jobs),
+                                                              make_progress(_tabular.verbosity(self.verbose)))
         _tabular.attach_schema(self)
         self._restore_from_model()
         return self
@@ -62,7 +65,7 @@ class LogisticRegression(ClassifierMixin, Estimator):
 
     def decision_function(self, X: Any) -> np.ndarray:
         model = self._fitted()
-        return model.decision_function(_tabular.matrix(X, self, fitting=False), int(self.n_jobs))
+        return model.decision_function(_tabular.matrix(X, self, fitting=False), _tabular.threads(self.n_jobs))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         z = self.decision_function(X)
@@ -84,6 +87,24 @@ class LogisticRegression(ClassifierMixin, Estimator):
         return contributions
 
 
+def _calibration_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """1 for the base model's positive class, 0 for its negative one; labels that are not its
+    classes (by value and kind) are refused, naming both sets."""
+    from .exceptions import InvalidArgumentError
+
+    text = {"O", "U", "S"}
+    found = np.unique(y)
+    same_kind = (y.dtype.kind in text) == (classes.dtype.kind in text) and \
+        (y.dtype.kind == "b") == (classes.dtype.kind == "b")
+    if not same_kind or not np.isin(found, classes).all():
+        raise InvalidArgumentError(f"the calibration labels {found[:10].tolist()} are not the base model's classes "
+                                   f"{classes.tolist()}: give y in the labels the base model was fitted on")
+    if len(found) < 2:
+        raise InvalidArgumentError(f"the calibration labels hold only the class {found.tolist()}: calibration needs "
+                                   f"both of {classes.tolist()}")
+    return (y == classes[1]).astype(np.uint8)
+
+
 class CalibratedClassifier(ClassifierMixin, Estimator):
     """Calibrates an already-fitted classifier on held-out data: ``method="isotonic"`` (pool
     adjacent violators) or ``"sigmoid"`` (Platt scaling of its probabilities).
@@ -101,11 +122,20 @@ class CalibratedClassifier(ClassifierMixin, Estimator):
         self.method = method
 
     def fit(self, X: Any, y: Any) -> "CalibratedClassifier":
+        """Fits the map of the base classifier's probabilities on held-out ``X``, ``y``. The labels
+        are matched by value against the base's ``classes_``: labels of another kind (0/1 for a
+        base fitted on 'no'/'yes') are an InvalidArgumentError naming both sets."""
         if self.method not in ("isotonic", "sigmoid"):
             raise ValueError(f"method must be 'isotonic' or 'sigmoid', got {self.method!r}")
+        classes = getattr(self.estimator, "classes_", None)
+        if classes is None or len(classes) != 2:
+            raise ValueError("CalibratedClassifier calibrates a fitted binary classifier: fit the estimator first")
+        classes = np.asarray(classes)
+        labels = _calibration_labels(_tabular.targets(y), classes)
         scores = np.ascontiguousarray(self.estimator.predict_proba(X)[:, 1], dtype=np.float64)
-        labels = (np.asarray(y) == self.estimator.classes_[1]).astype(np.uint8)
-        self.classes_ = self.estimator.classes_
+        if len(scores) != len(labels):
+            raise ValueError(f"X has {len(scores)} rows but y has {len(labels)}")
+        self.classes_ = classes
         fitter = _core.propensity.IsotonicCalibration if self.method == "isotonic" else _core.propensity.PlattScaling
         self.calibrator_ = fitter.fit(scores, labels)
         self.__dict__.pop("model_", None)

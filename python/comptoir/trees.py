@@ -9,11 +9,20 @@ A model file (``save``/``load``/pickle) keeps everything fitted: the parameters,
 each categorical column's levels (so a loaded model maps a frame's categories exactly as at fit;
 levels not seen in fit are scored as missing) and the class labels.
 Results are identical for a ``random_state`` whatever ``n_jobs`` is. ``min_samples_leaf`` is checked
-as LightGBM checks it: a candidate child's rows are estimated from its share of the node's hessian."""
+as LightGBM checks it: a candidate child's rows are estimated from its share of the node's hessian.
+
+LightGBM's names are accepted where they mean what ours do (``min_child_samples`` is
+``min_samples_leaf``, ``min_child_weight`` ``min_hessian_leaf``, ``reg_lambda``
+``l2_regularization``, ``colsample_bytree`` ``colsample``, ``max_bin`` ``max_bins``, ... see
+``LIGHTGBM_ALIASES``), and so are its conventions ``max_depth=-1`` (no limit), ``n_jobs=-1`` (every
+core) and ``verbose=-1`` (silent); names without an equivalent (``reg_alpha``, ``boosting_type``,
+... see ``LIGHTGBM_REFUSED``) are a TypeError saying what to use. ``get_params`` reports our names.
+``drift_check=False`` turns off the DriftWarning of predictions (see ``comptoir._tabular``)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+import inspect
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,20 +31,66 @@ from ._base import ClassifierMixin, Estimator, RegressorMixin
 from ._progress import make_progress
 
 
+# LightGBM's names (its scikit-learn API and its native aliases) that mean what one of ours means.
+LIGHTGBM_ALIASES = {
+    "min_child_samples": "min_samples_leaf", "min_data_in_leaf": "min_samples_leaf",
+    "min_child_weight": "min_hessian_leaf", "min_sum_hessian_in_leaf": "min_hessian_leaf",
+    "reg_lambda": "l2_regularization", "lambda_l2": "l2_regularization",
+    "min_gain_to_split": "min_split_gain", "max_bin": "max_bins",
+    "colsample_bytree": "colsample", "feature_fraction": "colsample", "bagging_fraction": "subsample",
+    "num_iterations": "n_estimators", "num_boost_round": "n_estimators", "num_trees": "n_estimators",
+    "eta": "learning_rate", "shrinkage_rate": "learning_rate", "seed": "random_state", "num_threads": "n_jobs",
+    "verbosity": "verbose", "categorical_feature": "categorical_features",
+}
+# LightGBM's names with no equivalent here, or a different meaning: refused with what to use.
+LIGHTGBM_REFUSED = {
+    "reg_alpha": "comptoir has no L1 penalty on leaf values: use l2_regularization (LightGBM's reg_lambda)",
+    "lambda_l1": "comptoir has no L1 penalty on leaf values: use l2_regularization (LightGBM's reg_lambda)",
+    "boosting_type": "comptoir boosts gradient trees only ('gbdt')",
+    "objective": "choose GradientBoostingClassifier (binary) or GradientBoostingRegressor(loss=...)",
+    "class_weight": "pass sample_weight to fit",
+    "importance_type": "feature_importances_ is the total split gain, normalised",
+    "subsample_for_bin": "bins are chosen from every row: set max_bins",
+    "early_stopping_rounds": "use early_stopping=True and n_iter_no_change",
+    "early_stopping_round": "use early_stopping=True and n_iter_no_change",
+}
+
+
+def _refuse_or_translate(owner: str, aliases: dict) -> dict:
+    """Our names for LightGBM's; a name with another meaning is a TypeError naming what to use."""
+    out = {}
+    for name, value in aliases.items():
+        if name == "subsample_freq":
+            if value != 1:
+                raise TypeError(f"{owner}: subsample_freq={value!r} is refused: comptoir samples the rows of every tree "
+                                "(LightGBM's subsample_freq=1) with subsample")
+            continue
+        if name in LIGHTGBM_REFUSED:
+            raise TypeError(f"{owner}: LightGBM's {name} has no equivalent here: {LIGHTGBM_REFUSED[name]}")
+        if name not in LIGHTGBM_ALIASES:
+            raise TypeError(f"{owner}.__init__() got an unexpected keyword argument {name!r}")
+        ours = LIGHTGBM_ALIASES[name]
+        if ours in out:
+            raise TypeError(f"{owner}: {name} and another alias both set {ours}")
+        out[ours] = value
+    return out
+
+
 class _GradientBoosting(Estimator):
     _objective = "binary"
     _allow_nan = True
     _param_names = ("n_estimators", "learning_rate", "num_leaves", "max_depth", "min_samples_leaf", "min_hessian_leaf",
                     "l2_regularization", "min_split_gain", "max_bins", "categorical_features", "subsample",
                     "colsample", "early_stopping", "n_iter_no_change", "validation_fraction", "random_state",
-                    "n_jobs", "verbose")
+                    "n_jobs", "verbose", "drift_check")
 
     def __init__(self, n_estimators: int = 100, learning_rate: float = 0.1, num_leaves: int = 31,
                  max_depth: Optional[int] = None, min_samples_leaf: int = 20, min_hessian_leaf: float = 1e-3,
                  l2_regularization: float = 0.0, min_split_gain: float = 0.0, max_bins: int = 256,
                  categorical_features: Optional[Sequence[Any]] = None, subsample: float = 1.0, colsample: float = 1.0,
                  early_stopping: bool = False, n_iter_no_change: int = 10, validation_fraction: float = 0.1,
-                 random_state: int = 42, n_jobs: int = 0, verbose: Any = False) -> None:
+                 random_state: int = 42, n_jobs: int = 0, verbose: Any = False, drift_check: bool = True,
+                 **lightgbm_names: Any) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -54,6 +109,15 @@ class _GradientBoosting(Estimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.drift_check = drift_check
+        for name, value in _refuse_or_translate(type(self).__name__, lightgbm_names).items():
+            setattr(self, name, value)
+
+    def set_params(self, **params: Any) -> Any:
+        """scikit-learn's set_params; LightGBM's names are taken as in the constructor."""
+        ours = {k: v for k, v in params.items() if k in self._param_names}
+        ours.update(_refuse_or_translate(type(self).__name__, {k: v for k, v in params.items() if k not in self._param_names}))
+        return super().set_params(**ours)
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
@@ -71,7 +135,9 @@ class _GradientBoosting(Estimator):
         values = {
             "objective": self._objective, "power": float(getattr(self, "power", 1.5)),
             "n_estimators": int(self.n_estimators), "learning_rate": float(self.learning_rate),
-            "num_leaves": int(self.num_leaves), "max_depth": 0 if self.max_depth is None else int(self.max_depth),
+            "num_leaves": int(self.num_leaves),
+            # LightGBM's max_depth=-1 (any value <= 0) is no limit, as None is.
+            "max_depth": 0 if self.max_depth is None or self.max_depth <= 0 else int(self.max_depth),
             "min_samples_leaf": int(self.min_samples_leaf), "min_hessian_leaf": float(self.min_hessian_leaf),
             "l2_regularization": float(self.l2_regularization), "min_split_gain": float(self.min_split_gain),
             "subsample": float(self.subsample), "colsample": float(self.colsample),
@@ -86,20 +152,7 @@ class _GradientBoosting(Estimator):
     def _categorical_indices(self, X: Any, n_features: int) -> List[int]:
         indices = set(getattr(self, "category_levels_", {}).keys())
         names = list(X.columns) if hasattr(X, "columns") else None
-        spec = self.categorical_features
-        if spec is not None:
-            spec = list(spec)
-            if len(spec) == n_features and all(isinstance(v, (bool, np.bool_)) for v in spec):
-                spec = [j for j, flag in enumerate(spec) if flag]
-            for item in spec:
-                if isinstance(item, str):
-                    if names is None or item not in names:
-                        raise ValueError(f"categorical feature {item!r} is not a column of X")
-                    indices.add(names.index(item))
-                elif not 0 <= int(item) < n_features:
-                    raise ValueError(f"categorical feature index {item} is outside [0, {n_features})")
-                else:
-                    indices.add(int(item))
+        indices |= set(_tabular.categorical_indices(self.categorical_features, names, n_features))
         return sorted(indices)
 
     def _targets(self, y: Any, validating: bool = False) -> np.ndarray:
@@ -117,11 +170,13 @@ class _GradientBoosting(Estimator):
         train = np.setdiff1d(np.arange(n), validation)
         return train, validation
 
-    def fit(self, X: Any, y: Any, sample_weight: Optional[Any] = None,
-            eval_set: Optional[Tuple[Any, Any]] = None) -> "_GradientBoosting":
+    def fit(self, X: Any, y: Any, sample_weight: Optional[Any] = None, eval_set: Any = None) -> "_GradientBoosting":
         """Fits on ``X``, ``y``. With ``early_stopping``, stops once the loss on ``eval_set`` (or on a
         held-out ``validation_fraction`` of the rows when none is given) has not improved for
-        ``n_iter_no_change`` trees, and keeps the best number of trees."""
+        ``n_iter_no_change`` trees, and keeps the best number of trees. ``eval_set`` is a list
+        holding one ``(X_val, y_val)`` pair, as scikit-learn and LightGBM take it (a bare pair is
+        accepted too); the validation loss per tree is ``validation_loss_``."""
+        eval_set = _one_eval_set(eval_set)
         matrix = _tabular.matrix(X, self, fitting=True)
         targets = self._targets(y)
         if len(targets) != len(matrix):
@@ -130,7 +185,9 @@ class _GradientBoosting(Estimator):
         weights = _tabular.sample_weights(sample_weight, len(targets))
         X_validation = y_validation = None
         if eval_set is not None:
-            X_validation = _tabular.matrix(eval_set[0], self, fitting=False)
+            X_validation = _tabular.matrix(eval_set[0], self, fitting=False, check_drift=False)
+            if len(X_validation) != len(self._targets(eval_set[1], validating=True)):
+                raise ValueError(f"eval_set's X has {len(X_validation)} rows but its y has {len(eval_set[1])}")
             y_validation = self._targets(eval_set[1], validating=True)
         elif self.early_stopping:
             if not 0 < self.validation_fraction < 1:
@@ -141,7 +198,8 @@ class _GradientBoosting(Estimator):
             weights = None if weights is None else weights[train]
         self.model_ = _core.trees.GradientBoosting.fit(
             matrix, targets, weights, X_validation, y_validation, config=self._config(categorical),
-            num_threads=int(self.n_jobs), seed=int(self.random_state), on_progress=make_progress(self.verbose),
+            num_threads=_tabular.threads(self.n_jobs), seed=int(self.random_state),
+            on_progress=make_progress(_tabular.verbosity(self.verbose)),
         )
         _tabular.attach_schema(self)
         self._restore_from_model()
@@ -157,18 +215,36 @@ class _GradientBoosting(Estimator):
 
     def _raw(self, X: Any) -> np.ndarray:
         model = self._fitted()
-        return model.predict_raw(_tabular.matrix(X, self, fitting=False), int(self.n_jobs))
+        return model.predict_raw(_tabular.matrix(X, self, fitting=False), _tabular.threads(self.n_jobs))
 
     def explain(self, X: Any) -> Any:
         """Exact TreeSHAP contributions per feature plus a ``base_value`` column (the expected raw
         score); each row adds up to the raw score (log-odds for the classifier, log of the mean for
         Poisson and Tweedie). A DataFrame when X was one."""
-        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False, check_drift=False), int(self.n_jobs))
+        contributions = self._fitted().contributions(_tabular.matrix(X, self, fitting=False, check_drift=False),
+                                                    _tabular.threads(self.n_jobs))
         if hasattr(X, "columns"):
             import pandas as pd
 
             return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
         return contributions
+
+
+def _one_eval_set(eval_set: Any) -> Optional[Tuple[Any, Any]]:
+    """The (X, y) pair of ``eval_set`` given as scikit-learn and LightGBM give it (a list of
+    pairs) or bare."""
+    if eval_set is None:
+        return None
+    if isinstance(eval_set, list):
+        if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in eval_set):
+            raise ValueError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
+        if len(eval_set) != 1:
+            raise ValueError(f"eval_set holds {len(eval_set)} (X, y) pairs: early stopping watches one, pass "
+                             "eval_set=[(X_val, y_val)]")
+        eval_set = eval_set[0]
+    if not isinstance(eval_set, tuple) or len(eval_set) != 2:
+        raise ValueError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
+    return eval_set
 
 
 class GradientBoostingClassifier(ClassifierMixin, _GradientBoosting):
@@ -209,10 +285,11 @@ class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
                  min_split_gain: float = 0.0, max_bins: int = 256, categorical_features: Optional[Sequence[Any]] = None,
                  subsample: float = 1.0, colsample: float = 1.0, early_stopping: bool = False,
                  n_iter_no_change: int = 10, validation_fraction: float = 0.1, random_state: int = 42,
-                 n_jobs: int = 0, verbose: Any = False) -> None:
+                 n_jobs: int = 0, verbose: Any = False, drift_check: bool = True, **lightgbm_names: Any) -> None:
         super().__init__(n_estimators, learning_rate, num_leaves, max_depth, min_samples_leaf, min_hessian_leaf,
                          l2_regularization, min_split_gain, max_bins, categorical_features, subsample, colsample,
-                         early_stopping, n_iter_no_change, validation_fraction, random_state, n_jobs, verbose)
+                         early_stopping, n_iter_no_change, validation_fraction, random_state, n_jobs, verbose,
+                         drift_check, **lightgbm_names)
         self.loss = loss
         self.power = power
 
@@ -237,3 +314,15 @@ class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
     def predict(self, X: Any) -> np.ndarray:
         raw = self._raw(X)
         return raw if self._fitted().objective == "squared_error" else np.exp(raw)
+
+
+def _parameters_only(init: Callable[..., None]) -> None:
+    """LightGBM's names are taken by ``**lightgbm_names`` but are not parameters (``get_params``
+    reports ours): scikit-learn reads the parameters from the signature, so they leave it."""
+    signature = inspect.signature(init)
+    init.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD])
+
+
+_parameters_only(_GradientBoosting.__init__)
+_parameters_only(GradientBoostingRegressor.__init__)

@@ -1,9 +1,14 @@
 """Uplift meta-learners over comptoir's own base models: who needs an offer to buy.
 
-``fit(X, treatment, y)`` with ``treatment`` 0 for control and 1..K for the offers;
-``predict(X)`` returns the estimated effect of each offer against control, shape (rows, K).
-Outcomes are binary (conversion, visit: response models are classifiers, ``base_learner``,
-comptoir's ``LogisticRegression`` by default) or continuous (spend: response models are regressors,
+``fit(X, treatment=..., y=...)`` (by keyword: causalml and scikit-uplift order the two differently,
+so a positional call is refused). ``treatment`` holds each row's arm as an offer name, an integer
+code, a boolean or a pandas categorical; ``control_name`` names the control arm ("control", 0 or
+False by default) and every other arm is an offer (``comptoir._offers`` states the convention the
+metrics, ``policy_value`` and the planner share). ``predict(X)`` returns the estimated effect of
+each offer against control: a DataFrame with one column per offer name when X is a DataFrame, a
+(rows, K) array in ``offer_names_`` order otherwise. ``explain(X, offer=...)`` takes the offer's
+name or its value in the treatment. Outcomes are binary (conversion, visit: response models are
+classifiers, ``base_learner``, comptoir's ``LogisticRegression`` by default) or continuous (spend: response models are regressors,
 ``regressor``, comptoir's ``GradientBoostingRegressor`` by default). The X- and doubly-robust
 learners regress imputed effects with ``regressor`` and explain each customer's predicted effect
 with its TreeSHAP contributions.
@@ -13,8 +18,10 @@ is its share of the rows; pass ``propensity_learner`` (a classifier factory) for
 data, where it is fitted per offer against control.
 
 Every learner is served by a C++ model (``comptoir::LoadModel`` loads its file in a backend): the
-forest is one, and each meta-learner is a composite nesting its fitted parts' model files. Arms are
-named control first: "control", "offer 1", .. unless ``offer_names`` names the offers.
+forest is one, and each meta-learner is a composite nesting its fitted parts' model files. The arm
+names (control first) are in the file's schema, so a loaded model, in Python or C++, reports the
+same offer names; integer and boolean offers are named "offer <code>" / "treatment" unless
+``offer_names`` names them. ``drift_check=False`` turns the DriftWarning of ``predict`` off.
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ import numpy as np
 
 from . import _core
 from ._base import Estimator, class_path, estimator_class, read_record
+from . import _offers, _tabular
 from ._progress import make_progress
 from ._tabular import attach_schema as _attach_schema
 from ._tabular import mark_inner
 from ._tabular import restore_schema as _restore_schema
+from ._tabular import feature_names as _feature_names
 from ._tabular import matrix as _matrix
 from .propensity import LogisticRegression
 
@@ -38,19 +47,24 @@ from .propensity import LogisticRegression
 UPLIFT_KINDS = ("uplift_forest", "s_learner", "t_learner", "x_learner", "dr_learner", "class_transformation")
 
 
-def _arms(treatment: Any) -> np.ndarray:
-    treatment = np.asarray(treatment)
-    if treatment.ndim != 1 or not np.issubdtype(treatment.dtype, np.integer):
-        raise ValueError("treatment must be a 1-D integer array: 0 for control, 1..K for the offers")
-    arms = np.unique(treatment)
-    if arms[0] != 0 or len(arms) < 2 or not np.array_equal(arms, np.arange(len(arms))):
-        raise ValueError(f"treatment arms must be 0 (control) and 1..K with every arm present, got {arms.tolist()}")
-    return arms
+def _fit_arguments(owner: Any, args: Tuple[Any, ...], treatment: Any, y: Any) -> None:
+    """Refuses a positional treatment and outcome: the peers disagree on their order."""
+    name = type(owner).__name__
+    if args:
+        raise TypeError(f"{name}.fit takes the treatment and the outcome by keyword: fit(X, treatment=..., y=...). "
+                        "causalml orders them (X, treatment, y) and scikit-uplift (X, y, treatment), so a positional "
+                        "call could swap them silently")
+    if treatment is None or y is None:
+        raise TypeError(f"{name}.fit needs treatment= (the arm of each row) and y= (the outcome)")
 
 
-def _outcome(y: Any, treatment: np.ndarray, arms: np.ndarray, binary_only: bool = False) -> Tuple[np.ndarray, bool]:
+def _outcome(y: Any, treatment: np.ndarray, arms: _offers.Arms, binary_only: bool = False) -> Tuple[np.ndarray, bool]:
     """(outcome as float64, whether it is binary), every arm checked to have something to model."""
-    y = np.asarray(y, dtype=float)
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"the outcome y must be numeric (0/1 conversions or spend), got dtype {y.dtype}: "
+                         "encode it, e.g. (y == 'yes').astype(int)")
+    y = y.astype(float)
     if y.shape != treatment.shape:
         raise ValueError(f"outcome has shape {y.shape} but treatment has {treatment.shape}")
     if np.isnan(y).any():
@@ -58,10 +72,11 @@ def _outcome(y: Any, treatment: np.ndarray, arms: np.ndarray, binary_only: bool 
     binary = bool(np.isin(y, (0, 1)).all())
     if binary_only and not binary:
         raise ValueError("this learner takes a binary outcome (0/1)")
-    for arm in arms:
-        values = y[treatment == arm]
+    for code, name in enumerate(arms.names):
+        values = y[treatment == code]
         if binary and not 0 < values.sum() < len(values):
-            raise ValueError(f"arm {arm} has only one outcome class: its response cannot be modelled")
+            raise ValueError(f"arm {arms.values[code]!r} ({name}) has only one outcome class: its response cannot be "
+                             "modelled")
     return y, binary
 
 
@@ -76,28 +91,12 @@ def _response(model: Any, X: np.ndarray, binary: bool) -> np.ndarray:
     return model.predict_proba(X)[:, 1] if binary else model.predict(X)
 
 
-def _arm_names(offer_names: Optional[Sequence[Any]], arms: int) -> List[str]:
-    """Control first, then the offers: "offer 1".. unless ``offer_names`` names them."""
-    if offer_names is None:
-        return ["control"] + [f"offer {k}" for k in range(1, arms)]
-    names = [str(name) for name in offer_names]
-    if len(names) != arms - 1 or len(set(names)) != len(names) or "control" in names:
-        raise ValueError(f"offer_names must name each of the {arms - 1} offers once (control is 'control'), got {names}")
-    return ["control"] + names
-
-
 def _explained(contributions: np.ndarray, X: Any) -> Any:
     if hasattr(X, "columns"):
         import pandas as pd
 
         return pd.DataFrame(contributions, columns=list(X.columns) + ["base_value"], index=X.index)
     return contributions
-
-
-def _check_offer(offer: int, offers: int) -> int:
-    if not 1 <= offer <= offers:
-        raise ValueError(f"offer must be in 1..{offers}, got {offer}")
-    return int(offer)
 
 
 class EstimatorFactory(functools.partial):
@@ -126,7 +125,85 @@ def _comptoir_part(model: Any, param: str, owner: str) -> Any:
     return mark_inner(model)
 
 
-class _MetaLearner(Estimator):
+ARMS_BLOB = "offer_arms"
+
+
+class _OfferModel(Estimator):
+    """The offer convention every uplift model shares (see ``comptoir._offers``): arms given as
+    names, codes, booleans or a categorical with ``control_name`` the control; ``arms_`` (the arm
+    values, control first), ``arm_names_`` and ``offer_names_`` after fit; offers chosen by name or
+    value; effects as a DataFrame named by offer when X is a DataFrame. The arm values travel in
+    the model file (blob "offer_arms"), their names in its schema."""
+
+    def _encode_arms(self, treatment: Any) -> np.ndarray:
+        codes, arms = _offers.encode(treatment, getattr(self, "control_name", None), self.offer_names)
+        self._set_arms(arms)
+        return codes
+
+    def _set_arms(self, arms: _offers.Arms) -> None:
+        self._arms = arms
+        self.arms_ = arms.values_array()
+        self.arm_names_ = list(arms.names)
+        self.offer_names_ = arms.offer_names
+
+    def _restore_arms(self, names: Sequence[str]) -> None:
+        arms = self.__dict__.get("_arms")
+        if arms is None or list(arms.names) != list(names):
+            arms = _offers.Arms.codes_only(names)  # files without arm values: codes 0..K
+        self._set_arms(arms)
+
+    def _core_bytes(self) -> bytes:
+        import json
+
+        return _core.io.with_blobs(super()._core_bytes(), {ARMS_BLOB: json.dumps(self._arms.record()).encode()})
+
+    @classmethod
+    def from_bytes(cls, data: bytes, user_id_key: Optional[str] = None) -> Any:
+        import json
+
+        from .exceptions import ModelFormatError
+
+        estimator = super().from_bytes(data, user_id_key)
+        blob = _core.io.blob(data, ARMS_BLOB)
+        if blob is not None:
+            try:
+                arms = _offers.Arms.from_record(json.loads(blob.decode()))
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+                raise ModelFormatError(f"the model file's offer arms are corrupted: {error}") from None
+            if list(arms.names) != estimator.arm_names_ or len(arms.values) != len(arms.names):
+                raise ModelFormatError(f"the model file's offer arms {list(arms.names)} differ from its schema's "
+                                       f"{estimator.arm_names_}")
+            estimator._set_arms(arms)
+        return estimator
+
+    def _offer(self, offer: Any) -> int:
+        self._fitted()
+        return self._arms.offer_index(offer)
+
+    @staticmethod
+    def _named(values: np.ndarray, X: Any, names: Sequence[str]) -> Any:
+        if hasattr(X, "columns"):
+            import pandas as pd
+
+            return pd.DataFrame(values, columns=list(names), index=X.index)
+        return values
+
+    def main_reasons(self, X: Any) -> Any:
+        """Per customer and offer, the feature that adds most to the predicted effect, as text
+        ("feature=value (+contribution)"): what a plan quotes as each customer's main reason. A
+        DataFrame (rows x offer names) when X is one, else an object array."""
+        model = self._fitted()
+        matrix = _matrix(X, self, fitting=False, check_drift=False)
+        names = _feature_names(self)
+        out = np.empty((len(matrix), model.num_offers), dtype=object)
+        for k in range(1, model.num_offers + 1):
+            contributions = np.asarray(self._contributions(matrix, k))[:, :-1]
+            top = contributions.argmax(axis=1)
+            out[:, k - 1] = [f"{names[j]}={matrix[i, j]:.4g} ({contributions[i, j]:+.4f})" for i, j in enumerate(top)]
+        return self._named(out, X, self.offer_names_)
+
+
+class _MetaLearner(_OfferModel):
     """Fitting in Python, each part fitted by its own C++ model; serving by the C++ composite
     (``_core.uplift.MetaLearner``) that nests the parts' model files. ``predict`` and ``explain`` go
     through it, and so do ``save``, ``load`` and pickling.
@@ -139,14 +216,16 @@ class _MetaLearner(Estimator):
     naming it). Pickling carries the model as its bytes and the factories as the file stores them
     (natively for a foreign propensity learner, which then must itself pickle)."""
 
-    _param_names = ("base_learner", "regressor", "offer_names")
+    _param_names = ("base_learner", "regressor", "offer_names", "control_name", "drift_check")
     _kind = ""
 
     def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
-                 offer_names: Optional[Sequence[str]] = None) -> None:
+                 offer_names: Optional[Sequence[str]] = None, control_name: Any = None, drift_check: bool = True) -> None:
         self.base_learner = base_learner
         self.regressor = regressor
         self.offer_names = offer_names
+        self.control_name = control_name
+        self.drift_check = drift_check
 
     # ---- parameters in the model file -----------------------------------------------------
 
@@ -187,17 +266,18 @@ class _MetaLearner(Estimator):
     def _fit_responses(self, matrix: np.ndarray, treatment: np.ndarray, y: np.ndarray, arms: np.ndarray) -> List[Any]:
         return [self._response_model(self.binary_outcome_).fit(matrix[treatment == a], y[treatment == a]) for a in arms]
 
-    def _start(self, X: Any, treatment: Any, y: Any, binary_only: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                                          np.ndarray]:
-        """Checked (matrix, treatment, outcome, arms); sets binary_outcome_ and the arm names."""
-        treatment = np.asarray(treatment)
-        arms = _arms(treatment)
-        arm_names = _arm_names(self.offer_names, len(arms))
-        values, self.binary_outcome_ = _outcome(y, treatment, arms, binary_only)
+    def _start(self, X: Any, args: Tuple[Any, ...], treatment: Any, y: Any,
+               binary_only: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Checked (matrix, treatment codes 0..K, outcome, the codes of the arms); sets
+        binary_outcome_ and the arms."""
+        _fit_arguments(self, args, treatment, y)
+        codes = self._encode_arms(treatment)
+        values, self.binary_outcome_ = _outcome(y, codes, self._arms, binary_only)
         matrix = _matrix(X, self, fitting=True)
-        self.arm_names_ = arm_names
+        if len(matrix) != len(codes):
+            raise ValueError(f"X has {len(matrix)} rows but treatment has {len(codes)}")
         self.__dict__.pop("models_", None)
-        return matrix, treatment, values, arms
+        return matrix, codes, values, np.arange(len(self.arm_names_))
 
     def _serve(self, parts: List[Any], blend: Sequence[float] = ()) -> None:
         """The C++ composite of the fitted parts (in the order of the kind's part list)."""
@@ -217,8 +297,7 @@ class _MetaLearner(Estimator):
         self.binary_outcome_ = model.binary_outcome
         self.num_arms_ = model.num_arms
         self.n_features_in_ = model.num_features
-        self.arm_names_ = list(model.arm_names)
-        self.offer_names_ = self.arm_names_[1:]
+        self._restore_arms(list(model.arm_names))
         _restore_schema(self, model)
         if "models_" not in self.__dict__:
             self.models_ = self._group([_part_estimator(model.part_bytes(k)) for k in range(model.num_parts)])
@@ -234,21 +313,25 @@ class _MetaLearner(Estimator):
 
     # ---- serving ------------------------------------------------------------------------
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Estimated effect of each offer against control, shape (rows, K)."""
+    def predict(self, X: Any) -> Any:
+        """Estimated effect of each offer against control: (rows, K) in ``offer_names_`` order, a
+        DataFrame with one column per offer name (and X's index) when X is a DataFrame."""
         model = self._fitted()
-        return model.predict(_matrix(X, self, fitting=False))
+        return self._named(model.predict(_matrix(X, self, fitting=False)), X, self.offer_names_)
 
-    def explain(self, X: Any, offer: int = 1) -> Any:
-        """Per-feature contributions to the predicted effect of ``offer`` (1..K), with a
+    def _contributions(self, matrix: np.ndarray, k: int) -> np.ndarray:
+        return self._fitted().contributions(matrix, k)
+
+    def explain(self, X: Any, offer: Any = None) -> Any:
+        """Per-feature contributions to the predicted effect of ``offer`` (its name, or its value in
+        the treatment; optional when there is one offer), with a
         ``base_value`` column; each row adds up to the predicted effect. Each part's contributions
         are taken on the scale of its output: a regressor's TreeSHAP as it is, a probability's (or
         a Poisson mean's) raw-score contributions rescaled by the secant slope of its link between
         the base value and the row (see include/comptoir/uplift/meta_learners.h); the S-learner
         credits each interaction column to its feature and the offer indicators to ``base_value``."""
-        model = self._fitted()
-        offer = _check_offer(offer, model.num_offers)
-        return _explained(model.contributions(_matrix(X, self, fitting=False, check_drift=False), offer), X)
+        k = self._offer(offer)
+        return _explained(self._contributions(_matrix(X, self, fitting=False, check_drift=False), k), X)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
@@ -280,9 +363,10 @@ def _part_estimator(data: bytes) -> Any:
 
 
 class _ArmOutcomeLearner(_MetaLearner):
-    def predict_outcomes(self, X: Any) -> np.ndarray:
-        """Predicted outcome under each arm, control first: shape (rows, K + 1)."""
-        return self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False))
+    def predict_outcomes(self, X: Any) -> Any:
+        """Predicted outcome under each arm, control first: (rows, K + 1), a DataFrame with one
+        column per arm name when X is a DataFrame."""
+        return self._named(self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False)), X, self.arm_names_)
 
 
 class TLearner(_ArmOutcomeLearner):
@@ -290,8 +374,8 @@ class TLearner(_ArmOutcomeLearner):
 
     _kind = "t_learner"
 
-    def fit(self, X: Any, treatment: Any, y: Any) -> "TLearner":
-        matrix, treatment, values, arms = self._start(X, treatment, y)
+    def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "TLearner":
+        matrix, treatment, values, arms = self._start(X, args, treatment, y)
         self._serve(self._fit_responses(matrix, treatment, values, arms))
         return self
 
@@ -309,8 +393,8 @@ class SLearner(_ArmOutcomeLearner):
         interactions = (indicators[:, :, None] * matrix[:, None, :]).reshape(len(matrix), -1)
         return np.c_[matrix, indicators, interactions]
 
-    def fit(self, X: Any, treatment: Any, y: Any) -> "SLearner":
-        matrix, treatment, values, arms = self._start(X, treatment, y)
+    def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "SLearner":
+        matrix, treatment, values, arms = self._start(X, args, treatment, y)
         design = np.concatenate([self._design(matrix[treatment == a], a, len(arms)) for a in arms])
         order = np.concatenate([values[treatment == a] for a in arms])
         self._serve([self._response_model(self.binary_outcome_).fit(design, order)])
@@ -324,8 +408,8 @@ class ClassTransformation(_MetaLearner):
 
     _kind = "class_transformation"
 
-    def fit(self, X: Any, treatment: Any, y: Any) -> "ClassTransformation":
-        matrix, treatment, labels, arms = self._start(X, treatment, y, binary_only=True)
+    def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "ClassTransformation":
+        matrix, treatment, labels, arms = self._start(X, args, treatment, y, binary_only=True)
         labels = labels.astype(np.uint8)
         models = []
         for arm in arms[1:]:
@@ -341,11 +425,12 @@ class ClassTransformation(_MetaLearner):
 class _EffectRegressionLearner(_MetaLearner):
     """Shared by the learners whose last stage regresses an imputed effect per offer."""
 
-    _param_names = ("base_learner", "regressor", "propensity_learner", "offer_names")
+    _param_names = ("base_learner", "regressor", "propensity_learner", "offer_names", "control_name", "drift_check")
 
     def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
-                 propensity_learner: Optional[Callable[[], Any]] = None, offer_names: Optional[Sequence[str]] = None) -> None:
-        super().__init__(base_learner, regressor, offer_names)
+                 propensity_learner: Optional[Callable[[], Any]] = None, offer_names: Optional[Sequence[str]] = None,
+                 control_name: Any = None, drift_check: bool = True) -> None:
+        super().__init__(base_learner, regressor, offer_names, control_name, drift_check)
         self.propensity_learner = propensity_learner
 
     def _propensity_model(self) -> Any:
@@ -367,8 +452,8 @@ class XLearner(_EffectRegressionLearner):
 
     _kind = "x_learner"
 
-    def fit(self, X: Any, treatment: Any, y: Any) -> "XLearner":
-        matrix, treatment, values, arms = self._start(X, treatment, y)
+    def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "XLearner":
+        matrix, treatment, values, arms = self._start(X, args, treatment, y)
         responses = self._fit_responses(matrix, treatment, values, arms)
         control = treatment == 0
         parts, blend = [], []
@@ -403,15 +488,15 @@ class DRLearner(_EffectRegressionLearner):
 
     def __init__(self, base_learner: Optional[Callable[[], Any]] = None, regressor: Optional[Callable[[], Any]] = None,
                  propensity_learner: Optional[Callable[[], Any]] = None, folds: int = 3, random_state: int = 42,
-                 offer_names: Optional[Sequence[str]] = None) -> None:
-        super().__init__(base_learner, regressor, propensity_learner, offer_names)
+                 offer_names: Optional[Sequence[str]] = None, control_name: Any = None, drift_check: bool = True) -> None:
+        super().__init__(base_learner, regressor, propensity_learner, offer_names, control_name, drift_check)
         self.folds = folds
         self.random_state = random_state
 
-    def fit(self, X: Any, treatment: Any, y: Any) -> "DRLearner":
+    def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "DRLearner":
+        matrix, treatment, values, arms = self._start(X, args, treatment, y)
         if self.folds < 2:
             raise ValueError(f"folds must be >= 2, got {self.folds}")
-        matrix, treatment, values, arms = self._start(X, treatment, y)
         fold = np.random.default_rng(self.random_state).permutation(len(values)) % self.folds
         parts = []
         for arm in arms[1:]:
@@ -436,7 +521,7 @@ class DRLearner(_EffectRegressionLearner):
         return self
 
 
-class UpliftRandomForest(Estimator):
+class UpliftRandomForest(_OfferModel):
     """Uplift random forest (C++, all cores): trees split to separate customers by how differently
     they respond to each offer than to control. ``criterion``: ``"KL"``, ``"ED"`` (squared
     Euclidean), ``"Chi"`` or ``"DDP"``; KL and Chi need a 0/1 outcome, ED and DDP also take spend.
@@ -445,7 +530,8 @@ class UpliftRandomForest(Estimator):
     max_features=1.0`` gives a single uplift tree."""
 
     _param_names = ("n_estimators", "criterion", "max_depth", "min_samples_leaf", "min_samples_treatment", "n_reg",
-                    "max_features", "bootstrap", "honest", "max_bins", "random_state", "n_jobs", "verbose", "offer_names")
+                    "max_features", "bootstrap", "honest", "max_bins", "random_state", "n_jobs", "verbose", "offer_names",
+                    "control_name", "drift_check")
     # Set on the C++ config by name (the same names as the kwargs); the rest are options.
     _config_names = ("n_estimators", "max_depth", "min_samples_leaf", "min_samples_treatment", "n_reg", "bootstrap",
                      "honest", "max_bins")
@@ -453,7 +539,8 @@ class UpliftRandomForest(Estimator):
     def __init__(self, n_estimators: int = 100, criterion: str = "KL", max_depth: int = 6, min_samples_leaf: int = 100,
                  min_samples_treatment: int = 10, n_reg: float = 100.0, max_features: Optional[float] = None,
                  bootstrap: bool = True, honest: bool = False, max_bins: int = 64, random_state: int = 42, n_jobs: int = 0,
-                 verbose: Any = False, offer_names: Optional[Sequence[str]] = None) -> None:
+                 verbose: Any = False, offer_names: Optional[Sequence[str]] = None, control_name: Any = None,
+                 drift_check: bool = True) -> None:
         self.n_estimators = n_estimators
         self.criterion = criterion
         self.max_depth = max_depth
@@ -468,6 +555,8 @@ class UpliftRandomForest(Estimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.offer_names = offer_names
+        self.control_name = control_name
+        self.drift_check = drift_check
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
@@ -485,15 +574,17 @@ class UpliftRandomForest(Estimator):
         config.max_features = 0.0 if self.max_features is None else float(self.max_features)
         return config
 
-    def fit(self, X: Any, treatment: Any, y: Any) -> "UpliftRandomForest":
-        treatment = np.asarray(treatment)
-        arms = _arms(treatment)
-        arm_names = _arm_names(self.offer_names, len(arms))
-        values, _ = _outcome(y, treatment, arms)
+    def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "UpliftRandomForest":
+        _fit_arguments(self, args, treatment, y)
+        codes = self._encode_arms(treatment)
+        arm_names = self.arm_names_
+        values, _ = _outcome(y, codes, self._arms)
         matrix = _matrix(X, self, fitting=True)
-        self.model_ = _core.uplift.UpliftForest.fit(matrix, treatment.astype(np.int32), values, self._config(),
-                                                    num_threads=int(self.n_jobs), seed=int(self.random_state),
-                                                    on_progress=make_progress(self.verbose))
+        if len(matrix) != len(codes):
+            raise ValueError(f"X has {len(matrix)} rows but treatment has {len(codes)}")
+        self.model_ = _core.uplift.UpliftForest.fit(matrix, codes, values, self._config(),
+                                                    num_threads=_tabular.threads(self.n_jobs), seed=int(self.random_state),
+                                                    on_progress=make_progress(_tabular.verbosity(self.verbose)))
         _attach_schema(self)
         self.model_.arm_names = arm_names
         self._restore_from_model()
@@ -508,24 +599,31 @@ class UpliftRandomForest(Estimator):
         self.criterion = config.criterion.name
         self.max_features = None if config.max_features == 0 else config.max_features
         self.n_features_in_ = model.num_features
-        self.arm_names_ = list(model.arm_names) or _arm_names(None, model.num_offers + 1)  # files before arm names
-        self.offer_names_ = self.arm_names_[1:]
+        # Files before arm names: control and "offer 1".., codes 0..K.
+        self._restore_arms(list(model.arm_names) or ["control"] + [f"offer {k}" for k in range(1, model.num_offers + 1)])
         _restore_schema(self, model)
         importance = model.feature_importance
         self.feature_importances_ = importance / importance.sum() if importance.sum() > 0 else importance
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Estimated effect of each offer against control, shape (rows, K)."""
-        return self._fitted().predict(_matrix(X, self, fitting=False), int(self.n_jobs))
+    def predict(self, X: Any) -> Any:
+        """Estimated effect of each offer against control: (rows, K) in ``offer_names_`` order, a
+        DataFrame with one column per offer name (and X's index) when X is a DataFrame."""
+        effect = self._fitted().predict(_matrix(X, self, fitting=False), _tabular.threads(self.n_jobs))
+        return self._named(effect, X, self.offer_names_)
 
-    def predict_outcomes(self, X: Any) -> np.ndarray:
-        """Estimated outcome under each arm, control first: shape (rows, K + 1)."""
-        return self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False), int(self.n_jobs))
+    def predict_outcomes(self, X: Any) -> Any:
+        """Estimated outcome under each arm, control first: (rows, K + 1), a DataFrame with one
+        column per arm name when X is a DataFrame."""
+        outcomes = self._fitted().predict_arm_outcomes(_matrix(X, self, fitting=False), _tabular.threads(self.n_jobs))
+        return self._named(outcomes, X, self.arm_names_)
 
-    def explain(self, X: Any, offer: int = 1) -> Any:
+    def _contributions(self, matrix: np.ndarray, k: int) -> np.ndarray:
+        return self._fitted().contributions(matrix, k, _tabular.threads(self.n_jobs))
+
+    def explain(self, X: Any, offer: Any = None) -> Any:
         """Per-feature contributions to the predicted effect of ``offer``: along each tree's path,
         every split moves the effect from the parent's to the child's and the change is credited to
-        the split's feature; ``base_value`` is the mean root effect. Rows add up to the effect."""
-        model = self._fitted()
-        offer = _check_offer(offer, model.num_offers)
-        return _explained(model.contributions(_matrix(X, self, fitting=False, check_drift=False), offer, int(self.n_jobs)), X)
+        the split's feature; ``base_value`` is the mean root effect. Rows add up to the effect.
+        ``offer``: its name or its value in the treatment (optional when there is one offer)."""
+        k = self._offer(offer)
+        return _explained(self._contributions(_matrix(X, self, fitting=False, check_drift=False), k), X)

@@ -3,73 +3,139 @@ can be compared with other libraries: ``*_raw`` is the area between the curve an
 targeting (x scaled to [0, 1]); ``*_vs_perfect`` divides it by a perfect ranking's area
 (Radcliffe's Qini coefficient); ``*_divide_by_last`` is the area under the curve divided by its
 last point, as causalml's ``auuc_score`` / ``qini_score`` with ``normalize=True`` compute it.
-Tied scores are targeted together. ``treatment`` is 1 (treated) or 0 (control)."""
+Tied scores are targeted together.
+
+Every metric takes the scores first and ``treatment=`` and ``outcome=`` by keyword (the peers order
+them differently: scikit-uplift ``(y_true, uplift, treatment)``, so a positional call is refused).
+``treatment`` follows the offer convention of the uplift learners (``comptoir._offers``): offer
+names, integer codes, booleans or a categorical, with ``control_name`` the control. With one offer
+and 1-D scores a metric returns its value; with 2-D scores (one column per offer: a DataFrame
+named by offer as ``predict`` returns it, or an array in the offers' order) it returns a dict
+``{offer name: value}``, each offer evaluated on its own rows and control's."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _offers
 
 
-def uplift_curves(scores: Any, treatment: Any, outcome: Any) -> Dict[str, Any]:
+def _refuse_positional(function: str, args: Tuple[Any, ...]) -> None:
+    if args:
+        raise TypeError(f"{function} takes treatment= and outcome= by keyword: {function}(scores, treatment=..., "
+                        "outcome=...). scikit-uplift orders them (y_true, uplift, treatment), so a positional call "
+                        "could swap them silently")
+
+
+def _per_offer(function: str, args: Tuple[Any, ...], scores: Any, treatment: Any, outcome: Any, control_name: Any,
+               compute: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Any]) -> Any:
+    """``compute(scores, treated 0/1, outcome, rows)`` on each offer's rows and control's."""
+    _refuse_positional(function, args)
+    if treatment is None or outcome is None:
+        raise TypeError(f"{function} needs treatment= and outcome=")
+    codes, arms = _offers.encode(treatment, control_name)
+    outcome = np.asarray(outcome)
+    if outcome.dtype.kind not in "biuf":
+        raise ValueError(f"outcome must be numeric, got dtype {outcome.dtype}")
+    outcome = outcome.astype(np.float64)
+    if outcome.shape != codes.shape:
+        raise ValueError(f"outcome has shape {outcome.shape} but treatment has {codes.shape}")
+    single = not hasattr(scores, "columns") and np.ndim(scores) == 1
+    if single and arms.num_offers > 1:
+        raise ValueError(f"scores has one column but treatment holds {arms.num_offers} offers ({arms.describe()}): pass "
+                         "one score column per offer (predict's DataFrame, named by offer) or keep the rows of one "
+                         "offer and control")
+    matrix = _offers.columns_for(scores, arms.offer_names, len(codes), "scores")
+    results = {}
+    for k, name in enumerate(arms.offer_names, start=1):
+        rows = np.flatnonzero((codes == 0) | (codes == k))
+        results[name] = compute(np.ascontiguousarray(matrix[rows, k - 1]), (codes[rows] == k).astype(np.int32),
+                                np.ascontiguousarray(outcome[rows]), rows)
+    return results[arms.offer_names[0]] if single else results
+
+
+def uplift_curves(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, control_name: Any = None) -> Any:
     """Qini and uplift (cumulative gain) curves, and the areas under every normalisation."""
-    return _core.uplift_eval.curves(np.asarray(scores, dtype=np.float64), np.asarray(treatment, dtype=np.int32),
-                                    np.asarray(outcome, dtype=np.float64))
+    return _per_offer("uplift_curves", args, scores, treatment, outcome, control_name,
+                      lambda s, t, y, rows: _core.uplift_eval.curves(s, t, y))
 
 
-def qini_area_raw(scores: Any, treatment: Any, outcome: Any) -> float:
-    return float(uplift_curves(scores, treatment, outcome)["qini_area_raw"])
+def _area(name: str) -> Callable[..., Any]:
+    def metric(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, control_name: Any = None) -> Any:
+        return _per_offer(name, args, scores, treatment, outcome, control_name,
+                          lambda s, t, y, rows: float(_core.uplift_eval.curves(s, t, y)[name]))
+
+    metric.__name__ = metric.__qualname__ = name
+    metric.__doc__ = f"``{name}`` of the curves ``uplift_curves`` computes (see the module's docstring)."
+    return metric
 
 
-def auuc_raw(scores: Any, treatment: Any, outcome: Any) -> float:
-    return float(uplift_curves(scores, treatment, outcome)["auuc_raw"])
+qini_area_raw = _area("qini_area_raw")
+auuc_raw = _area("auuc_raw")
+qini_divide_by_last = _area("qini_divide_by_last")
+auuc_divide_by_last = _area("auuc_divide_by_last")
 
 
-def qini_divide_by_last(scores: Any, treatment: Any, outcome: Any) -> float:
-    return float(uplift_curves(scores, treatment, outcome)["qini_divide_by_last"])
+def qini_coefficient_vs_perfect(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None,
+                                control_name: Any = None) -> Any:
+    """Radcliffe's Qini coefficient: the Qini area divided by a perfect ranking's."""
+    return _per_offer("qini_coefficient_vs_perfect", args, scores, treatment, outcome, control_name,
+                      lambda s, t, y, rows: _core.uplift_eval.qini_coefficient_vs_perfect(s, t, y))
 
 
-def auuc_divide_by_last(scores: Any, treatment: Any, outcome: Any) -> float:
-    return float(uplift_curves(scores, treatment, outcome)["auuc_divide_by_last"])
+def auuc_vs_perfect(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, control_name: Any = None) -> Any:
+    """The area under the uplift curve divided by a perfect ranking's."""
+    return _per_offer("auuc_vs_perfect", args, scores, treatment, outcome, control_name,
+                      lambda s, t, y, rows: _core.uplift_eval.auuc_vs_perfect(s, t, y))
 
 
-def qini_coefficient_vs_perfect(scores: Any, treatment: Any, outcome: Any) -> float:
-    return _core.uplift_eval.qini_coefficient_vs_perfect(scores, treatment, outcome)
-
-
-def auuc_vs_perfect(scores: Any, treatment: Any, outcome: Any) -> float:
-    return _core.uplift_eval.auuc_vs_perfect(scores, treatment, outcome)
-
-
-def uplift_at_k(scores: Any, treatment: Any, outcome: Any, fraction: float = 0.3) -> float:
+def uplift_at_k(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, fraction: float = 0.3,
+                control_name: Any = None) -> Any:
     """Treated minus control mean outcome among the top ``fraction`` by score."""
-    return _core.uplift_eval.uplift_at_k(scores, treatment, outcome, float(fraction))
+    return _per_offer("uplift_at_k", args, scores, treatment, outcome, control_name,
+                      lambda s, t, y, rows: _core.uplift_eval.uplift_at_k(s, t, y, float(fraction)))
 
 
-def bootstrap_interval(
-    metric: str, scores: Any, treatment: Any, outcome: Any, replicates: int = 200, random_state: int = 42, n_jobs: int = 0
-) -> Tuple[float, float, float]:
-    """``(estimate, lower, upper)``: a 95% percentile bootstrap over rows. ``metric`` is one of
-    ``qini_coefficient_vs_perfect``, ``auuc_vs_perfect``, ``qini_area_raw``, ``auuc_raw``."""
-    return _core.uplift_eval.bootstrap(metric, np.asarray(scores, dtype=np.float64), np.asarray(treatment, dtype=np.int32),
-                                       np.asarray(outcome, dtype=np.float64), int(replicates), int(random_state), int(n_jobs))
+_BOOTSTRAP_METRICS = ("qini_coefficient_vs_perfect", "auuc_vs_perfect", "qini_area_raw", "auuc_raw")
 
 
-def profit_curve(scores: Any, treatment: Any, outcome: Any, value_per_outcome: Any, offer_cost: Any) -> Tuple[np.ndarray, np.ndarray]:
-    """Cost-aware Qini: ``(spend, incremental_profit)`` when targeting customers in score order."""
-    n = len(np.asarray(scores))
-    return _core.uplift_eval.profit_curve(scores, treatment, outcome, np.broadcast_to(value_per_outcome, n).astype(np.float64),
-                                          np.broadcast_to(offer_cost, n).astype(np.float64))
+def bootstrap_interval(metric: str, scores: Any, *args: Any, treatment: Any = None, outcome: Any = None,
+                       replicates: int = 200, random_state: int = 42, n_jobs: int = 0, control_name: Any = None) -> Any:
+    """``(estimate, lower, upper)``: a 95% percentile bootstrap over rows (per offer: a dict of
+    them). ``metric`` is one of ``qini_coefficient_vs_perfect``, ``auuc_vs_perfect``,
+    ``qini_area_raw``, ``auuc_raw``."""
+    if metric not in _BOOTSTRAP_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(_BOOTSTRAP_METRICS)}, got {metric!r}")
+    return _per_offer("bootstrap_interval", args, scores, treatment, outcome, control_name,
+                      lambda s, t, y, rows: _core.uplift_eval.bootstrap(metric, s, t, y, int(replicates),
+                                                                        int(random_state), int(n_jobs)))
 
 
-def plot_qini(scores: Any, treatment: Any, outcome: Any, ax: Any = None, label: str = "model") -> Any:
-    """The Qini curve against random targeting (matplotlib is imported only here)."""
+def profit_curve(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, value_per_outcome: Any = None,
+                 offer_cost: Any = None, control_name: Any = None) -> Any:
+    """Cost-aware Qini: ``(spend, incremental_profit)`` when targeting customers in score order.
+    ``value_per_outcome`` and ``offer_cost``: a number or one per row."""
+    if value_per_outcome is None or offer_cost is None:
+        _refuse_positional("profit_curve", args)
+        raise TypeError("profit_curve needs value_per_outcome= and offer_cost=")
+    n = len(np.asarray(outcome)) if outcome is not None else 0
+    value = np.broadcast_to(np.asarray(value_per_outcome, dtype=np.float64), n)
+    cost = np.broadcast_to(np.asarray(offer_cost, dtype=np.float64), n)
+    if np.isnan(cost).any() or (cost < 0).any():
+        raise ValueError("offer_cost must be non-negative numbers (it holds NaN or a negative cost)")
+    return _per_offer("profit_curve", args, scores, treatment, outcome, control_name,
+                      lambda s, t, y, rows: _core.uplift_eval.profit_curve(s, t, y, np.ascontiguousarray(value[rows]),
+                                                                           np.ascontiguousarray(cost[rows])))
+
+
+def plot_qini(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, ax: Any = None, label: str = "model",
+              control_name: Any = None) -> Any:
+    """The Qini curve against random targeting (matplotlib is imported only here); one offer."""
     import matplotlib.pyplot as plt
 
-    curves = uplift_curves(scores, treatment, outcome)
+    curves = uplift_curves(scores, *args, treatment=treatment, outcome=outcome, control_name=control_name)
     ax = ax or plt.gca()
     x = curves["targeted"] / curves["targeted"][-1]
     ax.plot(x, curves["qini"], label=f"{label} (Qini area {curves['qini_area_raw']:.3g})")
@@ -80,46 +146,50 @@ def plot_qini(scores: Any, treatment: Any, outcome: Any, ax: Any = None, label: 
     return ax
 
 
-def policy_value(policy: Any, treatment: Any, outcome: Any, propensity: Any = None, predicted_outcomes: Any = None) -> Dict[str, float]:
+def policy_value(policy: Any, *args: Any, treatment: Any = None, outcome: Any = None, propensity: Any = None,
+                 predicted_outcomes: Any = None, control_name: Any = None) -> Dict[str, float]:
     """The mean outcome a targeting policy would have produced, estimated on held-out randomised
     (or logged) data where the policy was not applied.
 
-    ``policy``: the arm the policy gives each row (0 = no offer, 1..K); ``treatment``: the arm each
-    row actually got; ``propensity``: P(arm | x) as a (rows, K + 1) array, or None for a randomised
-    experiment (each arm's share of the rows). The inverse-propensity estimate averages
-    1[T = policy] y / P(T = policy). With ``predicted_outcomes`` (rows, K + 1), e.g. from
-    ``TLearner.predict_outcomes`` fitted on other rows, the doubly-robust estimate adds the model's
-    prediction for the policy's arm and corrects it with the same weighting of its residual.
-    Returns ``ipw`` (and ``dr``) with standard errors and 95% intervals."""
-    policy = np.asarray(policy, dtype=np.int64)
-    treatment = np.asarray(treatment, dtype=np.int64)
+    ``policy``: the arm the policy gives each row, in the treatment's convention (offer names,
+    codes or booleans; the control or None for no offer), or a plan from ``comptoir.promo``
+    (its ``offer`` column); ``treatment``: the arm each row actually got, with ``control_name``
+    its control; ``propensity``: P(arm | x) per arm, control first, as a (rows, K + 1) array or a
+    DataFrame with one column per arm name, or None for a randomised experiment (each arm's share
+    of the rows). The inverse-propensity estimate averages 1[T = policy] y / P(T = policy). With
+    ``predicted_outcomes`` (the same shape, e.g. ``TLearner.predict_outcomes`` fitted on other
+    rows), the doubly-robust estimate adds the model's prediction for the policy's arm and corrects
+    it with the same weighting of its residual. Returns ``ipw`` (and ``dr``) with standard errors
+    and 95% intervals."""
+    if args:
+        raise TypeError("policy_value takes treatment= and outcome= by keyword: policy_value(policy, treatment=..., "
+                        "outcome=...)")
+    if treatment is None or outcome is None:
+        raise TypeError("policy_value needs treatment= and outcome=")
+    codes, arms = _offers.encode(treatment, control_name)
+    if hasattr(policy, "columns") and "offer" in policy.columns:
+        policy = policy["offer"]
+    elif isinstance(policy, dict) and "offer" in policy:
+        policy = policy["offer"]
+    chosen = arms.codes(policy, what="policy", none_is_control=True)
     outcome = np.asarray(outcome, dtype=np.float64)
     n = len(outcome)
-    if policy.shape != (n,) or treatment.shape != (n,):
-        raise ValueError("policy, treatment and outcome must be 1-D arrays of the same length")
+    if chosen.shape != (n,) or codes.shape != (n,):
+        raise ValueError("policy, treatment and outcome must be 1-D with one entry per row")
     if np.isnan(outcome).any():
         raise ValueError("outcome holds NaN")
-    arms = int(max(policy.max(), treatment.max())) + 1
-    if policy.min() < 0 or treatment.min() < 0:
-        raise ValueError("arms must be 0 (no offer) or 1..K")
+    treatment, policy = codes, chosen
     if propensity is None:
-        shares = np.bincount(treatment, minlength=arms) / n
-        if (shares[np.unique(policy)] == 0).any():
-            raise ValueError("the policy gives an arm that no row received: its value cannot be estimated")
-        p = shares[policy]
+        p = (np.bincount(treatment, minlength=len(arms.names)) / n)[policy]
     else:
-        propensity = np.asarray(propensity, dtype=np.float64)
-        if propensity.shape != (n, arms):
-            raise ValueError(f"propensity must have shape {(n, arms)}, got {propensity.shape}")
-        p = propensity[np.arange(n), policy]
+        table = _offers.columns_for(propensity, arms.names, n, "propensity")
+        p = table[np.arange(n), policy]
         if not (p > 0).all():
             raise ValueError("some rows have zero propensity for the arm the policy gives them")
     matched = (treatment == policy).astype(np.float64)
     terms = {"ipw": matched * outcome / p}
     if predicted_outcomes is not None:
-        predicted = np.asarray(predicted_outcomes, dtype=np.float64)
-        if predicted.shape != (n, arms):
-            raise ValueError(f"predicted_outcomes must have shape {(n, arms)}, got {predicted.shape}")
+        predicted = _offers.columns_for(predicted_outcomes, arms.names, n, "predicted_outcomes")
         model = predicted[np.arange(n), policy]
         terms["dr"] = model + matched * (outcome - model) / p
     result: Dict[str, float] = {}

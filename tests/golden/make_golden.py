@@ -175,12 +175,12 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
         "gradient_boosting_classifier": (boosted, score),
         "gradient_boosting_regressor": (regressor, score),
         "calibrated_classifier": (calibrated, score),
-        "uplift_forest": (UpliftRandomForest(n_estimators=5, max_depth=3, min_samples_leaf=50).fit(numeric_train, arm, converted), effect(True)),
-        "t_learner": (TLearner(**small).fit(numeric_train, arm, converted), effect(True)),
-        "s_learner": (SLearner(**small).fit(numeric_train, arm, converted), effect(True)),
-        "class_transformation": (ClassTransformation(**small).fit(numeric_train, arm, converted), effect(True)),
-        "x_learner": (XLearner(**small).fit(numeric_train, arm, converted), effect(True)),
-        "dr_learner": (DRLearner(**small).fit(numeric_train, arm, converted), effect(True)),
+        "uplift_forest": (UpliftRandomForest(n_estimators=5, max_depth=3, min_samples_leaf=50).fit(numeric_train, treatment=arm, y=converted), effect(True)),
+        "t_learner": (TLearner(**small).fit(numeric_train, treatment=arm, y=converted), effect(True)),
+        "s_learner": (SLearner(**small).fit(numeric_train, treatment=arm, y=converted), effect(True)),
+        "class_transformation": (ClassTransformation(**small).fit(numeric_train, treatment=arm, y=converted), effect(True)),
+        "x_learner": (XLearner(**small).fit(numeric_train, treatment=arm, y=converted), effect(True)),
+        "dr_learner": (DRLearner(**small).fit(numeric_train, treatment=arm, y=converted), effect(True)),
     }
 
 

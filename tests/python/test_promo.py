@@ -30,22 +30,25 @@ def test_budget_path_is_the_lp_optimum_at_any_budget(seed):
     rng = np.random.default_rng(seed)
     value = rng.uniform(-2, 10, size=(12, 3))
     cost = rng.uniform(0, 6, size=(12, 3))
-    plan = plan_offers(value, cost)
+    plan = plan_offers(value=value, cost=cost)
     for budget in rng.uniform(0, cost.sum() / 2, size=6):
         assert plan.value_at(budget) == pytest.approx(lp_optimum(value, cost, budget), abs=1e-7)
         allocation = plan.at(budget, min_value_per_spend=0.0)
-        assert allocation["spend"] <= budget + 1e-9 and allocation["value"] <= allocation["lp_bound"] + 1e-9
-        chosen = allocation["offer"]
-        assert np.isclose(value[np.arange(12)[chosen >= 0], chosen[chosen >= 0]].sum(), allocation["value"])
+        totals = allocation.attrs
+        assert totals["spend"] <= budget + 1e-9 and totals["value"] <= totals["lp_bound"] + 1e-9
+        chosen = allocation["offer_code"].to_numpy() - 1
+        assert np.isclose(value[np.arange(12)[chosen >= 0], chosen[chosen >= 0]].sum(), totals["value"])
+        assert np.isclose(allocation["expected_incremental_value"].sum(), totals["value"])
+        assert np.isclose(allocation["cost"].sum(), totals["spend"])
 
 
 def test_allocation_rejects_bad_input():
     with pytest.raises(ValueError, match="cost"):
-        plan_offers(np.ones((2, 2)), -np.ones((2, 2)))
-    with pytest.raises(ValueError, match="same shape"):
-        plan_offers(np.ones((2, 2)), np.ones((3, 2)))
+        plan_offers(value=np.ones((2, 2)), cost=-np.ones((2, 2)))
+    with pytest.raises(ValueError, match="does not fit"):
+        plan_offers(value=np.ones((2, 2)), cost=np.ones((3, 2)))
     with pytest.raises(ValueError, match="budget"):
-        plan_offers(np.ones((2, 2)), np.ones((2, 2))).at(-1.0)
+        plan_offers(value=np.ones((2, 2)), cost=np.ones((2, 2))).at(-1.0)
 
 
 def randomised(n=20000, seed=0):
@@ -59,26 +62,26 @@ def randomised(n=20000, seed=0):
 def test_qini_ranks_the_truth_above_noise():
     effect, treatment, outcome, rng = randomised()
     noise = rng.uniform(size=len(effect))
-    assert qini_coefficient_vs_perfect(effect, treatment, outcome) > 0.1
-    assert abs(qini_coefficient_vs_perfect(noise, treatment, outcome)) < 0.05
-    assert auuc_vs_perfect(effect, treatment, outcome) > auuc_vs_perfect(noise, treatment, outcome)
-    assert qini_area_raw(effect, treatment, outcome) > qini_area_raw(noise, treatment, outcome)
-    assert uplift_at_k(effect, treatment, outcome, 0.1) > uplift_at_k(effect, treatment, outcome, 1.0)
-    estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", effect, treatment, outcome, replicates=40)
+    assert qini_coefficient_vs_perfect(effect, treatment=treatment, outcome=outcome) > 0.1
+    assert abs(qini_coefficient_vs_perfect(noise, treatment=treatment, outcome=outcome)) < 0.05
+    assert auuc_vs_perfect(effect, treatment=treatment, outcome=outcome) > auuc_vs_perfect(noise, treatment=treatment, outcome=outcome)
+    assert qini_area_raw(effect, treatment=treatment, outcome=outcome) > qini_area_raw(noise, treatment=treatment, outcome=outcome)
+    assert uplift_at_k(effect, treatment=treatment, outcome=outcome, fraction=0.1) > uplift_at_k(effect, treatment=treatment, outcome=outcome, fraction=1.0)
+    estimate, lower, upper = bootstrap_interval("qini_coefficient_vs_perfect", effect, treatment=treatment, outcome=outcome, replicates=40)
     assert lower <= estimate <= upper and lower > 0
-    curves = uplift_curves(effect, treatment, outcome)
+    curves = uplift_curves(effect, treatment=treatment, outcome=outcome)
     assert curves["targeted"][-1] == len(effect) and len(curves["qini"]) == len(curves["targeted"])
-    spend, profit = profit_curve(effect, treatment, outcome, value_per_outcome=50.0, offer_cost=2.0)
+    spend, profit = profit_curve(effect, treatment=treatment, outcome=outcome, value_per_outcome=50.0, offer_cost=2.0)
     assert spend[-1] == pytest.approx(2.0 * len(effect)) and profit.max() > profit[-1]
 
 
 def test_uplift_metrics_name_bad_rows():
-    with pytest.raises(ValueError, match="treatment 2"):
-        qini_coefficient_vs_perfect([0.1, 0.2, 0.3], [0, 1, 2], [0, 1, 1])
-    with pytest.raises(ValueError, match="both treated and control"):
-        qini_coefficient_vs_perfect([0.1, 0.2], [1, 1], [0, 1])
+    with pytest.raises(ValueError, match="holds 2 offers"):
+        qini_coefficient_vs_perfect([0.1, 0.2, 0.3], treatment=[0, 1, 2], outcome=[0, 1, 1])
+    with pytest.raises(ValueError, match="no row of treatment is the control"):
+        qini_coefficient_vs_perfect([0.1, 0.2], treatment=[1, 1], outcome=[0, 1])
     with pytest.raises(ValueError, match="non-finite outcome"):
-        qini_coefficient_vs_perfect([0.1, 0.2], [0, 1], [np.nan, 1])
+        qini_coefficient_vs_perfect([0.1, 0.2], treatment=[0, 1], outcome=[np.nan, 1])
 
 
 def test_offer_caps_hold_and_loose_caps_change_nothing():
@@ -87,14 +90,18 @@ def test_offer_caps_hold_and_loose_caps_change_nothing():
     rng = np.random.default_rng(4)
     value = rng.uniform(0, 10, size=(300, 3))
     cost = rng.uniform(0.5, 4, size=(300, 3))
-    free = plan_offers(value, cost).at(200.0)
-    loose = allocate(value, cost, 200.0, max_customers=[0, 10_000, 0])
-    assert np.array_equal(loose["offer"], free["offer"])
-    capped = allocate(value, cost, 200.0, max_customers=[5, 5, 5])
-    assert np.all(capped["customers_per_offer"] <= 5)
-    assert np.array_equal(capped["customers_per_offer"], np.bincount(capped["offer"][capped["offer"] >= 0], minlength=3))
-    assert capped["spend"] <= 200.0 + 1e-9 and capped["value"] <= free["value"] + 1e-9
-    assert len(capped["prices"]) == 3
+    free = plan_offers(value=value, cost=cost).at(200.0)
+    loose = allocate(value=value, cost=cost, budget=200.0, max_customers=[0, 10_000, 0])
+    assert np.array_equal(loose["offer_code"], free["offer_code"])
+    capped = allocate(value=value, cost=cost, budget=200.0, max_customers=[5, 5, 5])
+    code = capped["offer_code"].to_numpy()
+    totals = capped.attrs
+    assert np.all(totals["customers_per_offer"] <= 5)
+    assert np.array_equal(totals["customers_per_offer"], np.bincount(code[code > 0] - 1, minlength=3))
+    assert totals["spend"] <= 200.0 + 1e-9 and totals["value"] <= free.attrs["value"] + 1e-9
+    assert len(totals["prices"]) == 3
+    by_name = allocate(value=value, cost=cost, budget=200.0, max_customers={"offer 1": 5, "offer 2": 5, "offer 3": 5})
+    assert np.array_equal(by_name["offer_code"], capped["offer_code"])
 
 
 def test_margin_floor_contact_cap_and_minimums_hold():
@@ -106,15 +113,16 @@ def test_margin_floor_contact_cap_and_minimums_hold():
     basket_margin = rng.uniform(0.1, 0.4, size=400)
     discounts = np.array([0.05, 0.1, 0.2])
     contacts = rng.integers(0, 4, size=400)
-    result = allocate(value, cost, 300.0, margin_after_offer=basket_margin[:, None] - discounts, min_margin=0.08,
+    result = allocate(value=value, cost=cost, budget=300.0, margin_after_offer=basket_margin[:, None] - discounts, min_margin=0.08,
                       contacts_so_far=contacts, max_contacts=3, min_customers=[0, 0, 40])
-    offer = result["offer"]
+    offer = result["offer_code"].to_numpy() - 1
     given = np.flatnonzero(offer >= 0)
     assert np.all(basket_margin[given] - discounts[offer[given]] >= 0.08)
     assert np.all(contacts[given] < 3)
-    assert result["customers_per_offer"][2] >= 40 and result["spend"] <= 300.0 + 1e-9
-    assert result["customers_at_contact_cap"] == int(np.sum(contacts >= 3))
-    assert result["pairs_below_margin_floor"] == int(np.sum(basket_margin[:, None] - discounts < 0.08))
+    totals = result.attrs
+    assert totals["customers_per_offer"][2] >= 40 and totals["spend"] <= 300.0 + 1e-9
+    assert totals["customers_at_contact_cap"] == int(np.sum(contacts >= 3))
+    assert totals["pairs_below_margin_floor"] == int(np.sum(basket_margin[:, None] - discounts < 0.08))
 
 
 def test_infeasible_rules_raise_naming_what_binds():
@@ -123,14 +131,14 @@ def test_infeasible_rules_raise_naming_what_binds():
 
     value = np.ones((10, 2))
     cost = np.ones((10, 2))
-    with pytest.raises(InfeasibleError, match="offer 1: its minimum of 4 customers is above its cap of 3"):
-        allocate(value, cost, 100.0, max_customers=[0, 3], min_customers=[0, 4])
-    with pytest.raises(InfeasibleError, match="offer 0 needs at least 6 customers but only 5 are eligible.*contact cap of 1"):
-        allocate(value, cost, 100.0, min_customers=[6, 0], contacts_so_far=[1] * 5 + [0] * 5, max_contacts=1)
+    with pytest.raises(InfeasibleError, match="offer 'offer 2': its minimum of 4 customers is above its cap of 3"):
+        allocate(value=value, cost=cost, budget=100.0, max_customers=[0, 3], min_customers=[0, 4])
+    with pytest.raises(InfeasibleError, match="offer 'offer 1' needs at least 6 customers but only 5 are eligible.*contact cap of 1"):
+        allocate(value=value, cost=cost, budget=100.0, min_customers=[6, 0], contacts_so_far=[1] * 5 + [0] * 5, max_contacts=1)
     with pytest.raises(InfeasibleError, match="minimums cost at least 6 .* but the budget is 5"):
-        allocate(value, cost, 5.0, min_customers=[3, 3])
+        allocate(value=value, cost=cost, budget=5.0, min_customers=[3, 3])
     with pytest.raises(ValueError, match="one minimum per offer"):
-        allocate(value, cost, 5.0, min_customers=[3])
+        allocate(value=value, cost=cost, budget=5.0, min_customers=[3])
 
 
 def test_offer_audit_reports_rates_depths_and_intervals():
@@ -138,7 +146,7 @@ def test_offer_audit_reports_rates_depths_and_intervals():
 
     rng = np.random.default_rng(1)
     group = rng.choice(["north", "south"], size=4000, p=[0.6, 0.4])
-    offer = np.where(rng.uniform(size=4000) < np.where(group == "north", 0.3, 0.15), rng.integers(0, 2, 4000), -1)
+    offer = np.where(rng.uniform(size=4000) < np.where(group == "north", 0.3, 0.15), rng.integers(1, 3, 4000), 0)
     audit = offer_audit(offer, discounts=[0.1, 0.2], group=group, replicates=100)
     rows = {r["group"]: r for r in (audit.to_dict("records") if hasattr(audit, "to_dict") else audit)}
     assert rows["north"]["offer_rate_difference"] == 0.0  # the reference: the largest group
@@ -148,7 +156,7 @@ def test_offer_audit_reports_rates_depths_and_intervals():
     assert low < south["offer_rate_difference"] < high < 0
     assert 0.3 < south["offer_rate_ratio"] < 0.7
     assert south["discount_depth"] < rows["north"]["discount_depth"]
-    with pytest.raises(ValueError, match="index into discounts"):
+    with pytest.raises(ValueError, match="offer codes must be 0"):
         offer_audit([0, 5], [0.1], ["a", "b"])
 
 
@@ -162,14 +170,15 @@ def test_parity_keeps_group_offer_rates_together_at_a_price():
     effect = rng.exponential(0.05, size=(n, 2)) * np.where(group == "north", 1.0, 0.3)[:, None]
     value = effect * np.array([60.0, 80.0])
     cost = np.tile([1.0, 2.0], (n, 1))
-    free = plan_offers(value, cost).at(800)
-    rate = lambda offers, g: (offers[group == g] >= 0).mean()  # noqa: E731
-    assert rate(free["offer"], "north") - rate(free["offer"], "south") > 0.1
-    fair = allocate_with_parity(value, cost, 800, group, max_gap=0.02)
-    assert abs(rate(fair["offer"], "north") - rate(fair["offer"], "south")) <= 0.02
-    assert fair["spend"] <= 800 + 1e-9
-    assert fair["profit"] <= fair["unconstrained_profit"] + 1e-9
-    assert fair["subsidies"][list(fair["groups"]).index("south")] > fair["subsidies"][list(fair["groups"]).index("north")]
+    free = plan_offers(value=value, cost=cost).at(800)
+    rate = lambda plan, g: (plan["offer_code"].to_numpy()[group == g] > 0).mean()  # noqa: E731
+    assert rate(free, "north") - rate(free, "south") > 0.1
+    fair = allocate_with_parity(value=value, cost=cost, budget=800, group=group, max_gap=0.02)
+    assert abs(rate(fair, "north") - rate(fair, "south")) <= 0.02
+    totals = fair.attrs
+    assert totals["spend"] <= 800 + 1e-9 and np.isclose(fair["cost"].sum(), totals["spend"])
+    assert totals["profit"] <= totals["unconstrained_profit"] + 1e-9
+    assert totals["subsidies"][list(totals["groups"]).index("south")] > totals["subsidies"][list(totals["groups"]).index("north")]
     # When the subsidies cannot close the gap in the iterations allowed, the error says who binds.
     with pytest.raises(ValueError, match=r"north: \d+\.\d%, south: \d+\.\d% \(binding: south too low, north too high\)"):
-        allocate_with_parity(value, cost, 800, group, max_gap=0.0, max_iterations=1)
+        allocate_with_parity(value=value, cost=cost, budget=800, group=group, max_gap=0.0, max_iterations=1)

@@ -135,7 +135,7 @@ def models(tmp_path_factory):
 
     plain = shop.customers_frame().astype("float64")
     TLearner(offer_names=["10% off", "free shipping"]).fit(
-        plain, shop.campaign["arm"], shop.campaign["converted"].astype(int)).save(out / "up.cmf")
+        plain, treatment=shop.campaign["arm"], y=shop.campaign["converted"].astype(int)).save(out / "up.cmf")
     users = [u for u in frame["user"].unique().tolist() if u >= 0][:50]
     return {"dir": out, "frame": frame, "customers": customers, "plain": plain, "users": users,
             "paths": {name: str(out / f"{name}.cmf") for name in ("rec", "prop", "up")}}
@@ -224,8 +224,10 @@ def test_offer_matches_plan_offers(service, models):
     model = comptoir.load_model(models["paths"]["up"])
     rows = plain[:60]
     effect = model.predict(rows)
+    assert list(effect.columns) == ["10% off", "free shipping"]  # named by offer, as the service names them
+    effect = effect.to_numpy()
     value, cost = np.array([40.0, 25.0]), np.array([0.5, 0.2])
-    plan = plan_offers(effect * value, np.broadcast_to(cost, effect.shape).copy()).at(1e18)
+    plan = plan_offers(value=effect * value, cost=np.broadcast_to(cost, effect.shape).copy()).at(1e18)
     names = ["10% off", "free shipping"]
     chosen = []
     for i in range(len(rows)):
@@ -233,7 +235,7 @@ def test_offer_matches_plan_offers(service, models):
                                                   "value": {"10% off": 40.0, "free shipping": 25.0}, "cost": [0.5, 0.2]})
         assert status == 200, body
         np.testing.assert_allclose([body["effects"][n] for n in names], effect[i], rtol=1e-9, atol=1e-12)
-        assert body["offer_index"] == plan["offer"][i]
+        assert body["offer_index"] == plan["offer_code"][i] - 1  # the service counts offers from 0, -1 none
         chosen.append(body["offer_index"])
         if body["offer"] is not None:
             k = body["offer_index"]
