@@ -185,7 +185,7 @@ absl::StatusOr<Json> HandleOffer(const ServiceState& state, const Json& body) {
   return Json{{"model", name},
               {"version", served->version},
               {"offer", best >= 0 ? Json(offers[static_cast<std::size_t>(best)]) : Json(nullptr)},
-              {"offer_index", best},  // 0-based like plan_offers' "offer"; -1 = no offer
+              {"offer_code", best + 1},  // as comptoir.promo plans number offers: 0 = none, k = the k-th
               {"expected_incremental_value", best >= 0 ? best_profit : 0.0},
               {"effect", best >= 0 ? effect(0, best) : 0.0},
               {"effects", std::move(effects)},

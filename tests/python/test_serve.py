@@ -235,10 +235,11 @@ def test_offer_matches_plan_offers(service, models):
                                                   "value": {"10% off": 40.0, "free shipping": 25.0}, "cost": [0.5, 0.2]})
         assert status == 200, body
         np.testing.assert_allclose([body["effects"][n] for n in names], effect[i], rtol=1e-9, atol=1e-12)
-        assert body["offer_index"] == plan["offer_code"][i] - 1  # the service counts offers from 0, -1 none
-        chosen.append(body["offer_index"])
+        assert body["offer_code"] == plan["offer_code"][i]  # one numbering: 0 = no offer, k = the k-th
+        assert body["offer"] == plan["offer"][i]
+        chosen.append(body["offer_code"])
         if body["offer"] is not None:
-            k = body["offer_index"]
+            k = body["offer_code"] - 1
             assert body["offer"] == names[k]
             assert body["expected_incremental_value"] == pytest.approx(value[k] * effect[i, k] - cost[k])
             assert len(body["reasons"]) == 3
