@@ -198,7 +198,7 @@ def behaviour_features(
     ``session``, ``user``, ``item``, ``timestamp``, ``kind`` and optionally ``value`` and
     ``quantity``, in the shop's ids: customers as integers or strings (None, NaN, "" and negative
     numbers are guests, who get no row). The DataFrame is indexed by customer id (index name
-    ``customer``), sorted, and holds the customers with at least one event before ``snapshot``:
+    ``customer``; sorted, or in an ``EventLog``'s id order) and holds the customers with at least one event before ``snapshot``:
     customers first seen after it are excluded (they have no history to describe; their labels
     are not aligned either). ``customer_attributes`` is then a DataFrame indexed by customer id
     whose columns are joined as they are. ``item_category`` maps each item to an integer
