@@ -88,11 +88,13 @@ class _Events(NamedTuple):
     num_users: int
 
 
-def _events(events: Any, num_users: Optional[int]) -> _Events:
+def _events(events: Any, num_users: Optional[int], item_positions: bool = False) -> _Events:
     """The event columns in dense ids and the shop's ids behind them.
 
     Customers are the shop's ids (``EventLog`` maps, or any integer / string column: None, NaN,
-    "" and negative numbers are guests), unless ``num_users`` declares dense ids 0..num_users-1."""
+    "" and negative numbers are guests), unless ``num_users`` declares dense ids 0..num_users-1.
+    Items are factorized, or kept as the integers they are with ``item_positions`` (an
+    ``item_category`` array indexes them)."""
     from .data import EventLog
 
     if not isinstance(events, EventLog):
@@ -101,6 +103,8 @@ def _events(events: Any, num_users: Optional[int]) -> _Events:
     kind = _column(events, "kind", np.uint8)
     value = _column(events, "value", np.float32, required=False)
     if isinstance(events, EventLog):
+        if num_users is not None:
+            raise ValueError("an EventLog holds the shop's customer ids: num_users does not apply")
         user = np.ascontiguousarray(events.user, dtype=np.int32)
         customers = np.asarray(events.user_ids, dtype=object if isinstance(events.user_ids, list) else None) \
             if events.num_users else np.zeros(0, dtype=np.int64)
@@ -108,25 +112,27 @@ def _events(events: Any, num_users: Optional[int]) -> _Events:
         items = np.asarray(items, dtype=object) if isinstance(items, list) else items
         session = np.ascontiguousarray(events.session, dtype=np.int64)
         item = np.ascontiguousarray(events.item, dtype=np.int32)
-        if num_users is not None:
-            raise ValueError("an EventLog holds the shop's customer ids: num_users does not apply")
         count = len(customers)
     else:
         raw_user = _raw(events, "user")
         if num_users is not None:
-            user = np.ascontiguousarray(_ids.shop_ids(raw_user, "user", allow_missing=True)[0], dtype=np.int64)
-            user = np.where(user < 0, -1, user).astype(np.int32) if user.size and user.max() <= np.iinfo(np.int32).max \
-                else _dense_user_overflow(user)
+            ids, guests = _ids.shop_ids(raw_user, "user", allow_missing=True, negative_is_missing=True)
+            if ids.dtype != np.int64 or (ids.size and ids.max() > np.iinfo(np.int32).max):
+                raise ValueError("with num_users the users are dense ids 0..num_users-1: leave num_users out to use the "
+                                 "shop's customer ids")
+            user = np.where(guests, -1, ids).astype(np.int32)
             customers, count = None, int(num_users)
         else:
             user, customers = _ids.factorize_users(raw_user)
             customers = np.zeros(0, dtype=np.int64) if customers is None else customers
             count = len(customers)
-        raw_item = _raw(events, "item")
-        item_values, _ = _ids.shop_ids(raw_item, "item")
-        if item_values.dtype == np.int64 and item_values.size and item_values.min() >= 0 and \
-                item_values.max() <= np.iinfo(np.int32).max:
-            item, items = item_values.astype(np.int32), None  # integer items index item_category as they are
+        item_values, _ = _ids.shop_ids(_raw(events, "item"), "item")
+        if item_positions:
+            if item_values.dtype != np.int64 or (item_values.size and (item_values.min() < 0 or
+                                                                        item_values.max() > np.iinfo(np.int32).max)):
+                raise ValueError("item_category as an array is indexed by integer item ids 0..n-1: for other ids pass a "
+                                 "mapping or Series from item id to category")
+            item, items = item_values.astype(np.int32), None
         else:
             item, items = _ids.factorize(item_values)
         session_codes, _ = _ids.factorize(_raw(events, "session"), "session")
@@ -137,9 +143,10 @@ def _events(events: Any, num_users: Optional[int]) -> _Events:
                    items, count)
 
 
-def _dense_user_overflow(user: np.ndarray) -> np.ndarray:
-    raise ValueError(f"user id {int(user.max())} is beyond 32 bits: with num_users the users are dense ids; leave "
-                     "num_users out to use the shop's customer ids")
+def _keyed(table: Any) -> bool:
+    """A mapping or a Series keyed by id (not a plain array or a Series that only numbers rows)."""
+    return isinstance(table, Mapping) or (hasattr(table, "index") and hasattr(table, "to_numpy")
+                                          and type(table.index).__name__ != "RangeIndex")
 
 
 def _event_arrays(events: Any) -> Tuple[np.ndarray, ...]:
@@ -149,21 +156,21 @@ def _event_arrays(events: Any) -> Tuple[np.ndarray, ...]:
 
 def _item_category(item_category: Any, e: _Events) -> Optional[np.ndarray]:
     """Each dense item's category: an array indexed by the (integer) item ids, or a mapping /
-    Series from the shop's item id."""
+    Series from the shop's item id (items it leaves out have category -1)."""
     if item_category is None:
         return None
-    keyed = isinstance(item_category, Mapping) or (hasattr(item_category, "index") and hasattr(item_category, "to_numpy")
-                                                   and type(item_category.index).__name__ != "RangeIndex")
-    if not keyed:
-        if e.items is not None and e.items.dtype != np.int64:
-            raise ValueError("item_category as an array is indexed by integer item ids; these items are strings: pass "
-                             "a mapping or Series from item id to category")
-        codes = np.asarray(item_category)
-        if e.items is not None:  # integer ids (from an EventLog) in dense order
+    if not _keyed(item_category):
+        codes = _ids.shop_ids(np.asarray(item_category), "category")[0]
+        if codes.dtype != np.int64:
+            raise ValueError("item_category values must be integer category codes")
+        if e.items is not None:  # an EventLog's integer item ids, in its dense order
+            if e.items.dtype != np.int64:
+                raise ValueError("item_category as an array is indexed by integer item ids; these items are strings: "
+                                 "pass a mapping or Series from item id to category")
             if e.items.size and (e.items.min() < 0 or e.items.max() >= len(codes)):
                 raise ValueError("item_category does not cover every item id")
             codes = codes[e.items]
-        return np.ascontiguousarray(_ids.shop_ids(codes, "category")[0], dtype=np.int32)
+        return np.ascontiguousarray(codes, dtype=np.int32)
     keys = list(item_category.keys()) if isinstance(item_category, Mapping) else item_category.index.to_numpy()
     values = list(item_category.values()) if isinstance(item_category, Mapping) else item_category.to_numpy()
     lookup = dict(zip(_ids.shop_ids(keys, "item")[0].tolist(), _ids.shop_ids(values, "category")[0].tolist()))
@@ -210,7 +217,7 @@ def behaviour_features(
     a DataFrame when pandas is installed (or ``as_frame=True``), else ``(matrix, names)`` (the
     rows in the same order; ``customer_ids(events, snapshot)`` gives their ids).
     """
-    e = _events(events, num_users)
+    e = _events(events, num_users, item_positions=item_category is not None and not _keyed(item_category))
     quantity = _column(events, "quantity", np.float32, required=False)
     snapshot_s = int(to_unix_seconds(snapshot))
     attributes = None
@@ -291,7 +298,7 @@ def repurchase_timing(
     ``continuation`` (probability of ever buying it again) and ``probability_within_horizon``.
     ``user`` and ``key`` are the shop's customer and item ids (categories stay codes).
     """
-    e = _events(events, None)
+    e = _events(events, None, item_positions=item_category is not None and not _keyed(item_category))
     columns = _core.features.repurchase_timing(
         e.session, e.user, e.item, e.timestamp, e.kind, int(to_unix_seconds(snapshot)), int(horizon_days),
         _item_category(item_category, e), float(continuation_prior_strength), int(min_key_gaps), float(merge_within_days),

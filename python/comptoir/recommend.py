@@ -126,6 +126,8 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
         if flags is None:
             return None
         num_items = self._fitted().num_items
+        if isinstance(flags, (list, tuple)) and flags and all(isinstance(v, (bool, np.bool_)) for v in flags):
+            flags = np.asarray(flags, dtype=bool)
         if isinstance(flags, dict) or (hasattr(flags, "index") and hasattr(flags, "to_numpy")
                                        and not _is_default_index(flags.index) and getattr(flags, "ndim", 1) == 1):
             keys = list(flags.keys()) if isinstance(flags, dict) else flags.index.to_numpy()
@@ -382,12 +384,14 @@ class Popularity(_SessionRecommender):
         num_items: Optional[int] = None,
         item_category: Any = None,
         item_ids: Any = None,
+        event_kind: Optional[str] = None,
     ) -> "Popularity":
         """Learn from events: ``items`` (one per event, the shop's ids under the same rule as
         ``SessionKNN.fit``) with optional ``timestamps`` and ``kinds``, or an ``EventLog``.
         ``item_category`` gives each item's integer category: a mapping or Series from shop id,
         or an array in ``item_ids_`` order (items it leaves out have none). The reasons' wording
-        follows ``kinds`` ("best selling" when every event is a purchase)."""
+        follows ``kinds`` ("best selling" when every event is a purchase), or ``event_kind``
+        when there are no kinds."""
         config = self._config()
         log = _event_log(items)
         if log is not None:
@@ -406,7 +410,7 @@ class Popularity(_SessionRecommender):
             config,
         )
         self._fit_ids(data._replace(user_ids=None))
-        self._set_training_events(kinds)
+        self._set_training_events(event_kind if kinds is None else kinds)
         return self
 
     @property

@@ -281,3 +281,20 @@ def test_dense_customer_tables_stay_an_explicit_option():
     assert X.index.tolist() == [0, 1, 2]  # one row per dense user, as asked
     y, _ = purchase_labels(events, 5 * day, horizon_days=30, num_users=3)
     assert y.tolist() == [0, 0, 1] and y.index.equals(X.index)
+
+
+def test_guests_in_dense_customer_tables_are_guests_and_categories_key_by_sku():
+    day = 86_400
+    events = {"session": np.array([0, 1, 2]), "user": np.array([0.0, np.nan, 1.0]), "item": ["A", "B", "A"],
+              "timestamp": np.array([0, day, 2 * day]), "kind": np.array([2, 2, 2]), "value": np.array([1.0, 2.0, 4.0])}
+    X = behaviour_features(events, 5 * day, num_users=2, item_category={"A": 0, "B": 1})
+    assert X.loc[0, "orders_total"] == 1  # the guest's order is nobody's, not customer 0's
+    shop = behaviour_features(events, 5 * day, item_category=pd.Series({"A": 0, "B": 1}))
+    assert shop.index.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="mapping or Series"):
+        behaviour_features(events, 5 * day, item_category=np.array([0, 1]))
+
+
+def test_a_list_of_flags_is_a_mask():
+    model = SequentialRules().fit([["a", "b"], ["a", "c"]] * 3)
+    assert model.recommend_session(["a"], N=2, allowed_items=[False, False, True])[0].tolist() == ["c"]
