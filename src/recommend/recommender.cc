@@ -59,10 +59,11 @@ absl::Status AddTrainingEvents(TrainingEvents events, io::ModelFile& file) {
 absl::StatusOr<TrainingEvents> ReadTrainingEvents(const io::ModelFile& file) {
   if (!file.HasBlob("training_events")) return TrainingEvents::kUnspecified;
   COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob("training_events"));
-  if (bytes.size() != 1 || bytes[0] < 0 || bytes[0] > static_cast<char>(TrainingEvents::kMixed)) {
+  const auto value = bytes.size() == 1 ? static_cast<unsigned char>(bytes[0]) : 0xff;
+  if (value > static_cast<unsigned char>(TrainingEvents::kMixed)) {
     return MarkModelFormatError(absl::DataLossError("the model's training_events blob is corrupted"));
   }
-  return static_cast<TrainingEvents>(bytes[0]);
+  return static_cast<TrainingEvents>(value);
 }
 
 CandidateFilter::CandidateFilter(const RecommendRequest& request, std::vector<std::int32_t>& buffer)
