@@ -92,9 +92,6 @@ def shop_id_array(ids: Any) -> np.ndarray:
     return _ids.shop_ids(ids)[0]
 
 
-factorize = _ids.factorize
-
-
 def _dense_positions(raw: Any, size: int, option: str) -> np.ndarray:
     """Items given as dense positions (the ``num_items=`` / ``item_ids=`` options): whole numbers
     in ``[0, size)``, else an error naming the first one outside."""
@@ -162,13 +159,6 @@ def training_sessions(sessions: SessionsLike, num_items: Optional[int] = None, u
     else:
         items, found = _ids.factorize(raw)
     return TrainingData(offsets, np.ascontiguousarray(items), len(found), found, session_users, user_ids, stamps)
-
-
-def catalogue_size(items: np.ndarray, num_items: Optional[int]) -> int:
-    """``num_items`` when given, else one past the largest item id seen."""
-    if num_items is not None:
-        return int(num_items)
-    return int(items.max()) + 1 if len(items) else 0
 
 
 def _rebuild(cls: type, data: bytes) -> Any:

@@ -234,8 +234,6 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
 
     def _dense_csr(self, sessions: SessionsLike) -> Tuple[np.ndarray, np.ndarray]:
         """Sessions in the model's dense ids (unknown shop ids become -1, which models ignore)."""
-        from .embed import _event_log
-
         log = _event_log(sessions)
         if log is not None and self._shop_ids() is None:
             return np.ascontiguousarray(log.session_offsets), np.ascontiguousarray(log.item, dtype=np.int32)
