@@ -208,8 +208,9 @@ class ShopIdsMixin:
 
     def _dense_item(self, item: Any) -> int:
         """One item's dense id; NotFoundError naming it when the model never saw it."""
-        dense = int(self._dense_items([item], self._fitted().num_items)[0])
-        if dense < 0:
+        num_items = self._fitted().num_items
+        dense = int(self._dense_items([item], num_items)[0])
+        if not 0 <= dense < num_items:
             raise NotFoundError(f"item {_ids.scalar_id(item)!r} is not known to this model")
         return dense
 

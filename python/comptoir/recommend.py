@@ -152,7 +152,7 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
                 f"{name} has one number per item but they are not 0/1 flags (e.g. {array[np.flatnonzero(dense < 0)[0]]!r}): "
                 "pass a boolean mask such as stock > 0, or the shop ids of the items")
         mask = np.zeros(num_items, dtype=np.uint8)
-        mask[dense[dense >= 0]] = 1
+        mask[dense[(dense >= 0) & (dense < num_items)]] = 1
         return mask
 
     def _filters(self, allowed_items: Any, filter_session_items: bool, excluded: Optional[np.ndarray] = None) -> Any:
@@ -169,12 +169,10 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
         mask = self._item_mask(filter_items, "filter_items")
         return None if mask is None else np.flatnonzero(mask).astype(np.int32)
 
-    def _unknown_out(self, unknown: Sequence[Any]) -> List[Any]:
-        """Unknown session items as the caller's ids (integers for integer id maps)."""
-        item_ids = getattr(self, "item_ids_", None)
-        if item_ids is not None and np.asarray(item_ids).dtype == np.int64:
-            return [int(u) for u in unknown]
-        return list(unknown)
+    @staticmethod
+    def _unknown_out(unknown: Sequence[str], asked: np.ndarray) -> List[Any]:
+        """Unknown session items (as text from C++) as the caller gave them (ints stay ints)."""
+        return [int(u) for u in unknown] if asked.dtype == np.int64 else list(unknown)
 
     def recommend_session(
         self,
@@ -225,7 +223,7 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
             )
             if not isinstance(out_ids, np.ndarray):
                 out_ids = np.asarray(out_ids, dtype=object)
-            unknown = self._unknown_out(unknown)
+            unknown = self._unknown_out(unknown, values)
         if return_reasons == "frame":
             frame = _reasons_frame(out_ids, scores, reasons)
             return (frame, unknown) if return_unknown else frame

@@ -118,6 +118,7 @@ def test_unrepresentable_ids_are_named_errors():
     with pytest.raises(ValueError, match="whole numbers"):
         Popularity().fit([1, 2], kinds=[1.7, 0.0])
     assert model.recommend_session([1.0], N=1)[0].tolist() == [2]  # 1.0 is item 1
+    assert model.recommend_session(["abc"], N=1, return_unknown=True)[2] == ["abc"]  # a string is unknown here
 
 
 def test_unknown_items_are_reported_and_not_found_where_one_item_is_asked():
