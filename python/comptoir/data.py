@@ -106,6 +106,7 @@ class EventLog:
             copied += ["session", "item"] + ([] if user is None else ["user"])
         log = cls(core, report, copied)
         log._integer_ids = integer
+        log.has_kinds = kind is not None
         return log
 
     @classmethod
@@ -125,6 +126,9 @@ class EventLog:
         return self._log.num_events
 
     _integer_ids: Dict[str, bool] = {}
+    # Whether the events came with their kinds (without, every event reads as a view, and the
+    # recommenders' reasons do not claim to know what the events were).
+    has_kinds = True
 
     def __getattr__(self, name: str) -> Any:
         if name in ("session", "user", "item", "timestamp", "kind", "value", "quantity", "session_offsets",
@@ -152,6 +156,7 @@ class EventLog:
     def _derived(self, core: Any) -> "EventLog":
         log = EventLog(core)
         log._integer_ids = self._integer_ids
+        log.has_kinds = self.has_kinds
         return log
 
     def sessions(self) -> Tuple[np.ndarray, np.ndarray]:

@@ -67,6 +67,14 @@ def _category_codes(item_category: Any, data: TrainingData) -> Optional[np.ndarr
     return np.ascontiguousarray(_ids.shop_ids(codes, "category")[0], dtype=np.int32)
 
 
+def _log_kinds(log: Any, event_kind: Optional[str]) -> Any:
+    """What to read the training events' kinds from: ``event_kind`` when given, else the log's
+    kinds when it has them."""
+    if event_kind is not None or log is None or not log.has_kinds:
+        return event_kind
+    return log.kind
+
+
 def _is_default_index(index: Any) -> bool:
     """A pandas index that only numbers the rows (a plain flag column, not one keyed by item)."""
     return type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1
@@ -337,7 +345,7 @@ class SessionKNN(_SessionRecommender):
         )
         self._fit_ids(data)
         log = _event_log(sessions)
-        self._set_training_events(log.kind if log is not None and event_kind is None else event_kind)
+        self._set_training_events(_log_kinds(log, event_kind))
         return self
 
     def add_session(self, items: Sequence[Any], timestamp: int, user: Any = None) -> None:
@@ -393,7 +401,7 @@ class Popularity(_SessionRecommender):
         if log is not None:
             data = training_sessions(log)
             timestamps = log.timestamp if timestamps is None else timestamps
-            kinds = log.kind if kinds is None else kinds
+            kinds = _log_kinds(log, None) if kinds is None else kinds
         else:
             column = items if isinstance(items, np.ndarray) else _ids._plain_array(items)
             data = training_sessions((np.array([0, len(column)], dtype=np.int64), column), num_items, item_ids=item_ids)
@@ -441,7 +449,7 @@ class FrequentlyBoughtTogether(_SessionRecommender):
         self.model_ = _core.recommend.CoPurchase.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
         self._fit_ids(data._replace(user_ids=None))
         log = _event_log(baskets)
-        self._set_training_events(log.kind if log is not None and event_kind is None else event_kind, default="purchases")
+        self._set_training_events(_log_kinds(log, event_kind), default="purchases")
         return self
 
     def bought_with(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
@@ -473,7 +481,7 @@ class SequentialRules(_SessionRecommender):
         self.model_ = _core.recommend.SequentialRules.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
         self._fit_ids(data._replace(user_ids=None))
         log = _event_log(sessions)
-        self._set_training_events(log.kind if log is not None and event_kind is None else event_kind)
+        self._set_training_events(_log_kinds(log, event_kind))
         return self
 
 
@@ -527,7 +535,7 @@ class EmbeddingRecommender(_SessionRecommender):
                 self.model_.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
         self._fit_ids(data)
         log = _event_log(sessions)
-        self._set_training_events(log.kind if log is not None and event_kind is None else event_kind)
+        self._set_training_events(_log_kinds(log, event_kind))
         return self
 
     def forget(self, user: Any) -> bool:

@@ -93,3 +93,15 @@ def test_the_wording_survives_save_load_and_pickle(tmp_path):
     for loaded in (SessionKNN.load(path), comptoir.load_model(path), pickle.loads(pickle.dumps(model))):
         assert loaded.recommend_session(["85123A"], N=2, return_reasons=True)[2] == expected
     assert "bought together" in expected[0]
+
+
+def test_a_log_without_kinds_claims_no_kind_unless_told():
+    lengths = [len(s) for s in SESSIONS]
+    items = [i for s in SESSIONS for i in s]
+    log = EventLog.from_arrays(session=np.repeat(np.arange(len(SESSIONS)), lengths), item=items,
+                               timestamp=1_000_000 + np.arange(len(items)) * 60)
+    assert not log.has_kinds and not log.sessionize().has_kinds
+    reason = SessionKNN().fit(log).recommend_session(["85123A"], N=1, return_reasons=True)[2][0]
+    assert reason.startswith("seen with 85123A")  # not "viewed": nobody said they were views
+    told = SessionKNN().fit(log, event_kind="purchase").recommend_session(["85123A"], N=1, return_reasons=True)[2][0]
+    assert told.startswith("bought together with 85123A")
