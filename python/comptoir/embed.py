@@ -308,8 +308,10 @@ class Item2Vec(ShopIdsMixin, Estimator):
         return _core.embed.Item2Vec.from_bytes(data)
 
     def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, item_ids: Any = None) -> "Item2Vec":
-        """Train on sessions: dense ids, or the shop's ids from an ``EventLog``, a DataFrame or
-        ``item_ids=`` (kept as ``item_ids_``, written to the model file)."""
+        """Train on sessions in the shop's ids (SKU strings or integers, lists, ``(offsets,
+        items)``, a DataFrame or an ``EventLog``; the rule of ``SessionKNN.fit``, with
+        ``num_items=`` / ``item_ids=`` as the explicit dense forms), kept as ``item_ids_`` and
+        written to the model file."""
         data = training_sessions(sessions, num_items, item_ids=item_ids)
         config = _core.embed.Item2VecConfig()
         for name in self._PARAMS:
@@ -331,7 +333,8 @@ class Item2Vec(ShopIdsMixin, Estimator):
 
     @property
     def item_vectors(self) -> np.ndarray:
-        """Read-only ``(num_items, dim)`` float32 view of the item vectors (no copy)."""
+        """Read-only ``(num_items, dim)`` float32 view of the item vectors (no copy); row ``i`` is
+        item ``item_ids_[i]``."""
         return self._fitted().vectors
 
     def similar_items(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
