@@ -40,10 +40,24 @@ struct FilterArrays {
   }
 };
 
+const char* ReasonKindName(recommend::ReasonKind kind) {
+  switch (kind) {
+    case recommend::ReasonKind::kCoVisited: return "co_visited";
+    case recommend::ReasonKind::kSimilarItem: return "similar_item";
+    case recommend::ReasonKind::kBoughtTogether: return "bought_together";
+    case recommend::ReasonKind::kTrending: return "trending";
+    case recommend::ReasonKind::kProfile: return "profile";
+  }
+  return "other";
+}
+
 py::tuple ResponseToPython(const recommend::RecommendResponse& response) {
-  std::vector<std::string> reasons;
-  reasons.reserve(response.reasons.size());
-  for (const recommend::Reason& reason : response.reasons) reasons.push_back(reason.ToString());
+  py::list reasons;
+  for (const recommend::Reason& reason : response.reasons) {
+    reasons.append(py::make_tuple(ReasonKindName(reason.kind),
+                                  reason.anchor_item >= 0 ? py::object(py::int_(reason.anchor_item)) : py::object(py::none()),
+                                  reason.support, reason.category, reason.ToString()));
+  }
   return py::make_tuple(CArray<std::int32_t>(static_cast<py::ssize_t>(response.items.size()), response.items.data()),
                         CArray<float>(static_cast<py::ssize_t>(response.scores.size()), response.scores.data()),
                         reasons, response.unknown_items);
@@ -59,6 +73,14 @@ py::object ShopIdsOut(const ModelIds& ids, const std::vector<std::string>& texts
     out.mutable_at(static_cast<py::ssize_t>(i)) = value;
   }
   return std::move(out);
+}
+
+// One shop id out, as ShopIdsOut types it (str, or int for integer maps).
+py::object ShopIdOut(const ModelIds& ids, const std::string& text) {
+  if (ids.has_items() && ids.items().is_string()) return py::str(text);
+  std::int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value)) throw py::value_error("internal: a model id is not an integer");
+  return py::int_(value);
 }
 
 }  // namespace
@@ -101,8 +123,17 @@ void RegisterRecommend(py::module_& m) {
       .def_readwrite("max_neighbours", &recommend::SequentialRulesConfig::max_neighbours)
       .def_readwrite("session_items", &recommend::SequentialRulesConfig::session_items);
 
+  py::enum_<recommend::TrainingEvents>(rec, "TrainingEvents")
+      .value("unspecified", recommend::TrainingEvents::kUnspecified)
+      .value("views", recommend::TrainingEvents::kViews)
+      .value("carts", recommend::TrainingEvents::kCarts)
+      .value("purchases", recommend::TrainingEvents::kPurchases)
+      .value("mixed", recommend::TrainingEvents::kMixed);
   py::class_<recommend::Recommender, std::shared_ptr<recommend::Recommender>>(rec, "Recommender")
       .def_property_readonly("num_items", &recommend::Recommender::num_items)
+      .def_property("training_events", &recommend::Recommender::training_events,
+                    &recommend::Recommender::set_training_events,
+                    "What the model learned from; its reasons' wording follows it (set after fitting).")
       .def(
           "recommend",
           [](const recommend::Recommender& self, const CArray<std::int32_t>& items, const CArray<std::uint8_t>& kinds,
@@ -233,9 +264,13 @@ void RegisterRecommend(py::module_& m) {
           response = RecommendInShopIds(model, ids, request);
         }
         ShopRecommendation out = ValueOrThrow(std::move(response));
-        std::vector<std::string> reasons;
-        reasons.reserve(out.reasons.size());
-        for (ShopReason& reason : out.reasons) reasons.push_back(std::move(reason.text));
+        // Each reason as (kind, anchor item or None, support, category or -1, sentence).
+        py::list reasons;
+        for (ShopReason& reason : out.reasons) {
+          reasons.append(py::make_tuple(ReasonKindName(reason.kind),
+                                        reason.anchor_item.empty() ? py::object(py::none()) : ShopIdOut(ids, reason.anchor_item),
+                                        reason.support, reason.category, std::move(reason.text)));
+        }
         return py::make_tuple(ShopIdsOut(ids, out.items),
                               CArray<float>(static_cast<py::ssize_t>(out.scores.size()), out.scores.data()), reasons,
                               out.unknown_items, out.unknown_user);

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _ids
 from .features import event_kind_codes, to_unix_seconds
 
 PathLike = Union[str, os.PathLike, None]
@@ -35,10 +35,6 @@ def _as(array: Any, dtype: Any, name: str, copied: List[str]) -> np.ndarray:
     if not (isinstance(original, np.ndarray) and np.shares_memory(result, original)):
         copied.append(name)
     return result
-
-
-def _is_string_column(array: Any) -> bool:
-    return np.asarray(array[:1] if hasattr(array, "__getitem__") else array).dtype.kind in "OUS"
 
 
 class EventLog:
@@ -61,9 +57,12 @@ class EventLog:
         value: Any = None,
         quantity: Any = None,
     ) -> "EventLog":
-        """Build a log from columns. Ids may be integers or strings; ``user`` may hold -1 / None /
-        "" for anonymous visitors; ``kind`` takes codes or names (view, cart, purchase, ...);
-        timestamps are seconds or datetimes. Exact duplicate events are dropped and counted in
+        """Build a log from columns. Ids may be integers (int64, or integer-valued floats such as
+        pandas' 17850.0, which is 17850) or strings, one type per column (a fractional, boolean or
+        mixed column is an ``InvalidArgumentError`` naming the value); ``user`` may hold None /
+        NaN / "" / negative numbers for anonymous visitors (guests, never one user "nan");
+        ``kind`` takes codes or names (view, cart, purchase, ...); timestamps are seconds or
+        datetimes. Exact duplicate events are dropped and counted in
         ``report``; a bad row raises ``ValueError`` naming it."""
         copied: List[str] = []
         times = to_unix_seconds(timestamp)
@@ -78,22 +77,37 @@ class EventLog:
                 copied.append("kind")
         values = None if value is None else _as(value, np.float32, "value", copied)
         quantities = None if quantity is None else _as(quantity, np.float32, "quantity", copied)
-        if _is_string_column(session) or _is_string_column(item) or (user is not None and _is_string_column(user)):
-            as_text = lambda column: ["" if v is None else str(v) for v in column]  # noqa: E731
-            core, report = _core.data.EventLog.build_strings(
-                as_text(session), as_text(item), [] if user is None else as_text(user), times, kinds, values, quantities
-            )
-            copied += ["session", "item"] + ([] if user is None else ["user"])
-        else:
+        # The shop's ids, checked (never wrapped or truncated): integers, integer-valued floats
+        # (pandas' 17850.0 is customer 17850) or strings; missing users are guests.
+        session_ids, _ = _ids.shop_ids(session, "session")
+        item_ids, _ = _ids.shop_ids(item, "item")
+        user_ids, guests = (None, None) if user is None else _ids.shop_ids(user, "user", allow_missing=True,
+                                                                            negative_is_missing=True)
+        columns = [session_ids, item_ids] + ([] if user_ids is None else [user_ids])
+        integer = {"item": item_ids.dtype == np.int64, "user": user_ids is not None and user_ids.dtype == np.int64}
+        if all(c.dtype == np.int64 for c in columns):
+            for name, original, ids in (("session", session, session_ids), ("item", item, item_ids)):
+                if not (isinstance(original, np.ndarray) and np.shares_memory(ids, original)):
+                    copied.append(name)
             users = None
-            if user is not None:
-                users = np.asarray(user)
-                users = np.where(users < 0, np.iinfo(np.int64).min, users).astype(np.int64)
+            if user_ids is not None:
+                users = np.where(guests, np.iinfo(np.int64).min, user_ids).astype(np.int64)
                 copied.append("user")
             core, report = _core.data.EventLog.build(
-                _as(session, np.int64, "session", copied), _as(item, np.int64, "item", copied), times, users, kinds, values, quantities
+                np.ascontiguousarray(session_ids), np.ascontiguousarray(item_ids), times, users, kinds, values, quantities
             )
-        return cls(core, report, copied)
+        else:
+            as_text = lambda ids, missing=None: [  # noqa: E731
+                "" if missing is not None and missing[i] else str(v) for i, v in enumerate(ids.tolist())]
+            core, report = _core.data.EventLog.build_strings(
+                as_text(session_ids), as_text(item_ids), [] if user_ids is None else as_text(user_ids, guests), times, kinds,
+                values, quantities
+            )
+            copied += ["session", "item"] + ([] if user is None else ["user"])
+        log = cls(core, report, copied)
+        log._integer_ids = integer
+        log.has_kinds = kind is not None
+        return log
 
     @classmethod
     def from_pandas(cls, frame: Any, session: str = "session_id", item: str = "item_id", timestamp: str = "timestamp",
@@ -104,16 +118,46 @@ class EventLog:
             if name not in frame.columns:
                 raise ValueError(f"the frame has no column '{name}' (columns: {list(frame.columns)})")
         pick = lambda name: None if name is None else frame[name].to_numpy()  # noqa: E731
-        return cls.from_arrays(pick(session), pick(item), pick(timestamp), pick(kind), pick(user), pick(value), pick(quantity))
+        # Id columns go as Series: categoricals and nullable integers keep their missing values.
+        ids = lambda name: None if name is None else frame[name]  # noqa: E731
+        return cls.from_arrays(ids(session), ids(item), pick(timestamp), pick(kind), ids(user), pick(value), pick(quantity))
 
     def __len__(self) -> int:
         return self._log.num_events
 
+    _integer_ids: Dict[str, bool] = {}
+    # Whether the events came with their kinds (without, every event reads as a view, and the
+    # recommenders' reasons do not claim to know what the events were).
+    has_kinds = True
+
     def __getattr__(self, name: str) -> Any:
         if name in ("session", "user", "item", "timestamp", "kind", "value", "quantity", "session_offsets",
-                    "item_ids", "user_ids", "num_items", "num_users", "num_sessions"):
+                    "num_items", "num_users", "num_sessions"):
             return getattr(self._log, name)
         raise AttributeError(name)
+
+    def _ids(self, column: str) -> Any:
+        ids = getattr(self._log, f"{column}_ids")
+        if self._integer_ids.get(column) and isinstance(ids, list):
+            # A log built from text (another column held strings) keeps integer ids integers.
+            return np.asarray([int(v) for v in ids], dtype=np.int64)
+        return ids
+
+    @property
+    def item_ids(self) -> Any:
+        """The shop's id of each dense item: an int64 array, or a list of str."""
+        return self._ids("item")
+
+    @property
+    def user_ids(self) -> Any:
+        """The shop's id of each dense user (guests have none; their ``user`` is -1)."""
+        return self._ids("user")
+
+    def _derived(self, core: Any) -> "EventLog":
+        log = EventLog(core)
+        log._integer_ids = self._integer_ids
+        log.has_kinds = self.has_kinds
+        return log
 
     def sessions(self) -> Tuple[np.ndarray, np.ndarray]:
         """Per-session CSR ``(offsets, items)``: what the recommenders' ``fit`` takes."""
@@ -125,21 +169,21 @@ class EventLog:
 
     def sessionize(self, gap_minutes: float = 30.0) -> "EventLog":
         """New sessions wherever a known user was inactive for more than ``gap_minutes``."""
-        return EventLog(self._log.sessionize(int(gap_minutes * 60)))
+        return self._derived(self._log.sessionize(int(gap_minutes * 60)))
 
     def filter_once(self, min_item_support: int = 5, min_session_length: int = 2) -> "EventLog":
         """One pass: rare items' events, then too-short sessions."""
-        return EventLog(self._log.filter_once(int(min_item_support), int(min_session_length)))
+        return self._derived(self._log.filter_once(int(min_item_support), int(min_session_length)))
 
     def filter_to_fixed_point(self, min_item_support: int = 5, min_session_length: int = 2) -> "EventLog":
         """Repeat ``filter_once`` until nothing changes."""
-        return EventLog(self._log.filter_to_fixed_point(int(min_item_support), int(min_session_length)))
+        return self._derived(self._log.filter_to_fixed_point(int(min_item_support), int(min_session_length)))
 
     def split_by_last_days(self, days: int) -> Tuple["EventLog", "EventLog"]:
         """``(train, test)``: sessions whose last event falls in the final ``days`` days are test;
         both keep the same item ids."""
         train, test = self._log.split_by_last_days(int(days))
-        return EventLog(train), EventLog(test)
+        return self._derived(train), self._derived(test)
 
     def to_dict(self) -> Dict[str, np.ndarray]:
         return {name: getattr(self._log, name) for name in ("session", "user", "item", "timestamp", "kind", "value", "quantity")}

@@ -95,7 +95,7 @@ def _section_recommenders(shop: Storefront, seed: int, num_threads: int, out: Te
     n = shop.num_items
     popularity = np.bincount(train[1], minlength=n)
     start = time.perf_counter()
-    knn = SessionKNN().fit(train, timestamps=last_time[keep], users=users[keep], num_items=n)
+    knn = SessionKNN().fit(train, timestamps=last_time[keep], users=users[keep], num_items=n, event_kind="view")
     rules = SequentialRules().fit(train, num_items=n, n_jobs=num_threads)
     popular = Popularity().fit(train[1], num_items=n)
     fit_s = time.perf_counter() - start

@@ -7,8 +7,11 @@ from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
+from . import _ids
 from ._base import Estimator
 from ._progress import make_progress
+from .exceptions import InvalidArgumentError, NotFoundError
+from .features import event_kind_codes
 
 SessionsLike = Union[Tuple[np.ndarray, np.ndarray], Sequence[Sequence[int]], Any]
 
@@ -16,37 +19,51 @@ _INT32 = np.iinfo(np.int32)
 
 
 def dense_ids(values: Any, what: str = "item") -> np.ndarray:
-    """Dense ids as int32, refusing (not wrapping) integers outside the int32 range."""
-    array = np.asarray(values)
-    if array.size and array.dtype.kind in "iu" and (array.min() < _INT32.min or array.max() > _INT32.max):
-        raise ValueError(f"{what} ids beyond 32 bits are not dense ids: fit on an EventLog, a DataFrame or with "
-                         f"{what}_ids= so the model keeps the shop's ids")
-    if array.size and array.dtype.kind not in "iub":
-        raise ValueError(f"{what} ids of dtype {array.dtype} are not dense ids: fit on an EventLog, a DataFrame or "
-                         f"with {what}_ids= so the model keeps the shop's ids")
-    return np.ascontiguousarray(array, dtype=np.int32)
+    """Dense ids as int32 (for the few places that still take them: files from before models kept
+    the shop's ids, vector indexes), refusing (not wrapping) what is not an int32 integer."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int32:
+        return np.ascontiguousarray(values)
+    ids, _ = _ids.shop_ids(values, what)
+    if ids.dtype != np.int64:
+        raise InvalidArgumentError(f"{what} ids such as {ids[0]!r} are not dense ids: this model speaks dense ids only")
+    if ids.size and (ids.min() < _INT32.min or ids.max() > _INT32.max):
+        raise InvalidArgumentError(f"{what} ids beyond 32 bits are not dense ids: this model speaks dense ids only")
+    return np.ascontiguousarray(ids, dtype=np.int32)
 
 
 def _session_columns(sessions: SessionsLike) -> Tuple[np.ndarray, np.ndarray]:
-    """CSR offsets and the raw item column (any dtype) of the accepted session forms."""
+    """CSR offsets and the raw item column (integers, or objects for anything else) of the
+    accepted session forms."""
     if isinstance(sessions, tuple) and len(sessions) == 2:
-        offsets, items = np.ascontiguousarray(sessions[0], dtype=np.int64), np.asarray(sessions[1])
+        offsets = np.ascontiguousarray(sessions[0], dtype=np.int64)
+        items = sessions[1] if isinstance(sessions[1], np.ndarray) else _ids._plain_array(sessions[1])
     elif hasattr(sessions, "columns"):
         frame = sessions
-        order_keys = [frame["session_id"].to_numpy()]
+        for column in ("session_id", "item_id"):
+            if column not in frame.columns:
+                raise InvalidArgumentError(f"the frame has no column '{column}' (columns: {list(frame.columns)})")
+        session_ids, _ = _ids.shop_ids(frame["session_id"], "session")
+        order_keys = [session_ids]
         if "timestamp" in frame.columns:
-            order_keys.insert(0, frame["timestamp"].to_numpy())
+            from .features import to_unix_seconds
+
+            order_keys.insert(0, to_unix_seconds(frame["timestamp"].to_numpy()))
         order = np.lexsort(order_keys)
-        session_ids = frame["session_id"].to_numpy()[order]
-        items = frame["item_id"].to_numpy()[order]
+        session_ids = session_ids[order]
+        items = _ids._plain_array(frame["item_id"])[order]
         starts = np.flatnonzero(np.r_[True, session_ids[1:] != session_ids[:-1]]) if len(items) else np.zeros(0, np.int64)
         offsets = np.r_[starts, len(items)].astype(np.int64)
     else:
-        lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64)
+        sessions = list(sessions)
+        lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
         offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-        items = np.concatenate([np.asarray(s) for s in sessions]) if len(lengths) and lengths.sum() else np.zeros(0, np.int32)
+        if all(isinstance(s, np.ndarray) and s.dtype.kind in "iu" for s in sessions) and sessions:
+            items = np.concatenate(sessions)
+        else:
+            # Python lists: one object column, so that a mix of strings and numbers is seen.
+            items = _ids._plain_array([v for s in sessions for v in (s.tolist() if isinstance(s, np.ndarray) else s)])
     if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(items) or np.any(np.diff(offsets) < 0):
-        raise ValueError("session offsets must start at 0, be non-decreasing and end at len(items)")
+        raise InvalidArgumentError("session offsets must start at 0, be non-decreasing and end at len(items)")
     return offsets, items
 
 
@@ -72,23 +89,22 @@ def _event_log(data: Any) -> Any:
 
 def shop_id_array(ids: Any) -> np.ndarray:
     """The shop's ids as a model keeps them: int64 for integer ids, an object array of str else."""
-    array = np.asarray(ids)
-    if array.dtype.kind == "u":
-        if array.size and array.max() > np.iinfo(np.int64).max:
-            raise ValueError("item ids do not fit 64-bit integers")
-        return array.astype(np.int64)
-    if array.dtype.kind == "i":
-        return array.astype(np.int64)
-    if array.dtype.kind in "OUS":
-        return np.asarray([str(v) for v in array.tolist()], dtype=object)
-    raise ValueError(f"shop ids must be integers or strings, got dtype {array.dtype}")
+    return _ids.shop_ids(ids)[0]
 
 
-def factorize(values: Any) -> Tuple[np.ndarray, np.ndarray]:
-    """``(dense int32 codes, shop ids)``: the distinct ids sorted, each value's position among them."""
-    ids = shop_id_array(values)
-    unique, codes = np.unique(ids, return_inverse=True)
-    return codes.astype(np.int32).reshape(-1), unique
+def _dense_positions(raw: Any, size: int, option: str) -> np.ndarray:
+    """Items given as dense positions (the ``num_items=`` / ``item_ids=`` options): whole numbers
+    in ``[0, size)``, else an error naming the first one outside."""
+    ids, _ = _ids.shop_ids(raw)
+    if ids.dtype != np.int64:
+        raise InvalidArgumentError(f"with {option} the session items are dense positions (integers), got strings such as "
+                                   f"{ids[0]!r}: leave {option} out to fit on the shop's ids")
+    outside = (ids < 0) | (ids >= size)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise InvalidArgumentError(f"item {int(ids[row])} (row {row}) is not a dense position below {size} as {option} "
+                                   "declares: leave it out to fit on the shop's ids")
+    return np.ascontiguousarray(ids, dtype=np.int32)
 
 
 class TrainingData(NamedTuple):
@@ -103,63 +119,46 @@ class TrainingData(NamedTuple):
 
 def training_sessions(sessions: SessionsLike, num_items: Optional[int] = None, users: Any = None,
                       timestamps: Any = None, item_ids: Any = None) -> TrainingData:
-    """What a recommender's ``fit`` learns from, and the shop's ids it must keep.
+    """What a recommender's ``fit`` learns from, and the shop's ids it keeps.
 
-    An ``EventLog`` brings its item and user id maps, per-session users and times; a DataFrame's
-    ``item_id`` column holds shop ids (strings or integers of any width), as do ``users`` given with
-    it; ``item_ids=`` names the shop's id of each dense item of dense-id data. Otherwise ids are
-    dense, as before.
+    The rule for ids: session items are the shop's ids (SKU strings, integers of any width up to
+    int64, a pandas column), learned into the model's id map; integers are shop ids too. Two
+    options instead declare dense positions: ``num_items=N`` (items are the integers 0..N-1, the
+    catalogue may hold items training never saw; the ids in and out are those integers) and
+    ``item_ids=ids`` (items are positions into ``ids``, the shop's id of each). An ``EventLog``
+    brings its own maps, per-session users and times. ``users`` (one per session) are shop ids
+    too; None, NaN, empty strings and negative integers are anonymous guests.
     """
     log = _event_log(sessions)
+    session_users, user_ids = (None, None) if users is None else _ids.factorize_users(users)
     if log is not None:
         offsets = np.ascontiguousarray(log.session_offsets)
         starts = offsets[:-1]
-        log_users = np.asarray(log.user)
-        has_users = log.num_users > 0
+        if users is None and log.num_users > 0:
+            session_users = np.ascontiguousarray(np.asarray(log.user)[starts], dtype=np.int32)
+            user_ids = shop_id_array(log.user_ids)
         return TrainingData(
             offsets, np.ascontiguousarray(log.item, dtype=np.int32), int(log.num_items), shop_id_array(log.item_ids),
-            np.ascontiguousarray(log_users[starts], dtype=np.int32) if has_users and users is None else _dense_users(users),
-            shop_id_array(log.user_ids) if has_users and users is None else None,
+            session_users, user_ids,
             np.ascontiguousarray(np.asarray(log.timestamp)[offsets[1:] - 1], dtype=np.int64) if timestamps is None
             else np.ascontiguousarray(timestamps, dtype=np.int64))
     stamps = None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64)
     offsets, raw = _session_columns(sessions)
-    if hasattr(sessions, "columns"):
-        if num_items is not None or item_ids is not None:
-            raise ValueError("a DataFrame's item_id column holds the shop's ids: num_items and item_ids do not apply")
-        items, found = factorize(raw)
-        session_users, user_ids = None, None
-        if users is not None:
-            shop_users = np.asarray(users)
-            known = ~_anonymous(shop_users)
-            session_users = np.full(len(shop_users), -1, dtype=np.int32)
-            if known.any():
-                session_users[known], user_ids = factorize(shop_users[known])
-        return TrainingData(offsets, np.ascontiguousarray(items), len(found), found, session_users, user_ids, stamps)
-    items = dense_ids(raw)
+    if session_users is not None and len(session_users) != len(offsets) - 1:
+        raise InvalidArgumentError(f"{len(session_users)} users for {len(offsets) - 1} sessions: give one per session")
+    if hasattr(sessions, "columns") and (num_items is not None or item_ids is not None):
+        raise InvalidArgumentError("a DataFrame's item_id column holds the shop's ids: num_items and item_ids do not apply")
     if item_ids is not None:
-        item_ids = shop_id_array(item_ids)
-        if num_items is not None and int(num_items) != len(item_ids):
-            raise ValueError(f"num_items={num_items} but {len(item_ids)} item_ids")
-        num_items = len(item_ids)
-    return TrainingData(offsets, items, catalogue_size(items, num_items), item_ids, _dense_users(users), None, stamps)
-
-
-def _anonymous(users: np.ndarray) -> np.ndarray:
-    if users.dtype.kind in "iu":
-        return users < 0
-    return np.asarray([u is None or u == "" or (isinstance(u, (int, np.integer)) and u < 0) for u in users.tolist()], dtype=bool)
-
-
-def _dense_users(users: Any) -> Optional[np.ndarray]:
-    return None if users is None else dense_ids(users, "user")
-
-
-def catalogue_size(items: np.ndarray, num_items: Optional[int]) -> int:
-    """``num_items`` when given, else one past the largest item id seen."""
-    if num_items is not None:
-        return int(num_items)
-    return int(items.max()) + 1 if len(items) else 0
+        found = shop_id_array(item_ids)
+        if num_items is not None and int(num_items) != len(found):
+            raise InvalidArgumentError(f"num_items={num_items} but {len(found)} item_ids")
+        items = _dense_positions(raw, len(found), "item_ids=")
+    elif num_items is not None:
+        found = np.arange(int(num_items), dtype=np.int64)
+        items = _dense_positions(raw, int(num_items), f"num_items={int(num_items)}")
+    else:
+        items, found = _ids.factorize(raw)
+    return TrainingData(offsets, np.ascontiguousarray(items), len(found), found, session_users, user_ids, stamps)
 
 
 def _rebuild(cls: type, data: bytes) -> Any:
@@ -198,12 +197,53 @@ class ShopIdsMixin:
             estimator._core_ids_ = ids
         return estimator
 
-    def _dense_items(self, items: Any, num_items: int) -> np.ndarray:
-        """Session items in the model's dense ids; unknown shop ids become -1 (ignored)."""
+    def _dense_items(self, items: Any, num_items: int, what: str = "item") -> np.ndarray:
+        """Items in the model's dense ids; ids it never saw become -1 (ignored, reported).
+        Fractional, boolean or mixed-type ids are an InvalidArgumentError naming them."""
         ids = self._shop_ids()
         if ids is None or not ids.has_items:
-            return dense_ids(items)
-        return ids.dense_items(np.asarray(items) if not isinstance(items, (list, tuple)) else list(items), int(num_items))
+            return dense_ids(items)  # a file from before models kept the shop's ids
+        values, _ = _ids.shop_ids(items, what)
+        return ids.dense_items(_ids.id_texts(values), int(num_items))
+
+    def _dense_item(self, item: Any) -> int:
+        """One item's dense id; NotFoundError naming it when the model never saw it."""
+        num_items = self._fitted().num_items
+        dense = int(self._dense_items([item], num_items)[0])
+        if not 0 <= dense < num_items:
+            raise NotFoundError(f"item {_ids.scalar_id(item)!r} is not known to this model")
+        return dense
+
+    def _dense_user(self, user: Any, add: bool = False) -> int:
+        """A user's dense id: -1 for guests (None, NaN, empty, negative) and users the model never
+        saw, unless ``add`` gives those the next dense id (an online update)."""
+        key = self._user_key(user)
+        if key == "":
+            return -1
+        ids = self._shop_ids()
+        if ids is None and getattr(self, "item_ids_", None) is None:
+            return int(key)  # a model file from before models kept the shop's ids
+        dense = int(ids.dense_user(key)) if ids is not None and ids.has_users else -1
+        if dense >= 0 or not add:
+            return dense
+        if getattr(self, "users_pseudonymised_", False):
+            raise InvalidArgumentError("this model holds its customers only as keyed hashes: it cannot add a new one")
+        known = getattr(self, "user_ids_", None)
+        value = _ids.scalar_id(user, "user")
+        if known is not None and len(known) and (np.asarray(known).dtype == np.int64) != isinstance(value, int):
+            raise InvalidArgumentError(f"user {value!r} is not of the type of this model's customer ids")
+        added = np.asarray([value], dtype=np.int64 if isinstance(value, int) else object)
+        self.user_ids_ = added if known is None else np.concatenate([np.asarray(known), added])
+        self.__dict__.pop("_core_ids_", None)
+        return len(self.user_ids_) - 1
+
+    @staticmethod
+    def _user_key(user: Any) -> str:
+        """The user as ModelIds looks users up: "" for an anonymous guest."""
+        if user is None or _ids._is_missing(user) or (isinstance(user, str) and user == ""):
+            return ""
+        value = _ids.scalar_id(user, "user")
+        return "" if isinstance(value, int) and value < 0 else str(value)
 
     def _shop_items(self, dense: np.ndarray) -> np.ndarray:
         ids = self._shop_ids()
@@ -268,8 +308,10 @@ class Item2Vec(ShopIdsMixin, Estimator):
         return _core.embed.Item2Vec.from_bytes(data)
 
     def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, item_ids: Any = None) -> "Item2Vec":
-        """Train on sessions: dense ids, or the shop's ids from an ``EventLog``, a DataFrame or
-        ``item_ids=`` (kept as ``item_ids_``, written to the model file)."""
+        """Train on sessions in the shop's ids (SKU strings or integers, lists, ``(offsets,
+        items)``, a DataFrame or an ``EventLog``; the rule of ``SessionKNN.fit``, with
+        ``num_items=`` / ``item_ids=`` as the explicit dense forms), kept as ``item_ids_`` and
+        written to the model file."""
         data = training_sessions(sessions, num_items, item_ids=item_ids)
         config = _core.embed.Item2VecConfig()
         for name in self._PARAMS:
@@ -291,16 +333,15 @@ class Item2Vec(ShopIdsMixin, Estimator):
 
     @property
     def item_vectors(self) -> np.ndarray:
-        """Read-only ``(num_items, dim)`` float32 view of the item vectors (no copy)."""
+        """Read-only ``(num_items, dim)`` float32 view of the item vectors (no copy); row ``i`` is
+        item ``item_ids_[i]``."""
         return self._fitted().vectors
 
-    def similar_items(self, itemid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
-        """The ``N`` items closest to ``itemid`` by cosine similarity, as ``(ids, scores)``."""
+    def similar_items(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``N`` items closest to ``itemid`` (a shop id) by cosine similarity, as ``(ids,
+        scores)`` in shop ids; ``NotFoundError`` (a KeyError) when the model never saw it."""
         model = self._fitted()
-        dense = int(self._dense_items([itemid], model.num_items)[0]) if self._shop_ids() is not None else int(itemid)
-        if dense < 0:
-            raise KeyError(f"item {itemid!r} is not known to this model")
-        ids, scores = model.similar_items(dense, int(N))
+        ids, scores = model.similar_items(self._dense_item(itemid), int(N))
         return self._shop_items(ids[0]), scores[0]
 
     def encode_session(
@@ -311,7 +352,16 @@ class Item2Vec(ShopIdsMixin, Estimator):
         kind_weights: Optional[Sequence[float]] = None,
         max_events: int = 50,
     ) -> np.ndarray:
-        """Recency- and event-kind-weighted, normalised mean of the session's item vectors."""
+        """Recency- and event-kind-weighted, normalised mean of the session's item vectors (shop
+        ids; ``NotFoundError`` naming the items the model never saw)."""
+        known = self._dense_items(items, self._fitted().num_items)
+        if (known < 0).any():
+            unknown = [v for v, d in zip(_ids.shop_ids(items)[0].tolist(), known) if d < 0]
+            raise NotFoundError(f"items {unknown[:5]} are not known to this model")
+        return self._encode_dense(known, kinds, recency_decay, kind_weights, max_events)
+
+    def _encode_dense(self, items: np.ndarray, kinds: Any = None, recency_decay: float = 0.8,
+                      kind_weights: Optional[Sequence[float]] = None, max_events: int = 50) -> np.ndarray:
         config = _core.embed.SessionEncoderConfig()
         config.recency_decay = recency_decay
         config.max_events = max_events
@@ -319,7 +369,7 @@ class Item2Vec(ShopIdsMixin, Estimator):
             config.kind_weights = list(kind_weights)
         return self._fitted().encode_session(
             np.ascontiguousarray(items, dtype=np.int32),
-            np.ascontiguousarray([] if kinds is None else kinds, dtype=np.uint8),
+            np.ascontiguousarray(event_kind_codes([] if kinds is None else kinds)),
             config,
         )
 
@@ -340,22 +390,21 @@ class Item2Vec(ShopIdsMixin, Estimator):
         blended in with ``profile_weight``; ``filter_items`` are never returned.
         """
         model = self._fitted()
-        if self._shop_ids() is not None:
-            # Shop ids in and out; unknown ones carry no vector and are dropped.
-            known = self._dense_items(items, model.num_items)
-            kinds = None if kinds is None else np.asarray(kinds)[known >= 0]
-            items = known[known >= 0]
-            user_history = None if user_history is None else self._dense_items(user_history, model.num_items)
-            user_history = None if user_history is None else user_history[user_history >= 0]
-            filter_items = None if filter_items is None else self._dense_items(filter_items, model.num_items)
-        query = self.encode_session(items, kinds)
+        # Shop ids in and out; unknown ones carry no vector and are dropped.
+        known = self._dense_items(items, model.num_items)
+        kinds = None if kinds is None else np.asarray(event_kind_codes(kinds))[known >= 0]
+        items = known[known >= 0]
+        user_history = None if user_history is None else self._dense_items(user_history, model.num_items)
+        user_history = None if user_history is None else user_history[user_history >= 0]
+        filter_items = None if filter_items is None else self._dense_items(filter_items, model.num_items)
+        query = self._encode_dense(items, kinds)
         if user_history is not None and len(user_history):
-            profile = self.encode_session(user_history, recency_decay=0.98, max_events=500)
+            profile = self._encode_dense(user_history, recency_decay=0.98, max_events=500)
             query = _core.embed.blend_with_profile(query, profile, float(profile_weight))
         if not np.any(query):
             # Nothing known to encode: no item is closer than another (the C++ recommender agrees).
             return self._shop_items(np.empty(0, dtype=np.int32)), np.empty(0, dtype=np.float32)
-        excluded = [int(i) for i in filter_items] if filter_items is not None else []
+        excluded = [int(i) for i in filter_items if i >= 0] if filter_items is not None else []
         if filter_session_items:
             excluded += [int(i) for i in items]
         ids, scores = model.index.search(

@@ -6,11 +6,11 @@ Only events strictly before ``snapshot`` reach the features and only events in
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _ids
 from ._progress import make_progress
 
 EVENT_KINDS = {"view": 0, "cart": 1, "purchase": 2, "remove_from_cart": 3, "return": 4}
@@ -45,39 +45,145 @@ def event_kind_codes(kind: Any) -> np.ndarray:
         if unknown:
             raise ValueError(f"unknown event kinds {unknown}; expected one of {sorted(EVENT_KINDS)}")
         return np.array([EVENT_KINDS[n] for n in names], dtype=np.uint8)[inverse]
+    if array.dtype.kind == "f" and array.size and not np.all(np.isfinite(array) & (array == np.round(array))):
+        bad = np.flatnonzero(~(np.isfinite(array) & (array == np.round(array))))
+        raise ValueError(f"event kind codes must be whole numbers, got {array[bad[0]]!r} at row {int(bad[0])}")
+    if array.dtype.kind not in "iuf" and array.size:
+        raise ValueError(f"event kinds must be codes or names, got dtype {array.dtype}")
     if array.size and (array.min() < 0 or array.max() >= len(EVENT_KINDS)):
         raise ValueError(f"event kind codes must be in [0, {len(EVENT_KINDS)})")
     return array.astype(np.uint8, copy=False)
 
 
-def _column(events: Any, name: str, dtype: Any, required: bool = True) -> Optional[np.ndarray]:
+def _raw(events: Any, name: str, required: bool = True) -> Any:
     if isinstance(events, Mapping) or hasattr(events, "columns"):
-        present = name in events
-        value = events[name] if present else None
+        value = events[name] if name in events else None
     else:
         value = getattr(events, name, None)
-        present = value is not None
-    if not present:
-        if required:
-            raise ValueError(f"events have no '{name}' column")
+    if value is None and required:
+        raise ValueError(f"events have no '{name}' column")
+    return value
+
+
+def _column(events: Any, name: str, dtype: Any, required: bool = True) -> Optional[np.ndarray]:
+    value = _raw(events, name, required)
+    if value is None:
         return None
     if name == "timestamp":
-        return np.ascontiguousarray(to_unix_seconds(value))
+        return np.ascontiguousarray(to_unix_seconds(np.asarray(value)))
     if name == "kind":
-        return np.ascontiguousarray(event_kind_codes(value))
+        return np.ascontiguousarray(event_kind_codes(np.asarray(value)))
     return np.ascontiguousarray(np.asarray(value), dtype=dtype)
 
 
-def _event_arrays(events: Any) -> Tuple[np.ndarray, ...]:
-    user = _column(events, "user", np.int32)
-    session = _column(events, "session", np.int64)
-    item = _column(events, "item", np.int32)
+class _Events(NamedTuple):
+    session: np.ndarray
+    user: np.ndarray           # dense, -1 for guests
+    item: np.ndarray           # dense
+    timestamp: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+    customers: Optional[np.ndarray]  # the shop's customer id of each dense user; None in dense mode
+    items: Optional[np.ndarray]      # the shop's item id of each dense item; None when items are dense
+    num_users: int
+
+
+def _events(events: Any, num_users: Optional[int], item_positions: bool = False) -> _Events:
+    """The event columns in dense ids and the shop's ids behind them.
+
+    Customers are the shop's ids (``EventLog`` maps, or any integer / string column: None, NaN,
+    "" and negative numbers are guests), unless ``num_users`` declares dense ids 0..num_users-1.
+    Items are factorized, or kept as the integers they are with ``item_positions`` (an
+    ``item_category`` array indexes them)."""
+    from .data import EventLog
+
+    if not isinstance(events, EventLog):
+        _raw(events, "user")  # the column a customer table needs most, named first when missing
     timestamp = _column(events, "timestamp", np.int64)
     kind = _column(events, "kind", np.uint8)
     value = _column(events, "value", np.float32, required=False)
+    if isinstance(events, EventLog):
+        if num_users is not None:
+            raise ValueError("an EventLog holds the shop's customer ids: num_users does not apply")
+        user = np.ascontiguousarray(events.user, dtype=np.int32)
+        customers = np.asarray(events.user_ids, dtype=object if isinstance(events.user_ids, list) else None) \
+            if events.num_users else np.zeros(0, dtype=np.int64)
+        items = events.item_ids
+        items = np.asarray(items, dtype=object) if isinstance(items, list) else items
+        session = np.ascontiguousarray(events.session, dtype=np.int64)
+        item = np.ascontiguousarray(events.item, dtype=np.int32)
+        count = len(customers)
+    else:
+        raw_user = _raw(events, "user")
+        if num_users is not None:
+            ids, guests = _ids.shop_ids(raw_user, "user", allow_missing=True, negative_is_missing=True)
+            if ids.dtype != np.int64 or (ids.size and ids.max() > np.iinfo(np.int32).max):
+                raise ValueError("with num_users the users are dense ids 0..num_users-1: leave num_users out to use the "
+                                 "shop's customer ids")
+            user = np.where(guests, -1, ids).astype(np.int32)
+            customers, count = None, int(num_users)
+        else:
+            user, customers = _ids.factorize_users(raw_user)
+            customers = np.zeros(0, dtype=np.int64) if customers is None else customers
+            count = len(customers)
+        item_values, _ = _ids.shop_ids(_raw(events, "item"), "item")
+        if item_positions:
+            if item_values.dtype != np.int64 or (item_values.size and (item_values.min() < 0 or
+                                                                        item_values.max() > np.iinfo(np.int32).max)):
+                raise ValueError("item_category as an array is indexed by integer item ids 0..n-1: for other ids pass a "
+                                 "mapping or Series from item id to category")
+            item, items = item_values.astype(np.int32), None
+        else:
+            item, items = _ids.factorize(item_values)
+        session_codes, _ = _ids.factorize(_raw(events, "session"), "session")
+        session = session_codes.astype(np.int64)
     if value is None:
         value = np.zeros(len(item), dtype=np.float32)
-    return session, user, item, timestamp, kind, value
+    return _Events(session, np.ascontiguousarray(user), np.ascontiguousarray(item), timestamp, kind, value, customers,
+                   items, count)
+
+
+def _keyed(table: Any) -> bool:
+    """A mapping or a Series keyed by id (not a plain array or a Series that only numbers rows)."""
+    return isinstance(table, Mapping) or (hasattr(table, "index") and hasattr(table, "to_numpy")
+                                          and type(table.index).__name__ != "RangeIndex")
+
+
+def _event_arrays(events: Any) -> Tuple[np.ndarray, ...]:
+    e = _events(events, None)
+    return e.session, e.user, e.item, e.timestamp, e.kind, e.value
+
+
+def _item_category(item_category: Any, e: _Events) -> Optional[np.ndarray]:
+    """Each dense item's category: an array indexed by the (integer) item ids, or a mapping /
+    Series from the shop's item id (items it leaves out have category -1)."""
+    if item_category is None:
+        return None
+    if not _keyed(item_category):
+        codes = _ids.shop_ids(np.asarray(item_category), "category")[0]
+        if codes.dtype != np.int64:
+            raise ValueError("item_category values must be integer category codes")
+        if e.items is not None:  # an EventLog's integer item ids, in its dense order
+            if e.items.dtype != np.int64:
+                raise ValueError("item_category as an array is indexed by integer item ids; these items are strings: "
+                                 "pass a mapping or Series from item id to category")
+            if e.items.size and (e.items.min() < 0 or e.items.max() >= len(codes)):
+                raise ValueError("item_category does not cover every item id")
+            codes = codes[e.items]
+        return np.ascontiguousarray(codes, dtype=np.int32)
+    keys = list(item_category.keys()) if isinstance(item_category, Mapping) else item_category.index.to_numpy()
+    values = list(item_category.values()) if isinstance(item_category, Mapping) else item_category.to_numpy()
+    lookup = dict(zip(_ids.shop_ids(keys, "item")[0].tolist(), _ids.shop_ids(values, "category")[0].tolist()))
+    order = e.items.tolist() if e.items is not None else range(int(e.item.max()) + 1 if len(e.item) else 0)
+    return np.asarray([lookup.get(i, -1) for i in order], dtype=np.int32)
+
+
+def _seen_before(e: _Events, snapshot_s: int) -> np.ndarray:
+    """Dense users with at least one event before the snapshot."""
+    past = (e.timestamp < snapshot_s) & (e.user >= 0)
+    seen = np.zeros(e.num_users, dtype=bool)
+    seen[e.user[past]] = True
+    return seen
 
 
 def behaviour_features(
@@ -85,8 +191,8 @@ def behaviour_features(
     snapshot: TimeLike,
     window_days: Sequence[int] = (7, 30, 90, 365),
     num_users: Optional[int] = None,
-    item_category: Optional[np.ndarray] = None,
-    customer_attributes: Optional[np.ndarray] = None,
+    item_category: Optional[Any] = None,
+    customer_attributes: Optional[Any] = None,
     n_jobs: int = 0,
     verbose: Any = False,
     as_frame: Optional[bool] = None,
@@ -95,40 +201,90 @@ def behaviour_features(
     cart adds, abandoned carts, returns, basket size and value, inter-purchase intervals, category
     breadth (with ``item_category``), time-of-day and weekend habits, and customer attributes.
 
-    ``events`` is a DataFrame, a dict of arrays or an object with the columns ``session``,
-    ``user`` (dense ids, -1 anonymous), ``item``, ``timestamp``, ``kind`` and optionally ``value``
-    and ``quantity``. Missing facts (no purchase yet) are NaN. Returns a DataFrame when pandas is
-    installed (or ``as_frame=True``), else ``(matrix, names)``.
+    ``events`` is an ``EventLog``, a DataFrame, a dict of arrays or an object with the columns
+    ``session``, ``user``, ``item``, ``timestamp``, ``kind`` and optionally ``value`` and
+    ``quantity``, in the shop's ids: customers as integers or strings (None, NaN, "" and negative
+    numbers are guests, who get no row). The DataFrame is indexed by customer id (index name
+    ``customer``; sorted, or in an ``EventLog``'s id order) and holds the customers with at least one event before ``snapshot``:
+    customers first seen after it are excluded (they have no history to describe; their labels
+    are not aligned either). ``customer_attributes`` is then a DataFrame indexed by customer id
+    whose columns are joined as they are. ``item_category`` maps each item to an integer
+    category: a mapping / Series from item id, or an array indexed by integer item ids.
+
+    ``num_users=N`` keeps the dense form instead: users are the integers 0..N-1, one row each
+    (index 0..N-1, customers without history before the snapshot included, all NaN), and
+    ``customer_attributes`` an ``(N, k)`` array. Missing facts (no purchase yet) are NaN. Returns
+    a DataFrame when pandas is installed (or ``as_frame=True``), else ``(matrix, names)`` (the
+    rows in the same order; ``customer_ids(events, snapshot)`` gives their ids).
     """
-    session, user, item, timestamp, kind, value = _event_arrays(events)
+    e = _events(events, num_users, item_positions=item_category is not None and not _keyed(item_category))
     quantity = _column(events, "quantity", np.float32, required=False)
-    if num_users is None:
-        num_users = int(user.max()) + 1 if len(user) else 0
     snapshot_s = int(to_unix_seconds(snapshot))
+    attributes = None
+    if customer_attributes is not None and e.customers is None:
+        attributes = np.ascontiguousarray(customer_attributes, dtype=np.float32)
+    elif customer_attributes is not None and not hasattr(customer_attributes, "reindex"):
+        raise ValueError("customer_attributes must be a DataFrame indexed by customer id (or pass num_users= for "
+                         "dense users and an array)")
     matrix, names = _core.features.behaviour_features(
-        session, user, item, timestamp, kind, value, quantity, int(num_users), snapshot_s, list(window_days),
-        None if item_category is None else np.ascontiguousarray(item_category, dtype=np.int32),
-        None if customer_attributes is None else np.ascontiguousarray(customer_attributes, dtype=np.float32),
-        int(n_jobs), make_progress(verbose),
+        e.session, e.user, e.item, e.timestamp, e.kind, e.value, quantity, int(e.num_users), snapshot_s, list(window_days),
+        _item_category(item_category, e), attributes, int(n_jobs), make_progress(verbose),
     )
-    return _maybe_frame(matrix, names, as_frame)
+    index = None
+    if e.customers is not None:
+        keep = _seen_before(e, snapshot_s)
+        matrix, index = matrix[keep], e.customers[keep]
+    result = _maybe_frame(matrix, names, as_frame, index)
+    if customer_attributes is not None and e.customers is not None:
+        if not hasattr(result, "join"):
+            raise ValueError("customer_attributes as a DataFrame needs the features as a DataFrame (pandas)")
+        result = result.join(customer_attributes.reindex(result.index))
+    return result
 
 
-def purchase_labels(events: Any, snapshot: TimeLike, horizon_days: int, num_users: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """``(purchased, spend)`` per customer over ``[snapshot, snapshot + horizon_days)``."""
-    session, user, item, timestamp, kind, value = _event_arrays(events)
-    if num_users is None:
-        num_users = int(user.max()) + 1 if len(user) else 0
-    return _core.features.purchase_labels(
-        session, user, item, timestamp, kind, value, int(num_users), int(to_unix_seconds(snapshot)), int(horizon_days)
+def customer_ids(events: Any, snapshot: TimeLike) -> np.ndarray:
+    """The customers ``behaviour_features`` gives rows to, in its row order: those with an event
+    before ``snapshot``."""
+    e = _events(events, None)
+    return e.customers[_seen_before(e, int(to_unix_seconds(snapshot)))]
+
+
+def purchase_labels(events: Any, snapshot: TimeLike, horizon_days: int, num_users: Optional[int] = None,
+                    customers: Any = None, as_frame: Optional[bool] = None) -> Tuple[Any, Any]:
+    """``(purchased, spend)`` per customer over ``[snapshot, snapshot + horizon_days)``: two
+    Series indexed by customer id, aligned with ``behaviour_features`` of the same events and
+    snapshot (the customers seen before the snapshot), or with ``customers`` (e.g. ``X.index``;
+    customers without events get 0). With ``num_users=N`` the users are dense 0..N-1 and the
+    index is 0..N-1. ``as_frame=False`` (or no pandas) gives arrays in the same order."""
+    e = _events(events, num_users)
+    snapshot_s = int(to_unix_seconds(snapshot))
+    purchased, spend = _core.features.purchase_labels(
+        e.session, e.user, e.item, e.timestamp, e.kind, e.value, int(e.num_users), snapshot_s, int(horizon_days)
     )
+    index = np.arange(e.num_users) if e.customers is None else e.customers
+    if customers is not None:
+        wanted, _ = _ids.shop_ids(customers, "customer")
+        position = {v: i for i, v in enumerate(index.tolist())}
+        rows = np.asarray([position.get(c, -1) for c in wanted.tolist()], dtype=np.int64)
+        known = rows >= 0
+        purchased = np.where(known, purchased[np.maximum(rows, 0)], 0).astype(purchased.dtype)
+        spend = np.where(known, spend[np.maximum(rows, 0)], 0).astype(spend.dtype)
+        index = wanted
+    elif e.customers is not None:
+        keep = _seen_before(e, snapshot_s)
+        purchased, spend, index = purchased[keep], spend[keep], index[keep]
+    pd = _pandas(as_frame)
+    if pd is None:
+        return purchased, spend
+    index = pd.Index(index, name="customer")
+    return pd.Series(purchased, index=index, name="purchased"), pd.Series(spend, index=index, name="spend")
 
 
 def repurchase_timing(
     events: Any,
     snapshot: TimeLike,
     horizon_days: int = 14,
-    item_category: Optional[np.ndarray] = None,
+    item_category: Optional[Any] = None,
     continuation_prior_strength: float = 2.0,
     min_key_gaps: int = 5,
     merge_within_days: float = 1.0,
@@ -140,13 +296,17 @@ def repurchase_timing(
     One row per (user, key) bought before the snapshot: ``cycle_days`` (the customer's typical
     gap, shrunk toward the key's population by empirical Bayes), ``due_timestamp``,
     ``continuation`` (probability of ever buying it again) and ``probability_within_horizon``.
+    ``user`` and ``key`` are the shop's customer and item ids (categories stay codes).
     """
-    session, user, item, timestamp, kind, _ = _event_arrays(events)
+    e = _events(events, None, item_positions=item_category is not None and not _keyed(item_category))
     columns = _core.features.repurchase_timing(
-        session, user, item, timestamp, kind, int(to_unix_seconds(snapshot)), int(horizon_days),
-        None if item_category is None else np.ascontiguousarray(item_category, dtype=np.int32),
-        float(continuation_prior_strength), int(min_key_gaps), float(merge_within_days),
+        e.session, e.user, e.item, e.timestamp, e.kind, int(to_unix_seconds(snapshot)), int(horizon_days),
+        _item_category(item_category, e), float(continuation_prior_strength), int(min_key_gaps), float(merge_within_days),
     )
+    columns = dict(columns)
+    columns["user"] = e.customers[np.asarray(columns["user"], dtype=np.int64)]
+    if item_category is None and e.items is not None:
+        columns["key"] = e.items[np.asarray(columns["key"], dtype=np.int64)]
     if as_frame is False:
         return columns
     try:
@@ -161,16 +321,24 @@ def repurchase_timing(
     return frame
 
 
-def _maybe_frame(matrix: np.ndarray, names: Sequence[str], as_frame: Optional[bool]) -> Any:
+def _pandas(as_frame: Optional[bool]) -> Any:
     if as_frame is False:
-        return matrix, list(names)
+        return None
     try:
         import pandas as pd
     except ImportError:
         if as_frame:
             raise
+        return None
+    return pd
+
+
+def _maybe_frame(matrix: np.ndarray, names: Sequence[str], as_frame: Optional[bool], index: Any = None) -> Any:
+    pd = _pandas(as_frame)
+    if pd is None:
         return matrix, list(names)
-    return pd.DataFrame(matrix, columns=list(names), copy=False)
+    index = pd.RangeIndex(len(matrix), name="customer") if index is None else pd.Index(index, name="customer")
+    return pd.DataFrame(matrix, columns=list(names), index=index, copy=False)
 
 
 class LinearFeatures:

@@ -7,11 +7,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _ids
 from ._base import Estimator, estimator_class, read_record
 from ._progress import make_progress
-from .embed import ShopIdsMixin, SessionsLike, TrainingData, _session_columns, as_session_csr, dense_ids, training_sessions
-from .exceptions import not_fitted_error
+from .embed import (ShopIdsMixin, SessionsLike, TrainingData, _event_log, _session_columns, as_session_csr, dense_ids,
+                    training_sessions)
+from .exceptions import InvalidArgumentError, not_fitted_error
 from .features import event_kind_codes
 
 _DECAYS = {"none": _core.recommend.PositionDecay.none, "linear": _core.recommend.PositionDecay.linear,
@@ -20,22 +21,78 @@ _MEASURES = {"lift": _core.recommend.AssociationMeasure.lift, "cosine": _core.re
              "confidence": _core.recommend.AssociationMeasure.confidence}
 
 
-def _filters(filter_items: Optional[Sequence[int]], allowed_items: Optional[np.ndarray], filter_session_items: bool) -> Any:
-    filters = _core.recommend.Filters()
-    if filter_items is not None:
-        filters.excluded_items = np.ascontiguousarray(filter_items, dtype=np.int32)
-    if allowed_items is not None:
-        filters.allowed_items = np.ascontiguousarray(allowed_items, dtype=np.uint8)
-    filters.exclude_session_items = bool(filter_session_items)
-    return filters
+_TRAINING_EVENTS = {"view": "views", "cart": "carts", "purchase": "purchases"}
+_REASON_COLUMNS = ("item", "score", "reason_kind", "anchor_item", "support", "category", "reason")
 
 
-def _shop_id_list(ids: Any) -> Any:
-    """Shop ids as ModelIds takes them: integer arrays stay arrays, anything else a list."""
-    if ids is None:
+def _training_events(kinds: Any, default: Optional[str] = None) -> Any:
+    """What a model learned from, for its reasons' wording: the one kind among views, carts and
+    purchases the events hold (removals and returns aside), "mixed" for several, else ``default``."""
+    if kinds is None:
+        name = default
+    elif isinstance(kinds, str):
+        if kinds not in _TRAINING_EVENTS:
+            raise InvalidArgumentError(f"event_kind must be one of {sorted(_TRAINING_EVENTS)}, got {kinds!r}")
+        name = _TRAINING_EVENTS[kinds]
+    else:
+        present = set(np.unique(event_kind_codes(kinds)).tolist()) & {0, 1, 2}
+        name = {0: "views", 1: "carts", 2: "purchases"}[present.pop()] if len(present) == 1 else (
+            "mixed" if present else default)
+    return getattr(_core.recommend.TrainingEvents, name or "unspecified")
+
+
+def _category_codes(item_category: Any, data: TrainingData) -> Optional[np.ndarray]:
+    """Each dense item's category (-1 for none) from a mapping / Series keyed by shop id, or an
+    array in the model's item order."""
+    if item_category is None:
         return None
-    array = np.asarray(ids)
-    return array if array.dtype.kind == "i" else list(ids)
+    if isinstance(item_category, dict) or (hasattr(item_category, "index") and hasattr(item_category, "to_numpy")
+                                           and not _is_default_index(item_category.index)):
+        keys = list(item_category.keys()) if isinstance(item_category, dict) else item_category.index.to_numpy()
+        values = list(item_category.values()) if isinstance(item_category, dict) else item_category.to_numpy()
+        position = {v: i for i, v in enumerate(data.item_ids.tolist())}
+        codes = np.full(data.num_items, -1, dtype=np.int32)
+        key_ids = _ids.shop_ids(keys, "item")[0].tolist()
+        for key, value in zip(key_ids, _ids.shop_ids(values, "category")[0].tolist()):
+            if not isinstance(value, int):
+                raise InvalidArgumentError(f"item_category values must be integer codes, got {value!r}")
+            if key in position:
+                codes[position[key]] = value
+        return codes
+    codes = np.asarray(item_category)
+    if len(codes) != data.num_items:
+        raise InvalidArgumentError(f"item_category as an array needs one category per item of the model "
+                                   f"({data.num_items}, in item_ids_ order), got {len(codes)}: or pass a mapping "
+                                   "from item id to category")
+    return np.ascontiguousarray(_ids.shop_ids(codes, "category")[0], dtype=np.int32)
+
+
+def _log_kinds(log: Any, event_kind: Optional[str]) -> Any:
+    """What to read the training events' kinds from: ``event_kind`` when given, else the log's
+    kinds when it has them."""
+    if event_kind is not None or log is None or not log.has_kinds:
+        return event_kind
+    return log.kind
+
+
+def _is_default_index(index: Any) -> bool:
+    """A pandas index that only numbers the rows (a plain flag column, not one keyed by item)."""
+    return type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1
+
+
+def _reasons_frame(items: Any, scores: np.ndarray, reasons: Sequence[Tuple[Any, ...]]) -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "item": list(items),
+        "score": np.asarray(scores, dtype=np.float32),
+        "reason_kind": [r[0] for r in reasons],
+        "anchor_item": [r[1] for r in reasons],
+        "support": np.asarray([r[2] for r in reasons], dtype=np.int64),
+        "category": pd.array([r[3] if r[3] >= 0 else None for r in reasons], dtype="Int64"),
+        "reason": [r[4] for r in reasons],
+    }, columns=list(_REASON_COLUMNS))
+    return frame
 
 
 class _SessionRecommender(ShopIdsMixin, Estimator):
@@ -46,12 +103,6 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
     # Hyperparameters that fill the C++ config struct, by name; _config_types converts enums.
     _config_class: Any = None
     _config_enums: Dict[str, Dict[str, Any]] = {}
-
-    def _dense_user(self, user: Any) -> int:
-        ids = self._shop_ids()
-        if ids is None or not ids.has_users:
-            return int(user)
-        return int(ids.dense_user(str(user)))
 
     @classmethod
     def _load_core(cls, data: bytes) -> Any:
@@ -74,10 +125,62 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
     def _config_names(self) -> Tuple[str, ...]:
         return tuple(n for n in self._param_names if n not in ("embeddings",))
 
-    def _user_key(self, user: Any) -> str:
-        if user is None or (isinstance(user, (int, np.integer)) and user < 0 and getattr(self, "user_ids_", None) is None):
-            return ""
-        return str(user)
+    def _item_mask(self, flags: Any, name: str) -> Optional[np.ndarray]:
+        """``allowed_items`` / ``filter_items`` as one 0/1 flag per dense item. They take the shop's
+        ids of the items (unknown ones ignored), a boolean mask in ``item_ids_`` order, or a
+        mapping / pandas Series from shop id to a count or flag (> 0 means set). An array of one
+        0/1 flag per item (in ``item_ids_`` order) also works; other numbers never wrap: as a
+        per-item array they are refused, as ids they must name items of the model."""
+        if flags is None:
+            return None
+        num_items = self._fitted().num_items
+        if isinstance(flags, (list, tuple)) and flags and all(isinstance(v, (bool, np.bool_)) for v in flags):
+            flags = np.asarray(flags, dtype=bool)
+        if isinstance(flags, dict) or (hasattr(flags, "index") and hasattr(flags, "to_numpy")
+                                       and not _is_default_index(flags.index) and getattr(flags, "ndim", 1) == 1):
+            keys = list(flags.keys()) if isinstance(flags, dict) else flags.index.to_numpy()
+            values = np.asarray(list(flags.values()) if isinstance(flags, dict) else flags.to_numpy())
+            if values.dtype.kind not in "biuf":
+                raise InvalidArgumentError(f"{name} maps item ids to {values.dtype} values: give counts or flags")
+            flags = [k for k, v in zip(keys, values.tolist()) if v > 0]
+        array = flags if isinstance(flags, np.ndarray) else (
+            flags.to_numpy() if hasattr(flags, "to_numpy") else None)
+        if array is not None and array.dtype.kind == "b":
+            if len(array) != num_items:
+                raise InvalidArgumentError(f"{name} as a boolean mask needs one flag per item of the model ({num_items}), "
+                                           f"got {len(array)}")
+            return np.ascontiguousarray(array, dtype=np.uint8)
+        if array is not None and array.dtype.kind in "iuf" and len(array) == num_items and num_items > 0 and (
+                np.isin(array, (0, 1)).all()):
+            return np.ascontiguousarray(array, dtype=np.uint8)
+        ids_values = _ids.shop_ids(flags if array is None else array, "item")[0]
+        dense = self._dense_items(ids_values, num_items)
+        if array is not None and array.dtype.kind in "iuf" and len(array) == num_items and (dense < 0).any():
+            raise InvalidArgumentError(
+                f"{name} has one number per item but they are not 0/1 flags (e.g. {array[np.flatnonzero(dense < 0)[0]]!r}): "
+                "pass a boolean mask such as stock > 0, or the shop ids of the items")
+        mask = np.zeros(num_items, dtype=np.uint8)
+        mask[dense[(dense >= 0) & (dense < num_items)]] = 1
+        return mask
+
+    def _filters(self, allowed_items: Any, filter_session_items: bool, excluded: Optional[np.ndarray] = None) -> Any:
+        filters = _core.recommend.Filters()
+        allowed = self._item_mask(allowed_items, "allowed_items")
+        if allowed is not None:
+            filters.allowed_items = allowed
+        if excluded is not None:
+            filters.excluded_items = np.ascontiguousarray(excluded, dtype=np.int32)
+        filters.exclude_session_items = bool(filter_session_items)
+        return filters
+
+    def _excluded_dense(self, filter_items: Any) -> Optional[np.ndarray]:
+        mask = self._item_mask(filter_items, "filter_items")
+        return None if mask is None else np.flatnonzero(mask).astype(np.int32)
+
+    @staticmethod
+    def _unknown_out(unknown: Sequence[str], asked: np.ndarray) -> List[Any]:
+        """Unknown session items (as text from C++) as the caller gave them (ints stay ints)."""
+        return [int(u) for u in unknown] if asked.dtype == np.int64 else list(unknown)
 
     def recommend_session(
         self,
@@ -85,43 +188,58 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
         N: int = 20,
         kinds: Optional[Sequence[Any]] = None,
         filter_items: Optional[Sequence[Any]] = None,
-        allowed_items: Optional[np.ndarray] = None,
+        allowed_items: Optional[Any] = None,
         filter_session_items: bool = False,
-        user: Any = -1,
-        return_reasons: bool = False,
+        user: Any = None,
+        return_reasons: Any = False,
         return_unknown: bool = False,
     ) -> Any:
-        """Top ``N`` items for a live session (oldest first) as ``(ids, scores)``.
+        """Top ``N`` items for a live session (``items``, oldest first, in the shop's ids) as
+        ``(ids, scores)`` in the shop's ids: a str object array for string ids, int64 for integer
+        ids. ``user`` is the shop's customer id (None, NaN or "" for a guest; a customer the model
+        never saw is served as a guest).
 
-        A model fitted on the shop's ids (an ``EventLog``, a DataFrame, ``item_ids=``) takes and
-        returns them (SKU strings or 64-bit integers; ``user`` too); otherwise ids are dense.
-        ``filter_items`` are never returned (already bought, in the cart); ``allowed_items`` is a
-        0/1 flag per item of the model (in stock; in ``item_ids_`` order). ``return_reasons=True``
-        adds one sentence per item saying why it was chosen, quoting the shop's ids;
-        ``return_unknown=True`` adds the session items the model never saw (they are ignored).
+        ``filter_items`` are never returned (already bought, in the cart); ``allowed_items`` are
+        the only items that may be (in stock): both take shop ids, or a boolean mask / 0/1 flags
+        in ``item_ids_`` order, or a mapping or Series from shop id to a count (> 0 allowed).
+        ``return_reasons=True`` adds one sentence per item; ``return_reasons="frame"`` returns
+        instead one DataFrame, a row per item, with ``item, score, reason_kind, anchor_item`` (the
+        session item behind it, shop id), ``support`` (sessions or orders behind it),
+        ``category`` (where the model knows it) and ``reason`` (the sentence, which names the
+        events the model was trained on: "bought together" for orders, "viewed together" for
+        browsing). ``return_unknown=True`` adds the session items the model never saw (they are
+        ignored). Fractional, boolean or mixed-type ids are an InvalidArgumentError.
         """
+        if return_reasons not in (False, True, "text", "frame"):
+            raise InvalidArgumentError(f"return_reasons must be False, True, 'text' or 'frame', got {return_reasons!r}")
         kind_codes = np.ascontiguousarray(event_kind_codes([] if kinds is None else kinds))
         model = self._fitted()
         ids = self._shop_ids()
         if ids is None:
+            # A model file from before models kept the shop's ids: dense ids in and out.
+            excluded = self._excluded_dense(filter_items)
             out_ids, scores, reasons, unknown = model.recommend(
-                dense_ids(items), kind_codes, int(N), _filters(filter_items, allowed_items, filter_session_items),
-                int(user) if user is not None else -1,
+                dense_ids(items), kind_codes, int(N), self._filters(allowed_items, filter_session_items, excluded),
+                self._dense_user(user),
             )
         else:
+            values, _ = _ids.shop_ids(items, "item")
+            excluded = self._excluded_dense(filter_items)
             out_ids, scores, reasons, unknown, _unknown_user = _core.recommend.recommend_shop(
-                model, ids, _shop_id_list(items), kind_codes, int(N), _filters(None, allowed_items, filter_session_items),
-                _shop_id_list(filter_items), self._user_key(user),
+                model, ids, _ids.id_texts(values), kind_codes, int(N), self._filters(allowed_items, filter_session_items),
+                None if excluded is None else _ids.id_texts(self._shop_items(excluded)), self._user_key(user),
             )
             if not isinstance(out_ids, np.ndarray):
                 out_ids = np.asarray(out_ids, dtype=object)
-        result = (out_ids, scores) + ((reasons,) if return_reasons else ()) + ((unknown,) if return_unknown else ())
-        return result
+            unknown = self._unknown_out(unknown, values)
+        if return_reasons == "frame":
+            frame = _reasons_frame(out_ids, scores, reasons)
+            return (frame, unknown) if return_unknown else frame
+        texts = [r[4] for r in reasons]
+        return (out_ids, scores) + ((texts,) if return_reasons else ()) + ((unknown,) if return_unknown else ())
 
     def _dense_csr(self, sessions: SessionsLike) -> Tuple[np.ndarray, np.ndarray]:
         """Sessions in the model's dense ids (unknown shop ids become -1, which models ignore)."""
-        from .embed import _event_log
-
         log = _event_log(sessions)
         if log is not None and self._shop_ids() is None:
             return np.ascontiguousarray(log.session_offsets), np.ascontiguousarray(log.item, dtype=np.int32)
@@ -138,23 +256,23 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
         sessions: SessionsLike,
         N: int = 20,
         filter_items: Optional[Sequence[Any]] = None,
-        allowed_items: Optional[np.ndarray] = None,
+        allowed_items: Optional[Any] = None,
         filter_session_items: bool = False,
         n_jobs: int = 0,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        """Batched ``recommend_session``: ``(ids, scores)`` of shape ``(num_sessions, N)`` scored in
-        parallel with the GIL released; short rows are padded with score -inf (and id -1, or None
-        for string shop ids)."""
+        """Batched ``recommend_session`` (sessions in any form ``fit`` takes, in the shop's ids):
+        ``(ids, scores)`` of shape ``(num_sessions, N)`` scored in parallel with the GIL released;
+        short rows are padded with score -inf (and id -1, or None for string shop ids)."""
         model = self._fitted()
         offsets, items = self._dense_csr(sessions)
-        excluded = None
-        if filter_items is not None:
-            excluded = self._dense_items(filter_items, model.num_items)
-            excluded = excluded[excluded >= 0]
         ids, scores = model.recommend_batch(
-            offsets, items, int(N), _filters(excluded, allowed_items, filter_session_items), int(n_jobs)
+            offsets, items, int(N), self._filters(allowed_items, filter_session_items, self._excluded_dense(filter_items)),
+            int(n_jobs)
         )
         return self._shop_items(ids), scores
+
+    def _set_training_events(self, kinds: Any, default: Optional[str] = None) -> None:
+        self._fitted().training_events = _training_events(kinds, default)
 
     def _fit_ids(self, data: TrainingData) -> None:
         self._keep_ids(data)
@@ -209,29 +327,42 @@ class SessionKNN(_SessionRecommender):
         users: Optional[Sequence[Any]] = None,
         num_items: Optional[int] = None,
         item_ids: Any = None,
+        event_kind: Optional[str] = None,
     ) -> "SessionKNN":
-        """Index training sessions. ``timestamps`` (one per session, seconds; default: their order)
-        drive recency; ``users`` (one per session, -1 anonymous) make ``forget(user)`` possible.
-        An ``EventLog`` brings its own times, users and the shop's ids."""
+        """Index training sessions: an ``EventLog`` (its times, users, kinds and ids), a DataFrame
+        with ``session_id``/``item_id`` (and ``timestamp``) columns, ``(offsets, items)`` or a
+        list of item sequences, in the shop's ids (learned into ``item_ids_``; integers are shop
+        ids too unless ``num_items=N`` declares dense ids 0..N-1 or ``item_ids=`` names the shop's
+        id of each dense position). ``timestamps`` (one per session, seconds; default: their
+        order) drive recency; ``users`` (one per session, shop ids; None, NaN, "" and negative
+        numbers are guests) make ``forget(user)`` possible. ``event_kind`` ("view", "cart" or
+        "purchase") says what the sessions hold, for the reasons' wording (an ``EventLog`` says it
+        itself)."""
         config = self._config()
         data = training_sessions(sessions, num_items, users=users, timestamps=timestamps, item_ids=item_ids)
         self.model_ = _core.recommend.SessionKnn.fit(
             data.offsets, data.items, data.timestamps, data.users, int(data.num_items), config,
         )
         self._fit_ids(data)
+        log = _event_log(sessions)
+        self._set_training_events(_log_kinds(log, event_kind))
         return self
 
-    def add_session(self, items: Sequence[Any], timestamp: int, user: Any = -1) -> None:
-        """Add a completed session to the neighbour index online (memory stays bounded); items
-        the model never saw are refused."""
+    def add_session(self, items: Sequence[Any], timestamp: int, user: Any = None) -> None:
+        """Add a completed session (shop ids) to the neighbour index online (memory stays
+        bounded); items the model never saw are refused, naming them. A ``user`` the model never
+        saw joins ``user_ids_`` (so ``forget`` finds them); None, NaN and "" are guests."""
         model = self._fitted()
         dense = self._dense_items(items, model.num_items)
         if np.any(dense < 0):
-            raise ValueError("the session has items this model never saw: refit to add them to the catalogue")
-        model.add_session(dense, int(timestamp), self._dense_user(user) if user is not None else -1)
+            unknown = [v for v, d in zip(_ids.shop_ids(items)[0].tolist(), dense) if d < 0]
+            raise InvalidArgumentError(f"the session has items this model never saw ({unknown[:5]}): refit to add them "
+                                       "to the catalogue")
+        model.add_session(dense, int(timestamp), self._dense_user(user, add=True))
 
     def forget(self, user: Any) -> int:
-        """Erase every session of ``user``; returns how many were removed."""
+        """Erase every session of ``user`` (the shop's customer id); returns how many were removed
+        (0 for a customer the model never saw)."""
         dense = self._dense_user(user)
         return self._fitted().forget(dense) if dense >= 0 else 0
 
@@ -255,34 +386,35 @@ class Popularity(_SessionRecommender):
         timestamps: Optional[Sequence[int]] = None,
         kinds: Optional[Sequence[Any]] = None,
         num_items: Optional[int] = None,
-        item_category: Optional[Sequence[int]] = None,
+        item_category: Any = None,
         item_ids: Any = None,
+        event_kind: Optional[str] = None,
     ) -> "Popularity":
-        """Learn from events: ``items`` (one per event, dense ids) with optional ``timestamps`` and
-        ``kinds``, or an ``EventLog`` (its items, times, kinds and the shop's ids)."""
-        from .embed import _event_log, catalogue_size, shop_id_array
-
+        """Learn from events: ``items`` (one per event, the shop's ids under the same rule as
+        ``SessionKNN.fit``) with optional ``timestamps`` and ``kinds``, or an ``EventLog``.
+        ``item_category`` gives each item's integer category: a mapping or Series from shop id,
+        or an array in ``item_ids_`` order (items it leaves out have none). The reasons' wording
+        follows ``kinds`` ("best selling" when every event is a purchase), or ``event_kind``
+        when there are no kinds."""
         config = self._config()
         log = _event_log(items)
         if log is not None:
-            data = TrainingData(np.zeros(1, np.int64), np.ascontiguousarray(log.item, dtype=np.int32), int(log.num_items),
-                                shop_id_array(log.item_ids), None, None, None)
+            data = training_sessions(log)
             timestamps = log.timestamp if timestamps is None else timestamps
-            kinds = log.kind if kinds is None else kinds
+            kinds = _log_kinds(log, None) if kinds is None else kinds
         else:
-            dense = dense_ids(items)
-            shop = None if item_ids is None else shop_id_array(item_ids)
-            data = TrainingData(np.zeros(1, np.int64), dense, catalogue_size(dense, len(shop) if shop is not None else num_items),
-                                shop, None, None, None)
+            column = items if isinstance(items, np.ndarray) else _ids._plain_array(items)
+            data = training_sessions((np.array([0, len(column)], dtype=np.int64), column), num_items, item_ids=item_ids)
         self.model_ = _core.recommend.Popularity.fit(
             data.items,
             None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
             None if kinds is None else np.ascontiguousarray(event_kind_codes(kinds)),
             int(data.num_items),
-            None if item_category is None else np.ascontiguousarray(item_category, dtype=np.int32),
+            _category_codes(item_category, data),
             config,
         )
-        self._fit_ids(data)
+        self._fit_ids(data._replace(user_ids=None))
+        self._set_training_events(event_kind if kinds is None else kinds)
         return self
 
     @property
@@ -307,19 +439,24 @@ class FrequentlyBoughtTogether(_SessionRecommender):
         self.max_basket_size = max_basket_size
 
     def fit(self, baskets: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0,
-            item_ids: Any = None) -> "FrequentlyBoughtTogether":
-        """One basket per order (or session); its distinct items count once."""
+            item_ids: Any = None, event_kind: Optional[str] = None) -> "FrequentlyBoughtTogether":
+        """One basket per order (or session), in the shop's ids under the same rule as
+        ``SessionKNN.fit``; its distinct items count once. Reasons say "bought together" unless
+        the baskets are something else: ``event_kind="view"`` (or an ``EventLog`` of views) makes
+        them "viewed together"."""
         config = self._config()
         data = training_sessions(baskets, num_items, item_ids=item_ids)
         self.model_ = _core.recommend.CoPurchase.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
         self._fit_ids(data._replace(user_ids=None))
+        log = _event_log(baskets)
+        self._set_training_events(_log_kinds(log, event_kind), default="purchases")
         return self
 
     def bought_with(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
-        """Items most often bought with ``itemid``, as ``(ids, association)``."""
-        model = self._fitted()
-        dense = int(self._dense_items([itemid], model.num_items)[0])
-        ids, scores = model.bought_with(dense)
+        """Items most often bought with ``itemid`` (a shop id), as ``(ids, association)`` in shop
+        ids; ``NotFoundError`` (a KeyError) naming it when the model never saw the item."""
+        dense = self._dense_item(itemid)
+        ids, scores = self._fitted().bought_with(dense)
         return self._shop_items(ids[:N]), scores[:N]
 
 
@@ -337,11 +474,14 @@ class SequentialRules(_SessionRecommender):
         self.session_items = session_items
 
     def fit(self, sessions: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0,
-            item_ids: Any = None) -> "SequentialRules":
+            item_ids: Any = None, event_kind: Optional[str] = None) -> "SequentialRules":
+        """Learn the rules from sessions in the shop's ids (the rule of ``SessionKNN.fit``)."""
         config = self._config()
         data = training_sessions(sessions, num_items, item_ids=item_ids)
         self.model_ = _core.recommend.SequentialRules.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
         self._fit_ids(data._replace(user_ids=None))
+        log = _event_log(sessions)
+        self._set_training_events(_log_kinds(log, event_kind))
         return self
 
 
@@ -364,9 +504,12 @@ class EmbeddingRecommender(_SessionRecommender):
         self.kind_weights = kind_weights
 
     def fit(self, sessions: SessionsLike, users: Optional[Sequence[Any]] = None, num_items: Optional[int] = None,
-            item_ids: Any = None) -> "EmbeddingRecommender":
-        """Train the embeddings (unless already fitted) and, with ``users`` (one per session, -1
-        anonymous; an ``EventLog`` brings its own), build each known user's long-term profile."""
+            item_ids: Any = None, event_kind: Optional[str] = None) -> "EmbeddingRecommender":
+        """Train the embeddings (unless already fitted) and, with ``users`` (one per session, shop
+        ids, guests as None / NaN / ""; an ``EventLog`` brings its own), build each known user's
+        long-term profile. Sessions are in the shop's ids (the rule of ``SessionKNN.fit``); with
+        already fitted embeddings they are read in the embeddings' ids (items those never saw are
+        left out of the profiles)."""
         from .embed import Item2Vec
 
         config = self._config()
@@ -376,23 +519,28 @@ class EmbeddingRecommender(_SessionRecommender):
             embeddings.fit((data.offsets, data.items), num_items=data.num_items)
             embeddings._keep_ids(data._replace(user_ids=None))
         elif not _same_ids(getattr(embeddings, "item_ids_", None), data.item_ids):
-            raise ValueError("the embeddings were fitted on other item ids than these sessions")
+            if getattr(embeddings, "item_ids_", None) is None or data.item_ids is None:
+                raise InvalidArgumentError("the embeddings were fitted on other item ids than these sessions")
+            dense = embeddings._dense_items(data.item_ids[data.items], embeddings._fitted().num_items)
+            data = data._replace(items=dense, item_ids=embeddings.item_ids_, num_items=len(embeddings.item_ids_))
         self.model_ = _core.recommend.EmbeddingRecommender.create(embeddings._fitted(), config)
         self.embeddings_ = embeddings
         if data.users is not None:
             per_event = np.repeat(data.users, np.diff(data.offsets))
-            known = per_event >= 0
+            known = (per_event >= 0) & (data.items >= 0)
             order = np.argsort(per_event[known], kind="stable")
             ids, starts = np.unique(per_event[known][order], return_index=True)
             histories = np.split(data.items[known][order], starts[1:])
             for user, history in zip(ids, histories):
                 self.model_.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
         self._fit_ids(data)
+        log = _event_log(sessions)
+        self._set_training_events(_log_kinds(log, event_kind))
         return self
 
     def forget(self, user: Any) -> bool:
-        """Erase ``user``'s long-term profile (safe while other threads recommend); returns whether
-        there was one."""
+        """Erase ``user``'s long-term profile (the shop's customer id; safe while other threads
+        recommend); returns whether there was one."""
         dense = self._dense_user(user)
         return self._fitted().forget(dense) > 0 if dense >= 0 else False
 

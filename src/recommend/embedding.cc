@@ -138,6 +138,7 @@ absl::StatusOr<RecommendResponse> EmbeddingRecommender::Recommend(const Recommen
     response.scores.push_back(hit.score);
     response.reasons.push_back(reason);
   }
+  StampReasons(response);
   return response;
 }
 
@@ -172,6 +173,7 @@ absl::StatusOr<io::ModelFile> EmbeddingRecommender::ToModelFile() const {
   }
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("profile_users", users));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("profiles", vectors));
+  COMPTOIR_RETURN_IF_ERROR(AddTrainingEvents(training_events(), file));
   return file;
 }
 
@@ -227,6 +229,8 @@ absl::StatusOr<std::unique_ptr<EmbeddingRecommender>> EmbeddingRecommender::From
     model->profiles_[users[u]] = std::vector<float>(vectors.begin() + static_cast<std::ptrdiff_t>(u * dim),
                                                     vectors.begin() + static_cast<std::ptrdiff_t>((u + 1) * dim));
   }
+  COMPTOIR_ASSIGN_OR_RETURN(const TrainingEvents events, ReadTrainingEvents(file));
+  model->set_training_events(events);
   return model;
 }
 

@@ -216,6 +216,7 @@ absl::StatusOr<RecommendResponse> Popularity::Recommend(const RecommendRequest& 
     response.scores.push_back(score_[item]);
     response.reasons.push_back({ReasonKind::kTrending, -1, 0, -1});
   }
+  StampReasons(response);
   return response;
 }
 
@@ -227,6 +228,7 @@ absl::StatusOr<io::ModelFile> Popularity::ToModelFile() const {
   file.set_config(proto.SerializeAsString());
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("scores", score_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("item_category", category_));
+  COMPTOIR_RETURN_IF_ERROR(AddTrainingEvents(training_events(), file));
   return file;
 }
 
@@ -247,7 +249,10 @@ absl::StatusOr<std::unique_ptr<Popularity>> Popularity::FromModelFile(const io::
       std::any_of(scores.begin(), scores.end(), [](float s) { return !std::isfinite(s) || s < 0; })) {
     return Corrupt("popularity model arrays are inconsistent");
   }
-  return std::unique_ptr<Popularity>(new Popularity(std::move(scores), std::move(category), config));
+  COMPTOIR_ASSIGN_OR_RETURN(const TrainingEvents events, ReadTrainingEvents(file));
+  auto model = std::unique_ptr<Popularity>(new Popularity(std::move(scores), std::move(category), config));
+  model->set_training_events(events);
+  return model;
 }
 
 absl::Status CoPurchaseConfig::Validate() const {
@@ -400,7 +405,9 @@ absl::StatusOr<RecommendResponse> CoPurchase::Recommend(const RecommendRequest& 
   RecommendResponse response;
   CollectAnchors(request.session_items, request.session_kinds, num_items(), scratch.anchors, &response.unknown_items);
   Accumulate(offsets_, neighbours_, association_, support_, scratch.anchors, scratch);
-  return RankAccumulated(request, ReasonKind::kBoughtTogether, scratch, std::move(response));
+  response = RankAccumulated(request, ReasonKind::kBoughtTogether, scratch, std::move(response));
+  StampReasons(response);
+  return response;
 }
 
 absl::StatusOr<io::ModelFile> CoPurchase::ToModelFile() const {
@@ -415,6 +422,7 @@ absl::StatusOr<io::ModelFile> CoPurchase::ToModelFile() const {
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("neighbours", neighbours_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("association", association_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("support", support_));
+  COMPTOIR_RETURN_IF_ERROR(AddTrainingEvents(training_events(), file));
   return file;
 }
 
@@ -441,6 +449,8 @@ absl::StatusOr<std::unique_ptr<CoPurchase>> CoPurchase::FromModelFile(const io::
       model->association_.size() == model->neighbours_.size() && model->support_.size() == model->neighbours_.size() &&
       std::all_of(model->neighbours_.begin(), model->neighbours_.end(), [&](std::int32_t b) { return b >= 0 && b < n; });
   if (!consistent) return Corrupt("co_purchase model arrays are inconsistent");
+  COMPTOIR_ASSIGN_OR_RETURN(const TrainingEvents events, ReadTrainingEvents(file));
+  model->set_training_events(events);
   return model;
 }
 
@@ -557,7 +567,9 @@ absl::StatusOr<RecommendResponse> SequentialRules::Recommend(const RecommendRequ
   RecommendResponse response;
   RecentAnchors(request.session_items, num_items(), config_.session_items, scratch.anchors, &response.unknown_items);
   AccumulateRules(offsets_, next_, weight_, support_, scratch);
-  return RankAccumulated(request, ReasonKind::kCoVisited, scratch, std::move(response));
+  response = RankAccumulated(request, ReasonKind::kCoVisited, scratch, std::move(response));
+  StampReasons(response);
+  return response;
 }
 
 absl::StatusOr<io::ModelFile> SequentialRules::ToModelFile() const {
@@ -571,6 +583,7 @@ absl::StatusOr<io::ModelFile> SequentialRules::ToModelFile() const {
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("next", next_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("weight", weight_));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("support", support_));
+  COMPTOIR_RETURN_IF_ERROR(AddTrainingEvents(training_events(), file));
   return file;
 }
 
@@ -602,6 +615,8 @@ absl::StatusOr<std::unique_ptr<SequentialRules>> SequentialRules::FromModelFile(
       model->weight_.size() == model->next_.size() && model->support_.size() == model->next_.size() &&
       std::all_of(model->next_.begin(), model->next_.end(), [&](std::int32_t b) { return b >= 0 && b < n; });
   if (!consistent) return Corrupt("sequential_rules model arrays are inconsistent");
+  COMPTOIR_ASSIGN_OR_RETURN(const TrainingEvents events, ReadTrainingEvents(file));
+  model->set_training_events(events);
   return model;
 }
 

@@ -16,20 +16,54 @@ constexpr std::int32_t kMaxK = 100'000;
 
 std::string Reason::ToString(std::string_view anchor_name) const {
   const std::string anchor = anchor_name.empty() ? absl::StrCat("item ", anchor_item) : std::string(anchor_name);
+  const char* const plural = support == 1 ? "" : "s";
   switch (kind) {
     case ReasonKind::kCoVisited:
-      return absl::StrCat("viewed in ", support, " recent session", support == 1 ? "" : "s",
-                          " that also viewed ", anchor);
+      switch (events) {
+        case TrainingEvents::kViews:
+          return absl::StrCat("viewed together with ", anchor, " in ", support, " recent session", plural);
+        case TrainingEvents::kCarts:
+          return absl::StrCat("added to carts together with ", anchor, " in ", support, " recent session", plural);
+        case TrainingEvents::kPurchases:
+          return absl::StrCat("bought together with ", anchor, " in ", support, " recent order", plural);
+        default:
+          return absl::StrCat("seen with ", anchor, " in ", support, " recent session", plural);
+      }
     case ReasonKind::kSimilarItem:
-      return absl::StrCat("similar to ", anchor, " you viewed");
+      return absl::StrCat("similar to ", anchor, " in your session");
     case ReasonKind::kBoughtTogether:
-      return absl::StrCat("often bought with ", anchor, " in your cart (", support, " orders)");
+      switch (events) {
+        case TrainingEvents::kViews:
+          return absl::StrCat("often viewed together with ", anchor, " (", support, " session", plural, ")");
+        case TrainingEvents::kCarts:
+          return absl::StrCat("often added to carts with ", anchor, " (", support, " session", plural, ")");
+        case TrainingEvents::kPurchases:
+          return absl::StrCat("often bought together with ", anchor, " (", support, " order", plural, ")");
+        default:
+          return absl::StrCat("often in the same basket as ", anchor, " (", support, " basket", plural, ")");
+      }
     case ReasonKind::kTrending:
-      return category >= 0 ? absl::StrCat("trending in category ", category) : std::string("popular right now");
+      if (category < 0) return "popular right now";
+      return absl::StrCat(events == TrainingEvents::kPurchases ? "best selling" : "trending", " in category ", category);
     case ReasonKind::kProfile:
       return "matches what you usually buy";
   }
   return "recommended";
+}
+
+absl::Status AddTrainingEvents(TrainingEvents events, io::ModelFile& file) {
+  if (events == TrainingEvents::kUnspecified) return absl::OkStatus();
+  return file.AddBlob("training_events", std::string(1, static_cast<char>(events)));
+}
+
+absl::StatusOr<TrainingEvents> ReadTrainingEvents(const io::ModelFile& file) {
+  if (!file.HasBlob("training_events")) return TrainingEvents::kUnspecified;
+  COMPTOIR_ASSIGN_OR_RETURN(const std::string_view bytes, file.Blob("training_events"));
+  const auto value = bytes.size() == 1 ? static_cast<unsigned char>(bytes[0]) : 0xff;
+  if (value > static_cast<unsigned char>(TrainingEvents::kMixed)) {
+    return MarkModelFormatError(absl::DataLossError("the model's training_events blob is corrupted"));
+  }
+  return static_cast<TrainingEvents>(value);
 }
 
 CandidateFilter::CandidateFilter(const RecommendRequest& request, std::vector<std::int32_t>& buffer)

@@ -409,6 +409,7 @@ absl::StatusOr<RecommendResponse> SessionKnn::Recommend(const RecommendRequest& 
       response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(clicks[item]), -1});
     }
   }
+  StampReasons(response);
   return response;
 }
 
@@ -481,6 +482,7 @@ absl::StatusOr<io::ModelFile> SessionKnn::ToModelFile() const {
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("session_items", items));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int64_t>("session_timestamps", times));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("session_users", users));
+  COMPTOIR_RETURN_IF_ERROR(AddTrainingEvents(training_events(), file));
   return file;
 }
 
@@ -508,11 +510,13 @@ absl::StatusOr<std::unique_ptr<SessionKnn>> SessionKnn::FromModelFile(const io::
       !std::is_sorted(offsets.begin(), offsets.end())) {
     return MarkModelFormatError(absl::DataLossError("session_knn session arrays are inconsistent"));
   }
+  COMPTOIR_ASSIGN_OR_RETURN(const TrainingEvents events, ReadTrainingEvents(file));
   TrainingSessions training{{offsets, items, {}, {}, {}}, times, users};
   absl::StatusOr<std::unique_ptr<SessionKnn>> model = Fit(training, proto.num_items(), config);
   if (!model.ok()) {
     return MarkModelFormatError(absl::DataLossError(absl::StrCat("session_knn model is invalid: ", model.status().message())));
   }
+  (*model)->set_training_events(events);
   return model;
 }
 

@@ -76,7 +76,7 @@ def test_pickle_save_load_and_errors(model, tmp_path):
         model.similar_items(10_000)
     with pytest.raises(ValueError, match="dim"):
         Item2Vec(dim=0).fit(grouped_sessions(10))
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(comptoir.NotFoundError, match="99999"):
         model.encode_session([99_999])
 
 

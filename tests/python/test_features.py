@@ -69,22 +69,26 @@ def test_online_retail_features(shared_data):
     if not path.exists():
         pytest.skip("Online Retail not present")
     df = pd.read_csv(path, encoding="latin-1", dtype={"InvoiceNo": str, "StockCode": str})
-    df = df[df.CustomerID.notna()]
-    _, user = np.unique(df.CustomerID.to_numpy(), return_inverse=True)
-    _, item = np.unique(df.StockCode.to_numpy().astype(str), return_inverse=True)
-    _, session = np.unique(df.InvoiceNo.to_numpy().astype(str), return_inverse=True)
     cancelled = df.InvoiceNo.str.startswith("C").to_numpy()
+    # The raw export as it is: invoice and stock codes as text, customer ids as floats with gaps.
     events = {
-        "session": session, "user": user, "item": item, "timestamp": pd.to_datetime(df.InvoiceDate).to_numpy(),
+        "session": df.InvoiceNo, "user": df.CustomerID, "item": df.StockCode,
+        "timestamp": pd.to_datetime(df.InvoiceDate).to_numpy(),
         "kind": np.where(cancelled, 4, 2), "value": (df.Quantity * df.UnitPrice).to_numpy(),
         "quantity": df.Quantity.to_numpy(),
     }
     features = behaviour_features(events, "2011-09-01")
-    assert len(features) == 4372  # customers with an id
+    before = (events["timestamp"] < np.datetime64("2011-09-01")) & df.CustomerID.notna().to_numpy()
+    # One row per customer seen before the snapshot, indexed by their id (17850, not '17850.0');
+    # guests' lines are nobody's, and customers first seen later have no row.
+    assert features.index.dtype == np.int64 and 17850 in features.index
+    assert len(features) == df.CustomerID[before].nunique()
     active = features["orders_total"] > 0
-    # Every customer with an order before September 2011 has a finite recency within the log's span.
     assert features.loc[active, "recency_days"].between(0, 280).all()
-    assert features["orders_total"].sum() == len(np.unique(session[(~cancelled) & (events["timestamp"] < np.datetime64("2011-09-01"))]))
+    known = before & ~cancelled
+    assert features["orders_total"].sum() == df.InvoiceNo[known].nunique()
+    bought, spend = purchase_labels(events, "2011-09-01", horizon_days=30)
+    assert bought.index.equals(features.index) and 0 < bought.mean() < 1
 
 
 def test_repurchase_timing_finds_who_is_due():

@@ -41,11 +41,22 @@ struct RecommendRequest {
 };
 
 enum class ReasonKind : std::int32_t {
-  kCoVisited = 0,      // "viewed in 37 recent sessions that also viewed X"
-  kSimilarItem = 1,    // "similar to X you viewed"
-  kBoughtTogether = 2, // "often bought with X in your cart"
+  kCoVisited = 0,      // "viewed together with X in 37 recent sessions" (bought / seen, by the events)
+  kSimilarItem = 1,    // "similar to X in your session"
+  kBoughtTogether = 2, // "often bought together with X (12 orders)"
   kTrending = 3,       // "trending in category C" / "popular right now"
   kProfile = 4,        // "matches what you usually buy"
+};
+
+// The events a model learned from, so that its reasons name them truly: "bought together" about
+// orders, "viewed together" about browsing, neutral wording when the trainer did not say or the
+// kinds were mixed. Values are stored in model files: append only.
+enum class TrainingEvents : std::int32_t {
+  kUnspecified = 0,
+  kViews = 1,
+  kCarts = 2,
+  kPurchases = 3,
+  kMixed = 4,
 };
 
 struct Reason {
@@ -53,11 +64,17 @@ struct Reason {
   std::int32_t anchor_item = -1;  // the session item that led here, when there is one
   std::int32_t support = 0;       // sessions / co-purchases behind it
   std::int32_t category = -1;
+  TrainingEvents events = TrainingEvents::kUnspecified;  // what `support` counted
 
   // One sentence for the shopper; `anchor_name` is how to call the anchor item (the shop's id),
   // "item <dense id>" when empty.
   std::string ToString(std::string_view anchor_name = {}) const;
 };
+
+// The optional "training_events" blob of a recommender's model file (absent: kUnspecified, as in
+// files written before reasons followed the events; an unknown value is a ModelFormatError).
+absl::Status AddTrainingEvents(TrainingEvents events, io::ModelFile& file);
+absl::StatusOr<TrainingEvents> ReadTrainingEvents(const io::ModelFile& file);
 
 struct RecommendResponse {
   std::vector<std::int32_t> items;
@@ -71,6 +88,11 @@ class Recommender {
   virtual ~Recommender() = default;
 
   virtual std::int32_t num_items() const = 0;
+
+  // What the model was trained on, stamped on every reason it gives (set once after fitting,
+  // before serving; saved in the model file).
+  TrainingEvents training_events() const { return training_events_; }
+  void set_training_events(TrainingEvents events) { training_events_ = events; }
 
   // k <= 0 is InvalidArgument; an empty session falls back to popularity (said in the reasons).
   virtual absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const = 0;
@@ -93,6 +115,15 @@ class Recommender {
   virtual absl::StatusOr<io::ModelFile> ToModelFile() const {
     return absl::UnimplementedError("this recommender has no model file form");
   }
+
+ protected:
+  // Gives this model's training events to the reasons of `response` (each Recommend calls it).
+  void StampReasons(RecommendResponse& response) const {
+    for (Reason& reason : response.reasons) reason.events = training_events_;
+  }
+
+ private:
+  TrainingEvents training_events_ = TrainingEvents::kUnspecified;
 };
 
 // The request's filters, prepared once per request (exclusions sorted for binary search) and

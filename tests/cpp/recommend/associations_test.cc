@@ -50,7 +50,15 @@ TEST(CoPurchase, RanksBoughtTogetherAndExplainsItWithTheCartItem) {
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse response, model->Recommend(request));
   ASSERT_FALSE(response.items.empty());
   EXPECT_EQ(response.items[0], 1);  // the cart item anchors, not the viewed one
-  EXPECT_EQ(response.reasons[0].ToString(), "often bought with item 0 in your cart (12 orders)");
+  EXPECT_EQ(response.reasons[0].ToString(), "often in the same basket as item 0 (12 baskets)");
+  model->set_training_events(TrainingEvents::kPurchases);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse bought, model->Recommend(request));
+  EXPECT_EQ(bought.reasons[0].ToString(), "often bought together with item 0 (12 orders)");
+  model->set_training_events(TrainingEvents::kViews);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse viewed, model->Recommend(request));
+  EXPECT_EQ(viewed.reasons[0].ToString(), "often viewed together with item 0 (12 sessions)");
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const auto loaded, CoPurchase::FromModelFile(model->ToModelFile().value()));
+  EXPECT_EQ(loaded->training_events(), TrainingEvents::kViews);
   for (std::int32_t item : response.items) EXPECT_NE(item, 4);
   config.measure = AssociationMeasure::kLift;
   COMPTOIR_ASSERT_OK_AND_ASSIGN(auto lift, CoPurchase::Fit(Shop().view(), 7, config));

@@ -23,7 +23,7 @@ TEST(EmbeddingRecommender, SimilarItemsWithTheirAnchorAndProfiles) {
   ASSERT_EQ(response.items.size(), 5u);
   for (std::int32_t item : response.items) EXPECT_LT(item, 10);
   EXPECT_EQ(response.unknown_items, (std::vector<std::int32_t>{20, 99}));
-  EXPECT_EQ(response.reasons[0].ToString(), "similar to item 3 you viewed");
+  EXPECT_EQ(response.reasons[0].ToString(), "similar to item 3 in your session");
   // An empty session needs a profile; with one, the user's group comes back.
   request.session_items = {};
   COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse nothing, model.Recommend(request));

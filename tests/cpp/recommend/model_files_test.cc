@@ -178,6 +178,31 @@ TEST(RecommenderFiles, EmbeddingsHybridAndItem2VecThroughTheRegistry) {
   ExpectSameAnswers(plain, *i2v_model->AsRecommender());
 }
 
+TEST(RecommenderFiles, TrainingEventsTravelAndNameTheReasons) {
+  const Sessions s = Chains();
+  auto rules = SequentialRules::Fit(s.view(), kItems, {}).value();
+  rules->set_training_events(TrainingEvents::kPurchases);
+  const auto loaded = Reload(*rules, SequentialRules::kModelKind);
+  EXPECT_EQ(loaded->AsRecommender()->training_events(), TrainingEvents::kPurchases);
+  ExpectSameAnswers(*rules, *loaded->AsRecommender());
+  const std::int32_t session[] = {20, 21};
+  RecommendRequest request;
+  request.session_items = session;
+  request.k = 1;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse response, loaded->AsRecommender()->Recommend(request));
+  EXPECT_THAT(response.reasons[0].ToString(), HasSubstr("bought together with item 21"));
+  // A hybrid's reasons keep each part's own events.
+  auto knn = std::shared_ptr<Recommender>(SessionKnn::Fit({s.view(), s.times, {}}, kItems, {}).value());
+  knn->set_training_events(TrainingEvents::kViews);
+  const auto hybrid = Hybrid::Create({{knn, 1.0f}}).value();
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse blended, hybrid->Recommend(request));
+  EXPECT_EQ(blended.reasons[0].events, TrainingEvents::kViews);
+  // A value no version wrote is a damaged file.
+  io::ModelFile file = rules->ToModelFile().value();
+  file.SetBlob("training_events", std::string(1, '\x09'));
+  EXPECT_TRUE(IsModelFormatError(SequentialRules::FromModelFile(file).status()));
+}
+
 TEST(RecommenderFiles, ShopIdsInAndOutWithReasonsQuotingSkus) {
   const Sessions s = Chains();
   std::vector<std::string> skus;
@@ -201,7 +226,7 @@ TEST(RecommenderFiles, ShopIdsInAndOutWithReasonsQuotingSkus) {
     EXPECT_EQ(item.rfind("SKU-10", 0), 0u) << item;
     EXPECT_NE(item, "SKU-1023");
   }
-  EXPECT_THAT(shop.reasons[0].text, HasSubstr("also viewed SKU-102"));
+  EXPECT_THAT(shop.reasons[0].text, HasSubstr("seen with SKU-102"));
   EXPECT_EQ(shop.reasons[0].anchor_item.rfind("SKU-102", 0), 0u);
 
   // The same answer as the dense request, translated.

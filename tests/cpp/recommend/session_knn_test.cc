@@ -13,6 +13,7 @@ namespace {
 using ::comptoir::testing::IsOk;
 using ::comptoir::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using fixtures::ChainSessions;
 using fixtures::Log;
 
@@ -32,8 +33,29 @@ TEST(SessionKnn, RecommendsTheChainsContinuationWithReasons) {
   EXPECT_TRUE(std::is_sorted(response.scores.rbegin(), response.scores.rend()));
   EXPECT_EQ(response.reasons[0].kind, ReasonKind::kCoVisited);
   EXPECT_GT(response.reasons[0].support, 0);
-  EXPECT_THAT(response.reasons[0].ToString(), HasSubstr("recent sessions that also viewed item 4"));
+  EXPECT_THAT(response.reasons[0].ToString(), HasSubstr("seen with item 4"));
   EXPECT_TRUE(response.unknown_items.empty());
+}
+
+TEST(SessionKnn, ReasonsNameTheEventsItWasTrainedOn) {
+  auto model = FitChains();
+  const std::int32_t session[] = {40, 41, 42};
+  RecommendRequest request;
+  request.session_items = session;
+  request.k = 1;
+  model->set_training_events(TrainingEvents::kPurchases);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse bought, model->Recommend(request));
+  EXPECT_EQ(bought.reasons[0].events, TrainingEvents::kPurchases);
+  EXPECT_THAT(bought.reasons[0].ToString(), HasSubstr("bought together with item 4"));
+  EXPECT_THAT(bought.reasons[0].ToString(), HasSubstr("recent orders"));
+  EXPECT_THAT(bought.reasons[0].ToString(), Not(HasSubstr("viewed")));
+  model->set_training_events(TrainingEvents::kViews);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse viewed, model->Recommend(request));
+  EXPECT_THAT(viewed.reasons[0].ToString(), HasSubstr("viewed together with item 4"));
+  // The file keeps what the model learned from.
+  const io::ModelFile file = model->ToModelFile().value();
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const auto loaded, SessionKnn::FromModelFile(file));
+  EXPECT_EQ(loaded->training_events(), TrainingEvents::kViews);
 }
 
 TEST(SessionKnn, VariantsAllBeatPopularityOnHeldOutSessions) {
