@@ -236,7 +236,6 @@ def test_offer_matches_plan_offers(service, models):
         assert status == 200, body
         np.testing.assert_allclose([body["effects"][n] for n in names], effect[i], rtol=1e-9, atol=1e-12)
         assert body["offer_code"] == plan["offer_code"][i]  # one numbering: 0 = no offer, k = the k-th
-        assert body["offer"] == plan["offer"][i]
         chosen.append(body["offer_code"])
         if body["offer"] is not None:
             k = body["offer_code"] - 1
