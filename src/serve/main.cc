@@ -109,11 +109,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "comptoir-serve: %s\n", store.status().ToString().c_str());
     return 1;
   }
-  for (const auto& [name, served] : *(*store)->Snapshot()) {
+  const auto loaded = (*store)->Snapshot();
+  for (const auto& [name, served] : *loaded) {
     std::fprintf(stderr, "comptoir-serve: model '%s' (%s) from %s\n", name.c_str(), served->model->kind().c_str(),
                  served->path.c_str());
   }
   comptoir::serve::Server server(*std::move(store), options);
+  // Bound before the signal thread starts, so that a stop never races the socket's creation.
+  if (const absl::Status bound = server.Bind(); !bound.ok()) {
+    std::fprintf(stderr, "comptoir-serve: %s\n", bound.ToString().c_str());
+    return 1;
+  }
   std::thread signal_thread([&] {
     for (;;) {
       int signal = 0;
@@ -127,7 +133,7 @@ int main(int argc, char** argv) {
       return;
     }
   });
-  const absl::Status served = server.Run();
+  const absl::Status served = server.Serve();
   if (!served.ok()) {
     std::fprintf(stderr, "comptoir-serve: %s\n", served.ToString().c_str());
     // Wake the signal thread so that it ends.

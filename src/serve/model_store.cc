@@ -135,7 +135,8 @@ absl::Status ModelStore::Reload() {
 int ModelStore::AddEndedSession(const EndedSession& session) {
   std::lock_guard<std::mutex> journal_lock(journal_mutex_);
   int taken = 0;
-  for (const auto& [name, served] : *Snapshot()) {
+  const std::shared_ptr<const ModelSet> models = Snapshot();
+  for (const auto& [name, served] : *models) {
     recommend::SessionKnn* knn = AsSessionKnn(*served->model);
     if (knn == nullptr) continue;
     const std::vector<std::int32_t> items = KnownItems(*served->model, session.items);
@@ -159,7 +160,8 @@ ForgetReport ModelStore::Forget(const std::string& user) {
     const std::int64_t journal_removed = journal_.end() - removed;
     journal_.erase(removed, journal_.end());
     bool known = false;
-    for (const auto& [name, served] : *Snapshot()) {
+    const std::shared_ptr<const ModelSet> models = Snapshot();
+    for (const auto& [name, served] : *models) {
       Model& model = *served->model;
       if (model.ids().has_users() && model.ids().FindUser(user).status().code() == absl::StatusCode::kFailedPrecondition) {
         report.not_erasable.push_back(name);  // pseudonymised, and the service was started without the key

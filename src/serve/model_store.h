@@ -61,6 +61,8 @@ class ModelStore {
                                                           const LoadOptions& options, std::size_t journal_limit,
                                                           std::string catalogue_path = {});
 
+  // Keep the returned pointer while using the set: `for (... : *Snapshot())` would let a reload
+  // free the set under the loop.
   std::shared_ptr<const ModelSet> Snapshot() const;
   // NotFound naming the model and the loaded ones.
   absl::StatusOr<std::shared_ptr<const ServedModel>> Find(const std::string& name) const;

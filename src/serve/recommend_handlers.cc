@@ -213,7 +213,8 @@ absl::StatusOr<Json> HandleForget(const ServiceState& state, const Json& body) {
 
 Json Health(const ServiceState& state) {
   Json models = Json::array();
-  for (const auto& [name, served] : *state.models->Snapshot()) {
+  const std::shared_ptr<const ModelSet> snapshot = state.models->Snapshot();
+  for (const auto& [name, served] : *snapshot) {
     const Model& model = *served->model;
     const char* family = model.AsRecommender() != nullptr ? "recommender"
                          : model.AsScorer() != nullptr    ? "scorer"

@@ -55,7 +55,9 @@ struct Server::Impl {
                                    "# TYPE comptoir_live_sessions gauge\ncomptoir_live_sessions ", sessions.size(), "\n",
                                    "# HELP comptoir_model_version Version of each served model (+1 per reload).\n",
                                    "# TYPE comptoir_model_version gauge\n");
-    for (const auto& [name, served] : *models->Snapshot()) {
+    // Held for the loop: a range-for over *Snapshot() would free the set under it on a reload.
+    const std::shared_ptr<const ModelSet> snapshot = models->Snapshot();
+    for (const auto& [name, served] : *snapshot) {
       absl::StrAppend(&out, "comptoir_model_version{model=\"", name, "\",kind=\"", served->model->kind(), "\"} ",
                       served->version, "\n");
     }
@@ -124,10 +126,14 @@ Server::Server(std::unique_ptr<ModelStore> models, const ServerOptions& options)
 
 Server::~Server() = default;
 
-absl::Status Server::Run() {
+absl::Status Server::Bind() {
   if (!impl_->http.bind_to_port(impl_->options.host, impl_->options.port)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", impl_->options.host, ":", impl_->options.port));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Server::Serve() {
   std::fprintf(stderr, "comptoir-serve: listening on %s:%d with %d threads\n", impl_->options.host.c_str(),
                impl_->options.port, impl_->options.threads);
   if (!impl_->http.listen_after_bind()) return absl::InternalError("the server stopped with an error");

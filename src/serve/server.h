@@ -27,8 +27,10 @@ class Server {
   Server(std::unique_ptr<ModelStore> models, const ServerOptions& options);
   ~Server();
 
-  // Binds and serves until Stop(); Unavailable when the port cannot be bound.
-  absl::Status Run();
+  // Binds the port (Unavailable when it cannot); then Serve() answers until Stop(). Stop() may
+  // be called from another thread once Bind() returned.
+  absl::Status Bind();
+  absl::Status Serve();
   void Stop();
   // SIGHUP: every file again, swapped in at once; a failure keeps the old models (and is logged).
   absl::Status Reload();

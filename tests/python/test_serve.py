@@ -438,9 +438,14 @@ def test_sighup_reloads_atomically_and_keeps_online_sessions(service, models):
     threads = [threading.Thread(target=hammer) for _ in range(3)]
     for t in threads:
         t.start()
-    for _ in range(3):
+    start_version = service.get("/healthz")[1]["models"][0]["version"]
+    for reload in range(1, 4):
+        # One signal at a time: signals sent while a reload runs would merge into one.
         service.process.send_signal(signal.SIGHUP)
-        time.sleep(0.3)
+        deadline = time.time() + 30
+        while service.get("/healthz")[1]["models"][0]["version"] != start_version + reload:
+            assert time.time() < deadline, "the reload did not happen"
+            time.sleep(0.02)
     stop.set()
     for t in threads:
         t.join()
