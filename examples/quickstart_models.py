@@ -4,7 +4,8 @@ saved for its backend, which serves them from C++ (examples/cpp/main.cc; CI runs
     python examples/quickstart_models.py MODEL_DIR
 
 writes recommender.cmf (session kNN on SKUs), propensity.cmf (boosted trees with a categorical
-column, calibrated) and uplift.cmf (a doubly-robust learner over two named offers).
+column, calibrated), uplift.cmf (a doubly-robust learner over two named offers) and catalogue.csv
+(the product feed comptoir-serve reads with --catalogue: SKU, category name, price).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main(out: str) -> None:
                                user="user", value="value")
     knn = SessionKNN(k=100, sample_size=500).fit(log.sessionize(gap_minutes=30))
     knn.save(os.path.join(out, "recommender.cmf"))
+    pd.DataFrame({"item_id": "SKU-" + pd.Series(np.arange(shop.num_items)).astype(str).str.zfill(5),
+                  "category": [f"category {c:02d}" for c in shop.catalogue["category"]],
+                  "price": shop.catalogue["price"].round(2)}).to_csv(os.path.join(out, "catalogue.csv"), index=False)
 
     # Who buys in the next 30 days, from behaviour features and a categorical segment.
     snapshot = int(shop.events["timestamp"].min()) + 60 * 86_400
