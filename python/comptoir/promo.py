@@ -187,6 +187,13 @@ class OfferPlan:
         return _plan_table(self.offers, allocation["offer"], totals, float(min_value_per_spend))
 
 
+def plot_budget_path(plan: OfferPlan, budgets: Any = None, ax: Any = None, min_value_per_spend: float = 1.0) -> Any:
+    """Profit and spend of ``plan.at(budget)`` against the budget (``comptoir.plots.budget_path``)."""
+    from . import plots
+
+    return plots.budget_path(plan, budgets=budgets, ax=ax, min_value_per_spend=min_value_per_spend)
+
+
 def plan_offers(*args: Any, value: Any = None, cost: Any = None, reasons: Any = None, n_jobs: int = 0) -> OfferPlan:
     """The budget path of ``value`` and ``cost`` (see the module's docstring), from which
     ``at(budget)`` reads the plan at any budget. ``reasons``: the text a plan quotes per customer
