@@ -183,6 +183,7 @@ def contributions(contributions: Any, feature_names: Any = None, top: int = 10, 
                     xytext=(3, 0), textcoords="offset points", va="center", fontsize="small")
     ax.set_yticks(positions)
     ax.set_yticklabels(labels)
+    ax.margins(x=0.12)  # room for the base value line and the last bar's label
     ax.axvline(start, color="grey", linewidth=0.8, label=f"base value {start:+.3f}" if base is not None else "zero")
     ax.axvline(running, color="black", linewidth=0.8, linestyle=":", label=f"score {running:+.3f}")
     who = f"customer {customer}" if customer is not None else "this row"

@@ -149,3 +149,18 @@ def test_real_hillstrom_labels(shared_data):
         "7) $1,000 +"]
     assert sorted(frame["zip_code"].cat.categories) == ["Rural", "Surburban", "Urban"]
     assert sorted(frame["channel"].cat.categories) == ["Multichannel", "Phone", "Web"]
+
+
+def test_main_reasons_quote_category_labels_not_codes():
+    from comptoir.uplift import TLearner
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    zip_code = pd.Categorical(rng.choice(["Rural", "Urban"], n))
+    arm = rng.choice(["No E-Mail", "Mens E-Mail"], n)
+    y = (rng.random(n) < 0.1 + 0.3 * ((arm == "Mens E-Mail") & (zip_code == "Urban"))).astype(int)
+    X = pd.DataFrame({"zip_code": zip_code, "noise": rng.normal(size=n)})
+    reasons = TLearner(control_name="No E-Mail").fit(X, treatment=arm, y=y).main_reasons(X.head(200))["Mens E-Mail"]
+    by_zip = reasons[reasons.str.startswith("zip_code=")]
+    assert len(by_zip) > 0
+    assert by_zip.str.match(r"^zip_code=(Rural|Urban) \(").all(), by_zip.head().tolist()

@@ -2,6 +2,7 @@
 final state in a saved notebook."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ def test_progress_bars_are_text_bars_outside_notebooks_and_leave_nothing(capsys)
     assert "100%" not in capsys.readouterr().out
 
 
-def test_progress_bars_end_at_100_percent_in_a_saved_notebook(tmp_path, repo_root, monkeypatch):
+def test_progress_bars_end_at_100_percent_in_a_saved_notebook(tmp_path, monkeypatch):
     pytest.importorskip("tqdm")
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -96,7 +97,10 @@ def test_progress_bars_end_at_100_percent_in_a_saved_notebook(tmp_path, repo_roo
         "report = make_progress(True)\n"
         "for done in range(0, 101, 5):\n"
         "    report(done, 100, 'fitting trees')\n")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(repo_root / "python"), os.environ.get("PYTHONPATH", "")]))
+    import comptoir
+
+    found = str(Path(comptoir.__file__).resolve().parents[1])  # the comptoir these tests import
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [found, os.environ.get("PYTHONPATH")] if p))
     nbclient.NotebookClient(notebook, kernel_name="python3", timeout=60,
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = notebook.cells[0].outputs
