@@ -66,7 +66,8 @@ class EventLog:
         NaN / "" / negative numbers for anonymous visitors (guests, never one user "nan");
         ``kind`` takes codes or names (view, cart, purchase, ...); timestamps are seconds or
         datetimes (without ``kind`` every event is a view, which is logged). Exact duplicate events
-        are dropped, counted in ``report`` and logged on the ``comptoir`` logger; a bad row raises ``ValueError`` naming it."""
+        are dropped, counted in ``report`` and logged on the ``comptoir`` logger; a bad row raises
+        ``ValueError`` naming it."""
         copied: List[str] = []
         times = to_unix_seconds(timestamp)
         if not (isinstance(timestamp, np.ndarray) and timestamp.dtype == np.int64):
@@ -301,7 +302,8 @@ def load_online_retail(path: PathLike = None, cancellations: str = "remove", as_
       code; purchase lines cancelled entirely are dropped (``cancelled_purchase_lines``), partly
       cancelled ones keep what was not returned (``purchase_lines_reduced``), and the
       cancellation lines are dropped (``cancellation_lines``; ``cancellations_unmatched``: those
-      with nothing to cancel in the data, e.g. bought before December 2010, or by guests). With
+      not matched in full: nothing, or not enough, to cancel in the data, e.g. bought before
+      December 2010, or by guests). With
       ``cancellations="returns"`` they stay as ``return`` events (kind 4, value and quantity
       positive).
 
@@ -344,7 +346,7 @@ def clean_online_retail(frame: Any, cancellations: str = "remove", report: Optio
     report = dict(report or {"raw_rows": len(frame)})
     frame = frame.reset_index(drop=True)
     frame = frame.assign(InvoiceNo=frame["InvoiceNo"].astype(str), StockCode=frame["StockCode"].astype(str).str.strip(),
-                         CustomerID=pd_numeric(frame["CustomerID"]))
+                         CustomerID=_customer_numbers(frame["CustomerID"]))
     service = non_product_codes(frame["StockCode"])
     report["non_product_lines"] = int(service.sum())
     frame = frame[~service]
@@ -376,7 +378,7 @@ def clean_online_retail(frame: Any, cancellations: str = "remove", report: Optio
     return frame, report
 
 
-def pd_numeric(column: Any) -> Any:
+def _customer_numbers(column: Any) -> Any:
     """Customer ids as float (NaN for guests) whether they came as 17850.0, '17850' or ''."""
     import pandas as pd
 
