@@ -222,8 +222,7 @@ def budget_path(plan: Any, budgets: Any = None, ax: Any = None, min_value_per_sp
     most marked. Spend stays below the budget once no customer is worth more."""
     top = float(np.max(plan.spend)) if len(plan.spend) else 0.0
     grid = np.linspace(0.0, top * 1.05 if top > 0 else 1.0, 25) if budgets is None else np.asarray(budgets, dtype=float)
-    tables = [plan.at(b, min_value_per_spend=min_value_per_spend) for b in grid]
-    attrs = [t.attrs if hasattr(t, "attrs") else t for t in tables]
+    attrs = [plan.totals_at(b, min_value_per_spend=min_value_per_spend) for b in grid]
     spend = np.array([a["spend"] for a in attrs], dtype=float)
     profit = np.array([a["profit"] for a in attrs], dtype=float)
     ax = _axes(ax)

@@ -418,6 +418,9 @@ class Popularity(_SessionRecommender):
         )
         self._fit_ids(data._replace(user_ids=None))
         self._set_training_events(event_kind if kinds is None else kinds)
+        if kinds is None and log is None and len(data.items):  # (an EventLog without kinds has said so)
+            _log.info("Popularity: no kinds given, so the %s events count as views (kind_weights[0] = %g each)",
+                      f"{len(data.items):,}", float(self.kind_weights[0]))
         return self
 
     @property

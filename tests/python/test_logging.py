@@ -112,3 +112,14 @@ def test_progress_bars_end_at_100_percent_in_a_saved_notebook(tmp_path, monkeypa
     # A saved notebook shows what follows a stream's last carriage return.
     last = [part for part in text.split("\r") if part.strip()][-1]
     assert last.startswith("fitting trees: 100%")
+
+
+def test_popularity_without_kinds_says_its_events_count_as_views(caplog):
+    from comptoir.recommend import Popularity
+
+    caplog.set_level(logging.INFO, logger="comptoir")
+    Popularity().fit(["a", "b", "a"])
+    assert messages(caplog) == ["Popularity: no kinds given, so the 3 events count as views (kind_weights[0] = 1 each)"]
+    caplog.clear()
+    Popularity().fit(["a", "b", "a"], kinds=["purchase"] * 3)
+    assert messages(caplog) == []
