@@ -239,9 +239,12 @@ def recall_at_k(results: Mapping[str, Mapping[int, float]], ax: Any = None) -> A
     """Recall@k (share of next items found in the top k) against k, one line per model:
     ``results`` maps a model's name to ``{k: recall}``."""
     ax = _axes(ax)
+    shown = set()
     for name, by_k in results.items():
         ks = sorted(by_k)
+        shown.update(ks)
         ax.plot(ks, [by_k[k] for k in ks], marker="o", label=str(name))
+    ax.set_xticks(sorted(shown))
     ax.set_ylim(bottom=0)
     return _finish(ax, "Recall@k (next item)", "k (recommendations shown)", "recall@k")
 

@@ -153,6 +153,7 @@ def test_recall_at_k_one_line_per_model():
     recall = ax.get_lines()[0].get_ydata()
     assert list(ax.get_lines()[0].get_xdata()) == [1, 5, 10] and (np.diff(recall) >= 0).all()
     assert ax.get_title().startswith("Recall@k") and ax.get_ylabel() == "recall@k"
+    assert list(ax.get_xticks()) == [1, 5, 10]
 
 
 def test_plotting_changes_no_global_style_and_imports_matplotlib_lazily(tmp_path):
