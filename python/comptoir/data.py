@@ -9,6 +9,7 @@ which columns had to be copied.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -16,9 +17,11 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _core, _ids
-from .features import event_kind_codes, to_unix_seconds
+from .features import EVENT_KINDS, event_kind_codes, to_unix_seconds
 
 PathLike = Union[str, os.PathLike, None]
+
+_log = logging.getLogger(__name__)
 
 
 def _as(array: Any, dtype: Any, name: str, copied: List[str]) -> np.ndarray:
@@ -62,8 +65,9 @@ class EventLog:
         mixed column is an ``InvalidArgumentError`` naming the value); ``user`` may hold None /
         NaN / "" / negative numbers for anonymous visitors (guests, never one user "nan");
         ``kind`` takes codes or names (view, cart, purchase, ...); timestamps are seconds or
-        datetimes. Exact duplicate events are dropped and counted in
-        ``report``; a bad row raises ``ValueError`` naming it."""
+        datetimes (without ``kind`` every event is a view, which is logged). Exact duplicate events
+        are dropped, counted in ``report`` and logged on the ``comptoir`` logger; a bad row raises
+        ``ValueError`` naming it."""
         copied: List[str] = []
         times = to_unix_seconds(timestamp)
         if not (isinstance(timestamp, np.ndarray) and timestamp.dtype == np.int64):
@@ -107,6 +111,12 @@ class EventLog:
         log = cls(core, report, copied)
         log._integer_ids = integer
         log.has_kinds = kind is not None
+        if report.get("duplicates_dropped"):
+            _log.info("EventLog: dropped %s exact duplicate events of %s rows", f"{report['duplicates_dropped']:,}",
+                      f"{report.get('rows', len(times)):,}")
+        if kind is None and len(times):
+            _log.info("EventLog: no kind given, so the %s events read as views (pass kind= to say they are carts or "
+                      "purchases)", f"{len(times):,}")
         return log
 
     @classmethod
@@ -223,49 +233,201 @@ def load_diginetica(path: PathLike = None) -> Tuple[EventLog, EventLog]:
     return combined.split_by_last_days(7)
 
 
-def load_online_retail(path: PathLike = None) -> EventLog:
-    """UCI Online Retail: one purchase event per invoice line (session = invoice, value =
-    quantity x unit price). Cancelled invoices (numbers starting with C) become ``return`` events
-    with the absolute value; lines without a CustomerID are kept as anonymous; the two lines with
-    a negative unit price (bad-debt adjustments) are dropped. ``report`` counts each."""
+# Stock codes that are charges, fees or adjustments rather than products, read from the data:
+# codes without a digit are services (POST, DOT, M, D, S, B, CRUK, PADS, AMAZONFEE, BANK CHARGES)
+# except the two party bags (DCGSSBOY, DCGSSGIRL); C2 is carriage; gift_* are vouchers.
+_SERVICE_CODES = frozenset({"C2"})
+_PRODUCT_CODES_WITHOUT_DIGITS = ("DCGSS",)
+
+
+def non_product_codes(codes: Any) -> np.ndarray:
+    """True for Online Retail stock codes that are not products: postage, fees, manual
+    adjustments, discounts, samples, commissions, carriage and gift vouchers."""
     import pandas as pd
 
-    folder = data_directory(path, "online_retail")
-    frame = pd.read_csv(folder / "online_retail.csv.gz", encoding="latin-1", dtype={"InvoiceNo": str, "StockCode": str})
-    rows = len(frame)
-    negative_price = frame["UnitPrice"] < 0
-    frame = frame[~negative_price]
+    text = pd.Series(np.asarray(codes, dtype=object)).astype(str).str.strip()
+    no_digit = ~text.str.contains(r"\d") & ~text.str.upper().str.startswith(_PRODUCT_CODES_WITHOUT_DIGITS)
+    return (no_digit | text.str.upper().isin(_SERVICE_CODES) | text.str.lower().str.startswith("gift_")).to_numpy()
+
+
+def _match_cancellations(frame: Any) -> Tuple[np.ndarray, np.ndarray, Dict[str, int]]:
+    """Pairs each cancellation line with the purchases it cancels: the same customer's latest
+    earlier lines of the same stock code, consumed newest first. Returns the purchase quantities
+    left after the cancellations, which cancellation lines were fully matched, and counts."""
+    quantity = frame["Quantity"].to_numpy().astype(np.float64)
+    remaining = quantity.copy()
     cancelled = frame["InvoiceNo"].str.startswith("C").to_numpy()
     customer = frame["CustomerID"].to_numpy()
-    anonymous = np.isnan(customer)
-    user = np.where(anonymous, None, np.nan_to_num(customer).astype(np.int64).astype(str)).astype(object)
+    code = frame["StockCode"].to_numpy()
+    time = frame["InvoiceDate"].to_numpy()
+    purchases: Dict[Tuple[Any, Any], List[int]] = {}
+    for i in np.flatnonzero(~cancelled & (quantity > 0) & ~np.isnan(customer)):
+        purchases.setdefault((customer[i], code[i]), []).append(int(i))
+    matched = np.zeros(len(frame), dtype=bool)
+    partial = 0
+    for i in np.flatnonzero(cancelled)[np.argsort(time[cancelled], kind="stable")]:
+        need = -quantity[i]
+        if np.isnan(customer[i]) or need <= 0:
+            continue
+        for j in reversed(purchases.get((customer[i], code[i]), [])):
+            if time[j] > time[i] or remaining[j] <= 0:
+                continue
+            taken = min(remaining[j], need)
+            remaining[j] -= taken
+            need -= taken
+            if need <= 0:
+                break
+        if need <= 0:
+            matched[i] = True
+        elif need < -quantity[i]:
+            partial += 1
+    counts = {"cancellations_matched": int(matched.sum()), "cancellations_partly_matched": partial}
+    return remaining, matched, counts
+
+
+def load_online_retail(path: PathLike = None, cancellations: str = "remove", as_frame: bool = False) -> Any:
+    """UCI Online Retail as an ``EventLog``: one purchase event per invoice line (session =
+    invoice, item = StockCode as text, value = quantity x unit price), customers as the integers
+    they are (17850, not '17850.0'); lines without a CustomerID are guests.
+
+    Cleaning, each step counted in ``report`` and logged on the ``comptoir`` logger:
+
+    - ``non_product_lines``: postage, fees, manual adjustments, discounts, samples, bank charges,
+      carriage and gift vouchers (``non_product_codes``) are not products and are dropped;
+    - ``negative_price_dropped``: the bad-debt adjustments with a negative unit price;
+    - ``stock_adjustment_lines``: negative quantities outside a cancelled invoice (damages, stock
+      checks, all at price 0);
+    - cancellations (invoices numbered C...): with ``cancellations="remove"`` each cancellation
+      line takes back the quantity of the same customer's latest earlier purchase lines of the same
+      code; purchase lines cancelled entirely are dropped (``cancelled_purchase_lines``), partly
+      cancelled ones keep what was not returned (``purchase_lines_reduced``), and the
+      cancellation lines are dropped (``cancellation_lines``; ``cancellations_unmatched``: those
+      not matched in full: nothing, or not enough, to cancel in the data, e.g. bought before
+      December 2010, or by guests). With
+      ``cancellations="returns"`` they stay as ``return`` events (kind 4, value and quantity
+      positive).
+
+    ``as_frame=True`` returns the cleaned lines as a DataFrame instead (the raw columns,
+    ``CustomerID`` as nullable Int64, a ``kind`` column) with the counts in ``attrs["report"]``."""
+    import logging
+
+    import pandas as pd
+
+    if cancellations not in ("remove", "returns"):
+        raise ValueError(f"cancellations must be 'remove' or 'returns', got {cancellations!r}")
+    folder = data_directory(path, "online_retail")
+    frame = pd.read_csv(folder / "online_retail.csv.gz", encoding="latin-1", dtype={"InvoiceNo": str, "StockCode": str})
+    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
+    report: Dict[str, int] = {"raw_rows": len(frame)}
+    frame, report = clean_online_retail(frame, cancellations, report)
+    if as_frame:
+        frame = frame.copy()
+        frame["CustomerID"] = frame["CustomerID"].astype("Int64")
+        frame.attrs["report"] = report
+        logging.getLogger(__name__).info("Online Retail: %s", _describe_report(report))
+        return frame
+    returned = frame["kind"].to_numpy() == EVENT_KINDS["return"]
     log = EventLog.from_arrays(
         session=frame["InvoiceNo"].to_numpy().astype(str), item=frame["StockCode"].to_numpy().astype(str),
-        timestamp=pd.to_datetime(frame["InvoiceDate"]).to_numpy(),
-        kind=np.where(cancelled, 4, 2), user=user,
-        value=np.abs(frame["Quantity"].to_numpy() * frame["UnitPrice"].to_numpy()), quantity=frame["Quantity"].to_numpy(),
+        timestamp=frame["InvoiceDate"].to_numpy(), kind=frame["kind"].to_numpy().astype(np.uint8),
+        user=frame["CustomerID"].to_numpy(),
+        value=np.abs(frame["Quantity"].to_numpy() * frame["UnitPrice"].to_numpy()),
+        quantity=np.where(returned, -1, 1) * frame["Quantity"].to_numpy(),
     )
-    log.report.update(raw_rows=rows, negative_price_dropped=int(negative_price.sum()), cancellation_lines=int(cancelled.sum()),
-                      anonymous_lines=int(anonymous.sum()))
+    log.report = {**report, **log.report}
+    logging.getLogger(__name__).info("Online Retail: %s", _describe_report(log.report))
     return log
 
 
+def clean_online_retail(frame: Any, cancellations: str = "remove", report: Optional[Dict[str, int]] = None) -> Any:
+    """The cleaning ``load_online_retail`` applies, on a DataFrame with the raw columns
+    (``InvoiceNo``, ``StockCode``, ``Quantity``, ``InvoiceDate``, ``UnitPrice``, ``CustomerID``):
+    returns ``(cleaned frame with a kind column, report)``."""
+    report = dict(report or {"raw_rows": len(frame)})
+    frame = frame.reset_index(drop=True)
+    frame = frame.assign(InvoiceNo=frame["InvoiceNo"].astype(str), StockCode=frame["StockCode"].astype(str).str.strip(),
+                         CustomerID=_customer_numbers(frame["CustomerID"]))
+    service = non_product_codes(frame["StockCode"])
+    report["non_product_lines"] = int(service.sum())
+    frame = frame[~service]
+    negative_price = (frame["UnitPrice"] < 0).to_numpy()
+    report["negative_price_dropped"] = int(negative_price.sum())
+    frame = frame[~negative_price]
+    cancelled = frame["InvoiceNo"].str.startswith("C").to_numpy()
+    adjustment = (frame["Quantity"] <= 0).to_numpy() & ~cancelled
+    report["stock_adjustment_lines"] = int(adjustment.sum())
+    frame = frame[~adjustment].reset_index(drop=True)
+    cancelled = frame["InvoiceNo"].str.startswith("C").to_numpy()
+    report["cancellation_lines"] = int(cancelled.sum())
+    if cancellations == "remove":
+        remaining, matched, counts = _match_cancellations(frame)
+        original = frame["Quantity"].to_numpy()
+        purchase = ~cancelled
+        report["cancelled_purchase_lines"] = int((purchase & (remaining <= 0)).sum())
+        report["purchase_lines_reduced"] = int((purchase & (remaining > 0) & (remaining < original)).sum())
+        report["cancellations_unmatched"] = int(cancelled.sum() - counts["cancellations_matched"])
+        frame = frame.assign(Quantity=np.where(purchase, remaining, original).astype(original.dtype))
+        frame = frame[purchase & (remaining > 0)]
+        kind = np.full(len(frame), EVENT_KINDS["purchase"], dtype=np.uint8)
+    else:
+        frame = frame.assign(Quantity=np.abs(frame["Quantity"].to_numpy()))
+        kind = np.where(cancelled, EVENT_KINDS["return"], EVENT_KINDS["purchase"]).astype(np.uint8)
+    frame = frame.assign(kind=kind).reset_index(drop=True)
+    report["guest_lines"] = int(frame["CustomerID"].isna().sum())
+    report["rows"] = len(frame)
+    return frame, report
+
+
+def _customer_numbers(column: Any) -> Any:
+    """Customer ids as float (NaN for guests) whether they came as 17850.0, '17850' or ''."""
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(column).replace("", np.nan), errors="raise").astype(np.float64)
+
+
+def _describe_report(report: Dict[str, int]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in report.items())
+
+
 HILLSTROM_ARMS = {"No E-Mail": 0, "Mens E-Mail": 1, "Womens E-Mail": 2}
+HILLSTROM_CONTROL = "No E-Mail"
+_HILLSTROM_CATEGORIES = ("history_segment", "zip_code", "channel")
 
 
 def load_hillstrom(path: PathLike = None, as_frame: Optional[bool] = None) -> Any:
-    """Hillstrom's e-mail test: pre-campaign features, ``treatment`` (0 no e-mail, 1 mens,
-    2 womens), and ``visit``, ``conversion``, ``spend`` in the two following weeks. A DataFrame
-    when pandas is installed (or ``as_frame=True``), else a dict of arrays with numeric features
-    (history segment and zip code and channel as integer codes)."""
+    """Hillstrom's e-mail test: pre-campaign features and ``visit``, ``conversion``, ``spend`` in
+    the two following weeks.
+
+    As a DataFrame (when pandas is installed, or ``as_frame=True``): ``segment`` holds the offer
+    names as a categorical, ``'No E-Mail'`` (the control, ``HILLSTROM_CONTROL``) then
+    ``'Mens E-Mail'`` and ``'Womens E-Mail'``, so ``TLearner(control_name="No E-Mail").fit(X,
+    treatment=data["segment"], y=...)`` names the offers; ``history_segment`` (ordered,
+    ``'1) $0 - $100'`` .. ``'7) $1,000 +'``), ``zip_code`` and ``channel`` are categoricals with
+    their labels; ``treatment`` is the segment's code (0 control, 1 mens, 2 womens).
+    ``as_frame=False`` (or no pandas) gives a dict of arrays with the categoricals as integer
+    codes in their labels' sorted order, the labels in ``data["labels"]``."""
     import csv
 
     folder = data_directory(path, "hillstrom")
     name = "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv.gz"
-    with gzip.open(folder / name, "rt") as handle:
+    with gzip.open(folder / name, "rt", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    codes = lambda key: np.unique([r[key] for r in rows], return_inverse=True)[1].astype(np.int32)  # noqa: E731
-    data = {
+    return hillstrom_table(rows, as_frame)
+
+
+def hillstrom_table(rows: List[Dict[str, str]], as_frame: Optional[bool] = None) -> Any:
+    """Hillstrom's rows (dicts of the CSV's text fields) as ``load_hillstrom`` returns them."""
+    labels: Dict[str, List[str]] = {}
+
+    def codes(key: str) -> np.ndarray:
+        names, inverse = np.unique([r[key] for r in rows], return_inverse=True)
+        labels[key] = [str(n) for n in names]
+        return inverse.astype(np.int32)
+
+    unknown = sorted({r["segment"] for r in rows} - set(HILLSTROM_ARMS))
+    if unknown:
+        raise ValueError(f"Hillstrom segments {unknown} are not {sorted(HILLSTROM_ARMS)}")
+    data: Dict[str, Any] = {
         "recency": np.array([int(r["recency"]) for r in rows], dtype=np.int32),
         "history_segment": codes("history_segment"),
         "history": np.array([float(r["history"]) for r in rows]),
@@ -280,11 +442,17 @@ def load_hillstrom(path: PathLike = None, as_frame: Optional[bool] = None) -> An
         "spend": np.array([float(r["spend"]) for r in rows]),
     }
     if as_frame is False:
-        return data
+        return {**data, "labels": labels}
     try:
         import pandas as pd
     except ImportError:
         if as_frame:
             raise
-        return data
-    return pd.DataFrame(data)
+        return {**data, "labels": labels}
+    frame = pd.DataFrame(data)
+    for key in _HILLSTROM_CATEGORIES:
+        frame[key] = pd.Categorical.from_codes(data[key], categories=labels[key], ordered=key == "history_segment")
+    arms = list(HILLSTROM_ARMS)
+    frame.insert(frame.columns.get_loc("treatment"), "segment", pd.Categorical.from_codes(data["treatment"], categories=arms))
+    frame.attrs["control_name"] = HILLSTROM_CONTROL
+    return frame

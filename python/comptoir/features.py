@@ -6,6 +6,7 @@ Only events strictly before ``snapshot`` reach the features and only events in
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -14,6 +15,8 @@ from . import _core, _ids
 from ._progress import make_progress
 
 EVENT_KINDS = {"view": 0, "cart": 1, "purchase": 2, "remove_from_cart": 3, "return": 4}
+
+_log = logging.getLogger(__name__)
 
 TimeLike = Union[int, np.integer, np.datetime64, str, Any]
 
@@ -186,6 +189,19 @@ def _seen_before(e: _Events, snapshot_s: int) -> np.ndarray:
     return seen
 
 
+def _log_left_out(function: str, e: _Events, kept: np.ndarray, snapshot_s: int) -> None:
+    """Logs the customers a table leaves out (first seen after the snapshot) and the guests'
+    events before it (guests get no row)."""
+    later = int((~kept).sum())
+    guest_events = int(((e.user < 0) & (e.timestamp < snapshot_s)).sum())
+    if later:
+        _log.info("%s: %s customers first seen after the snapshot get no row (no history to describe)", function,
+                  f"{later:,}")
+    if guest_events:
+        _log.info("%s: %s guest events before the snapshot belong to no customer and get no row", function,
+                  f"{guest_events:,}")
+
+
 def behaviour_features(
     events: Any,
     snapshot: TimeLike,
@@ -234,6 +250,7 @@ def behaviour_features(
     if e.customers is not None:
         keep = _seen_before(e, snapshot_s)
         matrix, index = matrix[keep], e.customers[keep]
+        _log_left_out("behaviour_features", e, keep, snapshot_s)
     result = _maybe_frame(matrix, names, as_frame, index)
     if customer_attributes is not None and e.customers is not None:
         if not hasattr(result, "join"):
@@ -267,12 +284,16 @@ def purchase_labels(events: Any, snapshot: TimeLike, horizon_days: int, num_user
         position = {v: i for i, v in enumerate(index.tolist())}
         rows = np.asarray([position.get(c, -1) for c in wanted.tolist()], dtype=np.int64)
         known = rows >= 0
+        if not known.all():
+            _log.info("purchase_labels: %s of the %s customers asked for have no events; their labels are 0",
+                      f"{int((~known).sum()):,}", f"{len(known):,}")
         purchased = np.where(known, purchased[np.maximum(rows, 0)], 0).astype(purchased.dtype)
         spend = np.where(known, spend[np.maximum(rows, 0)], 0).astype(spend.dtype)
         index = wanted
     elif e.customers is not None:
         keep = _seen_before(e, snapshot_s)
         purchased, spend, index = purchased[keep], spend[keep], index[keep]
+        _log_left_out("purchase_labels", e, keep, snapshot_s)
     pd = _pandas(as_frame)
     if pd is None:
         return purchased, spend

@@ -186,6 +186,19 @@ class OfferPlan:
         totals["budget"] = float(budget)
         return _plan_table(self.offers, allocation["offer"], totals, float(min_value_per_spend))
 
+    def totals_at(self, budget: float, min_value_per_spend: float = 1.0) -> Dict[str, Any]:
+        """The totals of ``at(budget)`` (``spend``, ``value``, ``profit``, ``roi``, ``lp_bound``)
+        without building the table: what a budget path plot reads at each budget."""
+        allocation = _core.promo.allocate_at_budget(self.path, self.num_customers, float(budget), float(min_value_per_spend))
+        return {**_totals(allocation), "budget": float(budget)}
+
+
+def plot_budget_path(plan: OfferPlan, budgets: Any = None, ax: Any = None, min_value_per_spend: float = 1.0) -> Any:
+    """Profit and spend of ``plan.at(budget)`` against the budget (``comptoir.plots.budget_path``)."""
+    from . import plots
+
+    return plots.budget_path(plan, budgets=budgets, ax=ax, min_value_per_spend=min_value_per_spend)
+
 
 def plan_offers(*args: Any, value: Any = None, cost: Any = None, reasons: Any = None, n_jobs: int = 0) -> OfferPlan:
     """The budget path of ``value`` and ``cost`` (see the module's docstring), from which

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -20,6 +21,8 @@ _DECAYS = {"none": _core.recommend.PositionDecay.none, "linear": _core.recommend
 _MEASURES = {"lift": _core.recommend.AssociationMeasure.lift, "cosine": _core.recommend.AssociationMeasure.cosine,
              "confidence": _core.recommend.AssociationMeasure.confidence}
 
+
+_log = logging.getLogger(__name__)
 
 _TRAINING_EVENTS = {"view": "views", "cart": "carts", "purchase": "purchases"}
 _REASON_COLUMNS = ("item", "score", "reason_kind", "anchor_item", "support", "category", "reason")
@@ -415,11 +418,32 @@ class Popularity(_SessionRecommender):
         )
         self._fit_ids(data._replace(user_ids=None))
         self._set_training_events(event_kind if kinds is None else kinds)
+        if kinds is None and log is None and len(data.items):  # (an EventLog without kinds has said so)
+            _log.info("Popularity: no kinds given, so the %s events count as views (kind_weights[0] = %g each)",
+                      f"{len(data.items):,}", float(self.kind_weights[0]))
         return self
 
     @property
     def item_scores(self) -> np.ndarray:
         return self._fitted().scores
+
+
+def _log_truncated_baskets(offsets: np.ndarray, items: np.ndarray, num_items: int, max_basket_size: int) -> None:
+    """Logs how many baskets hold more distinct items than ``max_basket_size`` (the model counts
+    only their first ones) and how many of their lines that leaves out."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    if not len(lengths) or lengths.max() <= max_basket_size:
+        return
+    basket = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    distinct = np.bincount(np.unique(basket * max(num_items, 1) + np.asarray(items, dtype=np.int64)) // max(num_items, 1),
+                           minlength=len(lengths))
+    over = distinct > max_basket_size
+    if over.any():
+        left_out = int((distinct[over] - max_basket_size).sum())
+        _log.info("FrequentlyBoughtTogether: max_basket_size=%d truncated %s of %s baskets (%.1f%%), leaving out %s "
+                  "distinct items of theirs (raise max_basket_size to keep them)", max_basket_size, f"{int(over.sum()):,}",
+                  f"{len(lengths):,}", 100.0 * over.mean(), f"{left_out:,}")
 
 
 class FrequentlyBoughtTogether(_SessionRecommender):
@@ -441,12 +465,14 @@ class FrequentlyBoughtTogether(_SessionRecommender):
     def fit(self, baskets: SessionsLike, num_items: Optional[int] = None, n_jobs: int = 0,
             item_ids: Any = None, event_kind: Optional[str] = None) -> "FrequentlyBoughtTogether":
         """One basket per order (or session), in the shop's ids under the same rule as
-        ``SessionKNN.fit``; its distinct items count once. Reasons say "bought together" unless
+        ``SessionKNN.fit``; its distinct items count once, the first ``max_basket_size`` of them
+        (how many baskets that truncates is logged on the ``comptoir`` logger). Reasons say "bought together" unless
         the baskets are something else: ``event_kind="view"`` (or an ``EventLog`` of views) makes
         them "viewed together"."""
         config = self._config()
         data = training_sessions(baskets, num_items, item_ids=item_ids)
         self.model_ = _core.recommend.CoPurchase.fit(data.offsets, data.items, int(data.num_items), config, int(n_jobs))
+        _log_truncated_baskets(data.offsets, data.items, int(data.num_items), int(self.max_basket_size))
         self._fit_ids(data._replace(user_ids=None))
         log = _event_log(baskets)
         self._set_training_events(_log_kinds(log, event_kind), default="purchases")
@@ -690,6 +716,35 @@ def evaluate_next_item(
     )
 
 
+def recall_at_k(model: Any, test_sessions: SessionsLike, ks: Sequence[int] = (1, 5, 10, 20), n_jobs: int = 0,
+                max_prefix: int = 0) -> Dict[int, float]:
+    """``{k: recall@k}``: the share of next items (``evaluate_next_item``'s protocol) found in
+    the top k; with one held-out item per prediction it is the hit rate."""
+    return {int(k): float(evaluate_next_item(model, test_sessions, k=int(k), n_jobs=n_jobs, max_prefix=max_prefix)["hit_rate"])
+            for k in ks}
+
+
+def plot_recall_at_k(models: Any, test_sessions: SessionsLike = None, ks: Sequence[int] = (1, 5, 10, 20), ax: Any = None,
+                     n_jobs: int = 0, max_prefix: int = 0) -> Any:
+    """Recall@k against k, one line per model: ``models`` maps names to fitted recommenders
+    (evaluated on ``test_sessions``) or to ``{k: recall}`` already computed
+    (``comptoir.plots.recall_at_k``)."""
+    from . import plots
+
+    if not isinstance(models, dict):
+        models = {type(models).__name__: models}
+    results = {}
+    for name, model in models.items():
+        if isinstance(model, dict):
+            results[name] = model
+        else:
+            if test_sessions is None:
+                raise TypeError("plot_recall_at_k needs test_sessions to evaluate the models")
+            results[name] = recall_at_k(model, test_sessions, ks, n_jobs=n_jobs, max_prefix=max_prefix)
+    return plots.recall_at_k(results, ax=ax)
+
+
 __all__: List[str] = [
     "SessionKNN", "Popularity", "FrequentlyBoughtTogether", "SequentialRules", "EmbeddingRecommender", "Hybrid", "tune_hybrid_weights", "evaluate_next_item",
+    "recall_at_k", "plot_recall_at_k",
 ]

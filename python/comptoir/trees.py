@@ -22,6 +22,7 @@ core) and ``verbose=-1`` (silent); names without an equivalent (``reg_alpha``, `
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -29,6 +30,8 @@ import numpy as np
 from . import _core, _tabular
 from ._base import ClassifierMixin, Estimator, RegressorMixin
 from ._progress import make_progress
+
+_log = logging.getLogger(__name__)
 
 
 # LightGBM's names (its scikit-learn API and its native aliases) that mean what one of ours means.
@@ -203,6 +206,10 @@ class _GradientBoosting(Estimator):
         )
         _tabular.attach_schema(self)
         self._restore_from_model()
+        grown = len(self.validation_loss_)
+        if X_validation is not None and (grown < self.n_estimators or self.n_estimators_ < grown):
+            _log.info("%s: early stopping after %d of %d trees (validation loss did not improve for %d); kept the best "
+                      "%d", type(self).__name__, grown, self.n_estimators, self.n_iter_no_change, self.n_estimators_)
         return self
 
     def _restore_from_model(self) -> None:

@@ -199,8 +199,17 @@ class _OfferModel(Estimator):
         for k in range(1, model.num_offers + 1):
             contributions = np.asarray(self._contributions(matrix, k))[:, :-1]
             top = contributions.argmax(axis=1)
-            out[:, k - 1] = [f"{names[j]}={matrix[i, j]:.4g} ({contributions[i, j]:+.4f})" for i, j in enumerate(top)]
+            out[:, k - 1] = [f"{names[j]}={_shown_value(self, matrix[i, j], j)} ({contributions[i, j]:+.4f})"
+                             for i, j in enumerate(top)]
         return self._named(out, X, self.offer_names_)
+
+
+def _shown_value(model: Any, value: float, column: int) -> str:
+    """A feature's value as a reason quotes it: a category by its level ("Urban", not 2)."""
+    levels = getattr(model, "category_levels_", {}).get(column)
+    if levels is not None and np.isfinite(value) and 0 <= int(value) < len(levels):
+        return str(levels[int(value)])
+    return f"{value:.4g}"
 
 
 class _MetaLearner(_OfferModel):

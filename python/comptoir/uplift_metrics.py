@@ -132,18 +132,22 @@ def profit_curve(scores: Any, *args: Any, treatment: Any = None, outcome: Any = 
 
 def plot_qini(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, ax: Any = None, label: str = "model",
               control_name: Any = None) -> Any:
-    """The Qini curve against random targeting (matplotlib is imported only here); one offer."""
-    import matplotlib.pyplot as plt
+    """Qini curves (one per offer) against random targeting, Qini coefficient in the legend
+    (``comptoir.plots.qini``; matplotlib is imported only there)."""
+    from . import plots
 
-    curves = uplift_curves(scores, *args, treatment=treatment, outcome=outcome, control_name=control_name)
-    ax = ax or plt.gca()
-    x = curves["targeted"] / curves["targeted"][-1]
-    ax.plot(x, curves["qini"], label=f"{label} (Qini area {curves['qini_area_raw']:.3g})")
-    ax.plot([0, 1], [0, curves["qini"][-1]], linestyle="--", color="grey", label="random")
-    ax.set_xlabel("share of customers targeted")
-    ax.set_ylabel("incremental responses")
-    ax.legend()
-    return ax
+    _refuse_positional("plot_qini", args)
+    return plots.qini(scores, treatment=treatment, outcome=outcome, control_name=control_name, ax=ax, label=label)
+
+
+def plot_uplift(scores: Any, *args: Any, treatment: Any = None, outcome: Any = None, ax: Any = None,
+                label: str = "model", control_name: Any = None) -> Any:
+    """Uplift (cumulative gain) curves, one per offer, with AUUC vs perfect in the legend
+    (``comptoir.plots.uplift``)."""
+    from . import plots
+
+    _refuse_positional("plot_uplift", args)
+    return plots.uplift(scores, treatment=treatment, outcome=outcome, control_name=control_name, ax=ax, label=label)
 
 
 def policy_value(policy: Any, *args: Any, treatment: Any = None, outcome: Any = None, propensity: Any = None,

@@ -98,10 +98,17 @@ def test_online_retail_statistics(shared_data):
     if not (shared_data / "online_retail").exists():
         pytest.skip("Online Retail not present")
     log = load_online_retail(shared_data / "online_retail")
-    assert log.report["raw_rows"] == 541_909 and log.report["negative_price_dropped"] == 2
-    assert log.report["duplicates_dropped"] == 5_270 and log.report["cancellation_lines"] == 9_288
-    assert (log.num_users, log.num_sessions, log.num_items) == (4_372, 25_898, 4_070)
-    assert np.count_nonzero(log.kind == 4) == 9_251  # cancellation lines less their exact duplicates
+    report = log.report
+    assert report["raw_rows"] == 541_909 and report["non_product_lines"] == 2_950
+    assert report["stock_adjustment_lines"] == 1_336 and report["cancellation_lines"] == 8_704
+    assert (report["cancelled_purchase_lines"], report["purchase_lines_reduced"], report["cancellations_unmatched"]) == \
+        (2_812, 4_555, 1_272)
+    assert report["duplicates_dropped"] == 5_159 and report["guest_lines"] == 132_549
+    assert (log.num_users, log.num_sessions, log.num_items) == (4_325, 20_404, 3_922)
+    assert not (log.kind == 4).any()  # cancellations went with what they cancelled
+    returns = load_online_retail(shared_data / "online_retail", cancellations="returns")
+    assert returns.report["rows"] == 537_623 and returns.report["duplicates_dropped"] == 5_264
+    assert np.count_nonzero(returns.kind == 4) == 8_668  # the cancellation lines less their exact duplicates
 
 
 def test_hillstrom_arms(shared_data):

@@ -161,10 +161,12 @@ def test_contribution_plots_show_the_largest_reasons():
     _, (one, many) = plt.subplots(1, 2)
     plot_contributions(contributions[:1], names, top=3, ax=one)
     plot_contributions(contributions, names, ax=many)
+    # A waterfall: the three largest contributions, then the other two as one bar.
     bars = [patch.get_width() for patch in one.patches]
-    assert len(bars) == 3
-    largest = np.sort(np.abs(contributions[0, :-1]))[-3:]
-    np.testing.assert_allclose(np.sort(np.abs(bars)), largest)
+    assert len(bars) == 4
+    order = np.argsort(-np.abs(contributions[0, :-1]))
+    np.testing.assert_allclose(bars[:3], contributions[0, order[:3]], rtol=1e-6)
+    np.testing.assert_allclose(bars[3], contributions[0, order[3:]].sum(), rtol=1e-6, atol=1e-9)
     assert "base value" in one.get_title()
     np.testing.assert_allclose(sorted(p.get_width() for p in many.patches), np.sort(np.abs(contributions[:, :-1]).mean(axis=0)))
     with pytest.raises(ValueError, match="feature names"):
