@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .exceptions import not_fitted_error
+from .exceptions import InvalidArgumentError, not_fitted_error
 
 
 class Estimator:
@@ -40,7 +40,7 @@ class Estimator:
     def set_params(self, **params: Any) -> Any:
         for name, value in params.items():
             if name not in self._param_names:
-                raise ValueError(f"unknown parameter {name!r} for {type(self).__name__}")
+                raise InvalidArgumentError(f"unknown parameter {name!r} for {type(self).__name__}")
             setattr(self, name, value)
         return self
 
@@ -69,7 +69,7 @@ class Estimator:
         try:
             return encode_value(value)
         except TypeError:
-            raise ValueError(f"parameter {name}={value!r} of {type(self).__name__} cannot be stored in a model "
+            raise InvalidArgumentError(f"parameter {name}={value!r} of {type(self).__name__} cannot be stored in a model "
                              "file") from None
 
     @classmethod
@@ -174,7 +174,7 @@ def read_record(data: bytes) -> Optional[Dict[str, Any]]:
     try:
         record = json.loads(blob.decode())
         if not isinstance(record.get("class"), str) or not isinstance(record.get("params"), dict):
-            raise ValueError("fields missing")
+            raise InvalidArgumentError("fields missing")
     except (ValueError, UnicodeDecodeError, AttributeError) as error:
         raise ModelFormatError(f"the model file's estimator record is corrupted: {error}") from None
     return record

@@ -17,6 +17,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .exceptions import InvalidArgumentError
+
 _DEFAULT_CONTROL = {"string": "control", "int64": 0, "bool": False}
 
 
@@ -46,11 +48,11 @@ class Arms:
         if offer is None:
             if self.num_offers == 1:
                 return 1
-            raise ValueError(f"name the offer: one of {self.offer_names}")
+            raise InvalidArgumentError(f"name the offer: one of {self.offer_names}")
         for k in range(1, len(self.values)):
             if _same_arm(offer, self.values[k], self.kind) or (isinstance(offer, str) and offer == self.names[k]):
                 return k
-        raise ValueError(f"offer {offer!r} is not an offer of this model ({self.describe()})")
+        raise InvalidArgumentError(f"offer {offer!r} is not an offer of this model ({self.describe()})")
 
     def codes(self, arms: Any, what: str = "treatment", none_is_control: bool = False) -> np.ndarray:
         """int32 codes (0 control, 1..K) of values given as arm values or names; an arm that is
@@ -61,14 +63,14 @@ class Arms:
         if none_is_control:
             out[missing] = 0
         elif missing.any():
-            raise ValueError(f"{what} is missing at rows {np.flatnonzero(missing)[:5].tolist()}")
+            raise InvalidArgumentError(f"{what} is missing at rows {np.flatnonzero(missing)[:5].tolist()}")
         for k, (value, name) in enumerate(zip(self.values, self.names)):
             hit = np.array([not m and (_same_arm(v, value, self.kind) or (isinstance(v, str) and v == name))
                             for v, m in zip(values.tolist(), missing)], dtype=bool)
             out[hit & (out < 0)] = k
         if (out < 0).any():
             unknown = list(dict.fromkeys(values[out < 0].tolist()))[:5]
-            raise ValueError(f"{what} holds {unknown}, which are not arms of the treatment ({self.describe()})")
+            raise InvalidArgumentError(f"{what} holds {unknown}, which are not arms of the treatment ({self.describe()})")
         return out
 
     def record(self) -> dict:
@@ -99,13 +101,13 @@ def _same_arm(value: Any, arm: Any, kind: str) -> bool:
 
 def _values(treatment: Any, what: str) -> np.ndarray:
     if treatment is None:
-        raise ValueError(f"{what} is None: expected one arm per row")
+        raise InvalidArgumentError(f"{what} is None: expected one arm per row")
     if hasattr(treatment, "dtype") and str(treatment.dtype) == "category":
         values = np.asarray(treatment.astype(object) if hasattr(treatment, "astype") else treatment, dtype=object)
     else:
         values = np.asarray(treatment)
     if values.ndim != 1:
-        raise ValueError(f"{what} must be 1-D (one arm per row), got shape {values.shape}")
+        raise InvalidArgumentError(f"{what} must be 1-D (one arm per row), got shape {values.shape}")
     return values
 
 
@@ -124,7 +126,7 @@ def _kind_of(values: np.ndarray, what: str) -> str:
     if kind in "iu":
         return "int64"
     if kind == "f":
-        raise ValueError(f"{what} is float ({values[:3].tolist()}...): give arms as offer names, integer codes or "
+        raise InvalidArgumentError(f"{what} is float ({values[:3].tolist()}...): give arms as offer names, integer codes or "
                          "booleans (integral codes: .astype(int))")
     if kind in "US":
         return "string"
@@ -133,9 +135,9 @@ def _kind_of(values: np.ndarray, what: str) -> str:
                  else "string" if isinstance(v, str) else type(v).__name__ for v in values.tolist()}
         if len(types) == 1 and types <= {"bool", "int64", "string"}:
             return types.pop()
-        raise ValueError(f"{what} mixes arm types {sorted(types)}: give every arm as an offer name, an integer "
+        raise InvalidArgumentError(f"{what} mixes arm types {sorted(types)}: give every arm as an offer name, an integer "
                          "code or a boolean")
-    raise ValueError(f"{what} has dtype {values.dtype}: give arms as offer names, integer codes or booleans")
+    raise InvalidArgumentError(f"{what} has dtype {values.dtype}: give arms as offer names, integer codes or booleans")
 
 
 def encode(treatment: Any, control_name: Any = None, offer_names: Optional[Sequence[Any]] = None,
@@ -143,16 +145,16 @@ def encode(treatment: Any, control_name: Any = None, offer_names: Optional[Seque
     """(int32 codes 0..K per row, the arms): see the module's docstring for the convention."""
     values = _values(treatment, what)
     if len(values) == 0:
-        raise ValueError(f"{what} is empty")
+        raise InvalidArgumentError(f"{what} is empty")
     missing = _missing(values)
     if missing.any():
-        raise ValueError(f"{what} is missing at rows {np.flatnonzero(missing)[:5].tolist()}: every row needs its arm")
+        raise InvalidArgumentError(f"{what} is missing at rows {np.flatnonzero(missing)[:5].tolist()}: every row needs its arm")
     kind = _kind_of(values, what)
     if kind == "string":
         values = values.astype(object)
     control = _DEFAULT_CONTROL[kind] if control_name is None else control_name
     if not _same_arm(control, _typed(control, kind), kind):
-        raise ValueError(f"control_name={control!r} is not a {kind} arm like those of {what}")
+        raise InvalidArgumentError(f"control_name={control!r} is not a {kind} arm like those of {what}")
     order = _category_order(treatment)
     present = list(dict.fromkeys(values.tolist()))
     if order is None:
@@ -160,11 +162,11 @@ def encode(treatment: Any, control_name: Any = None, offer_names: Optional[Seque
     else:
         present = [v for v in order if v in set(present)]
     if not any(_same_arm(v, control, kind) for v in present):
-        raise ValueError(f"no row of {what} is the control {control!r} (arms: {present[:10]}): name the control arm "
+        raise InvalidArgumentError(f"no row of {what} is the control {control!r} (arms: {present[:10]}): name the control arm "
                          "with control_name=")
     offers = [v for v in present if not _same_arm(v, control, kind)]
     if not offers:
-        raise ValueError(f"{what} holds only the control {control!r}: there is no offer to evaluate")
+        raise InvalidArgumentError(f"{what} holds only the control {control!r}: there is no offer to evaluate")
     arm_values = tuple(_typed(v, kind) for v in [control] + offers)
     arms = Arms(arm_values, kind, tuple(_names(arm_values, kind, offer_names)))
     codes = np.empty(len(values), dtype=np.int32)
@@ -193,7 +195,7 @@ def _names(values: Tuple[Any, ...], kind: str, offer_names: Optional[Sequence[An
     offers = len(values) - 1
     if kind == "string":
         if offer_names is not None and [str(n) for n in offer_names] != list(values[1:]):
-            raise ValueError(f"offer_names={list(offer_names)} but the treatment names its offers already: "
+            raise InvalidArgumentError(f"offer_names={list(offer_names)} but the treatment names its offers already: "
                              f"{list(values[1:])}")
         return [str(v) for v in values]
     if offer_names is None:
@@ -201,7 +203,7 @@ def _names(values: Tuple[Any, ...], kind: str, offer_names: Optional[Sequence[An
     else:
         names = [str(name) for name in offer_names]
     if len(names) != offers or len(set(names)) != len(names) or "control" in names:
-        raise ValueError(f"offer_names must name each of the {offers} offers once (control is 'control'), got {names}")
+        raise InvalidArgumentError(f"offer_names must name each of the {offers} offers once (control is 'control'), got {names}")
     return ["control"] + names
 
 
@@ -211,7 +213,7 @@ def columns_for(table: Any, names: Sequence[str], rows: int, what: str) -> np.nd
     if hasattr(table, "columns"):
         columns = [str(c) for c in table.columns]
         if not set(names) <= set(columns):
-            raise ValueError(f"{what} has columns {columns}, not the arms {list(names)}: name its columns by the "
+            raise InvalidArgumentError(f"{what} has columns {columns}, not the arms {list(names)}: name its columns by the "
                              "treatment's arms (as predict and predict_outcomes do) or pass an array")
         matrix = np.column_stack([np.asarray(table.iloc[:, columns.index(n)], dtype=np.float64) for n in names])
     else:
@@ -219,5 +221,5 @@ def columns_for(table: Any, names: Sequence[str], rows: int, what: str) -> np.nd
         if matrix.ndim == 1 and len(names) == 1:
             matrix = matrix[:, None]
     if matrix.shape != (rows, len(names)):
-        raise ValueError(f"{what} must have shape {(rows, len(names))} (rows x {list(names)}), got {matrix.shape}")
+        raise InvalidArgumentError(f"{what} must have shape {(rows, len(names))} (rows x {list(names)}), got {matrix.shape}")
     return matrix

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from . import _core
-from .exceptions import DriftWarning
+from .exceptions import DriftWarning, InvalidArgumentError
 
 # Fewer rows than this say too little about a population to warn on (PSI's noise is about
 # bins / rows).
@@ -59,13 +59,13 @@ def categorical_indices(spec: Any, names: Any, n_features: int) -> List[int]:
     for item in spec:
         if isinstance(item, str):
             if names is None or item not in names:
-                raise ValueError(f"categorical feature {item!r} is not a column of X")
+                raise InvalidArgumentError(f"categorical feature {item!r} is not a column of X")
             indices.add(names.index(item))
         elif isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
-            raise ValueError(f"categorical_features holds {item!r}: give column names, indices or a boolean mask "
+            raise InvalidArgumentError(f"categorical_features holds {item!r}: give column names, indices or a boolean mask "
                              "of one flag per column")
         elif not 0 <= int(item) < n_features:
-            raise ValueError(f"categorical feature index {item} is outside [0, {n_features})")
+            raise InvalidArgumentError(f"categorical feature index {item} is outside [0, {n_features})")
         else:
             indices.add(int(item))
     return sorted(indices)
@@ -80,7 +80,7 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
     """``X`` as a C-contiguous float64 matrix, fitted-shape checks included. NaN and infinity are
     rejected unless the estimator handles missing values (``_allow_nan``)."""
     if X is None:
-        raise ValueError("X is None: expected an array or a DataFrame")
+        raise InvalidArgumentError("X is None: expected an array or a DataFrame")
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError("sparse input is not supported: pass a dense array (X.toarray())")
     names = list(X.columns) if hasattr(X, "columns") else None
@@ -95,7 +95,7 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
             if fitting:
                 levels[j] = column.cat.categories if str(column.dtype) == "category" else pd.Categorical(column).categories
             elif j not in levels:
-                raise ValueError(f"column {names[j]!r} is categorical, but was not in fit: its codes would mean nothing")
+                raise InvalidArgumentError(f"column {names[j]!r} is categorical, but was not in fit: its codes would mean nothing")
             # Levels not seen in fit become missing (as pandas codes them), said so explicitly.
             column = column.where(column.isin(levels[j]))
             codes = pd.Categorical(column, categories=levels[j]).codes.astype(np.float64)
@@ -107,18 +107,18 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
         del estimator.category_levels_
     raw = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
     if np.iscomplexobj(raw):
-        raise ValueError("Complex data not supported")
+        raise InvalidArgumentError("Complex data not supported")
     values = np.ascontiguousarray(raw, dtype=np.float64)
     if values.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows x features), got shape {values.shape}: Reshape your data with "
+        raise InvalidArgumentError(f"X must be 2-D (rows x features), got shape {values.shape}: Reshape your data with "
                          "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single row")
     if values.shape[0] == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={values.shape}) while a minimum of 1 is required.")
+        raise InvalidArgumentError(f"Found array with 0 sample(s) (shape={values.shape}) while a minimum of 1 is required.")
     if values.shape[1] == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={values.shape}) while a minimum of 1 is required.")
+        raise InvalidArgumentError(f"Found array with 0 feature(s) (shape={values.shape}) while a minimum of 1 is required.")
     if not getattr(estimator, "_allow_nan", False) and not np.isfinite(values).all():
         row, column = np.argwhere(~np.isfinite(values))[0]
-        raise ValueError(f"X holds NaN or infinity (first at row {row}, column {column}); "
+        raise InvalidArgumentError(f"X holds NaN or infinity (first at row {row}, column {column}); "
                          f"{type(estimator).__name__} needs finite values: impute missing ones")
     if fitting:
         _record_profile(estimator, values)
@@ -129,11 +129,11 @@ def matrix(X: Any, estimator: Any, fitting: bool, check_drift: bool = True) -> n
             del estimator.feature_names_in_  # refitted on a plain array
     else:
         if values.shape[1] != estimator.n_features_in_:
-            raise ValueError(f"X has {values.shape[1]} features, but {type(estimator).__name__} is expecting "
+            raise InvalidArgumentError(f"X has {values.shape[1]} features, but {type(estimator).__name__} is expecting "
                              f"{estimator.n_features_in_} features as input")
         fitted_names = getattr(estimator, "feature_names_in_", None)
         if fitted_names is not None and names is not None and list(fitted_names) != names:
-            raise ValueError(f"feature names differ from those seen in fit: {names} vs {list(fitted_names)}")
+            raise InvalidArgumentError(f"feature names differ from those seen in fit: {names} vs {list(fitted_names)}")
         if check_drift and getattr(estimator, "drift_check", True) and len(values) >= _MIN_ROWS_FOR_DRIFT and getattr(estimator, "feature_profile_", None) is not None:
             _warn_on_drift(estimator, values)
     return values
@@ -161,7 +161,7 @@ def feature_drift(estimator: Any, X: Any) -> Dict[str, float]:
     features, highest first (below 0.1 stable, 0.1 to 0.25 shifting, above 0.25 drifted)."""
     profile = getattr(estimator, "feature_profile_", None)
     if profile is None:
-        raise ValueError(f"this {type(estimator).__name__} has no training profile: fit it (model files "
+        raise InvalidArgumentError(f"this {type(estimator).__name__} has no training profile: fit it (model files "
                          "written before comptoir recorded profiles carry none)")
     values = matrix(X, estimator, fitting=False, check_drift=False)
     psi = profile.population_stability(values, threads(getattr(estimator, "n_jobs", 0)))
@@ -283,14 +283,14 @@ def restore_schema(estimator: Any, model: Any) -> None:
 def targets(y: Any) -> np.ndarray:
     """``y`` as a 1-D array; a column vector is flattened with a warning, as scikit-learn does."""
     if y is None:
-        raise ValueError("this estimator requires y to be passed, but the target y is None")
+        raise InvalidArgumentError("this estimator requires y to be passed, but the target y is None")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn("A column-vector y was passed when a 1d array was expected; it was flattened",
                       _conversion_warning(), stacklevel=3)
         y = y.ravel()
     if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
+        raise InvalidArgumentError(f"y must be 1-D, got shape {y.shape}")
     return y
 
 
@@ -298,15 +298,15 @@ def binary_labels(y: Any, estimator: Any) -> np.ndarray:
     """0/1 labels with ``estimator.classes_`` set; exactly two classes are required."""
     y = targets(y)
     if y.dtype.kind == "f" and (~np.isfinite(y)).any():
-        raise ValueError("y holds NaN or infinity")
+        raise InvalidArgumentError("y holds NaN or infinity")
     if y.dtype.kind == "f" and (y != np.round(y)).any():
-        raise ValueError("Unknown label type: continuous target; a classifier needs class labels")
+        raise InvalidArgumentError("Unknown label type: continuous target; a classifier needs class labels")
     classes = np.unique(y)
     if len(classes) > 2:
-        raise ValueError(f"Only binary classification is supported. The type of the target is multiclass "
+        raise InvalidArgumentError(f"Only binary classification is supported. The type of the target is multiclass "
                          f"({len(classes)} classes).")
     if len(classes) < 2:
-        raise ValueError(f"y must hold exactly two classes, got {len(classes)} class: {classes[:5]}")
+        raise InvalidArgumentError(f"y must hold exactly two classes, got {len(classes)} class: {classes[:5]}")
     estimator.classes_ = classes
     return (y == classes[1]).astype(np.uint8)
 
@@ -317,11 +317,11 @@ def sample_weights(sample_weight: Any, n: int) -> Any:
         return None
     weights = np.ascontiguousarray(sample_weight, dtype=np.float64)
     if weights.shape != (n,):
-        raise ValueError(f"sample_weight has shape {weights.shape}, expected ({n},)")
+        raise InvalidArgumentError(f"sample_weight has shape {weights.shape}, expected ({n},)")
     if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("sample weights must be finite and non-negative")
+        raise InvalidArgumentError("sample weights must be finite and non-negative")
     if not weights.any():
-        raise ValueError("sample weights are all zero: at least one weight must be positive")
+        raise InvalidArgumentError("sample weights are all zero: at least one weight must be positive")
     return weights
 
 

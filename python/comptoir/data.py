@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _core, _ids
 from .features import EVENT_KINDS, event_kind_codes, to_unix_seconds
+from .exceptions import InvalidArgumentError
 
 PathLike = Union[str, os.PathLike, None]
 
@@ -31,9 +32,9 @@ def _as(array: Any, dtype: Any, name: str, copied: List[str]) -> np.ndarray:
         if values.dtype.kind == "f":
             bad = ~np.isfinite(values) | (values != np.round(values))
             if bad.any():
-                raise ValueError(f"column '{name}' has missing or fractional ids at rows {np.flatnonzero(bad)[:5].tolist()}")
+                raise InvalidArgumentError(f"column '{name}' has missing or fractional ids at rows {np.flatnonzero(bad)[:5].tolist()}")
         elif values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"column '{name}' has ids that do not fit 64-bit integers")
+            raise InvalidArgumentError(f"column '{name}' has ids that do not fit 64-bit integers")
     result = np.ascontiguousarray(array, dtype=dtype)
     if not (isinstance(original, np.ndarray) and np.shares_memory(result, original)):
         copied.append(name)
@@ -126,7 +127,7 @@ class EventLog:
         """Build from a DataFrame; arguments name its columns."""
         for name in [c for c in (session, item, timestamp, kind, user, value, quantity) if c is not None]:
             if name not in frame.columns:
-                raise ValueError(f"the frame has no column '{name}' (columns: {list(frame.columns)})")
+                raise InvalidArgumentError(f"the frame has no column '{name}' (columns: {list(frame.columns)})")
         pick = lambda name: None if name is None else frame[name].to_numpy()  # noqa: E731
         # Id columns go as Series: categoricals and nullable integers keep their missing values.
         ids = lambda name: None if name is None else frame[name]  # noqa: E731
@@ -314,7 +315,7 @@ def load_online_retail(path: PathLike = None, cancellations: str = "remove", as_
     import pandas as pd
 
     if cancellations not in ("remove", "returns"):
-        raise ValueError(f"cancellations must be 'remove' or 'returns', got {cancellations!r}")
+        raise InvalidArgumentError(f"cancellations must be 'remove' or 'returns', got {cancellations!r}")
     folder = data_directory(path, "online_retail")
     frame = pd.read_csv(folder / "online_retail.csv.gz", encoding="latin-1", dtype={"InvoiceNo": str, "StockCode": str})
     frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
@@ -426,7 +427,7 @@ def hillstrom_table(rows: List[Dict[str, str]], as_frame: Optional[bool] = None)
 
     unknown = sorted({r["segment"] for r in rows} - set(HILLSTROM_ARMS))
     if unknown:
-        raise ValueError(f"Hillstrom segments {unknown} are not {sorted(HILLSTROM_ARMS)}")
+        raise InvalidArgumentError(f"Hillstrom segments {unknown} are not {sorted(HILLSTROM_ARMS)}")
     data: Dict[str, Any] = {
         "recency": np.array([int(r["recency"]) for r in rows], dtype=np.int32),
         "history_segment": codes("history_segment"),

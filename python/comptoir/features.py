@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _core, _ids
 from ._progress import make_progress
+from .exceptions import InvalidArgumentError
 
 EVENT_KINDS = {"view": 0, "cart": 1, "purchase": 2, "remove_from_cart": 3, "return": 4}
 
@@ -27,14 +28,14 @@ def to_unix_seconds(value: Any) -> np.ndarray:
     if np.issubdtype(array.dtype, np.datetime64):
         missing = np.isnat(array)
         if missing.any():
-            raise ValueError(f"timestamps are missing (NaT) at rows {np.flatnonzero(missing)[:5].tolist()}")
+            raise InvalidArgumentError(f"timestamps are missing (NaT) at rows {np.flatnonzero(missing)[:5].tolist()}")
         return array.astype("datetime64[s]").astype(np.int64)
     if array.dtype.kind in "OUS":
         return np.asarray(array, dtype="datetime64[s]").astype(np.int64)
     if array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
         return array.astype(np.int64)
     if array.dtype.kind not in "iu":
-        raise ValueError(f"timestamps must be whole seconds or datetimes, got dtype {array.dtype}"
+        raise InvalidArgumentError(f"timestamps must be whole seconds or datetimes, got dtype {array.dtype}"
                          + (" with missing or fractional values" if array.dtype.kind == "f" else ""))
     return array.astype(np.int64, copy=False)
 
@@ -46,15 +47,15 @@ def event_kind_codes(kind: Any) -> np.ndarray:
         names, inverse = np.unique(array.astype(str), return_inverse=True)
         unknown = [n for n in names if n not in EVENT_KINDS]
         if unknown:
-            raise ValueError(f"unknown event kinds {unknown}; expected one of {sorted(EVENT_KINDS)}")
+            raise InvalidArgumentError(f"unknown event kinds {unknown}; expected one of {sorted(EVENT_KINDS)}")
         return np.array([EVENT_KINDS[n] for n in names], dtype=np.uint8)[inverse]
     if array.dtype.kind == "f" and array.size and not np.all(np.isfinite(array) & (array == np.round(array))):
         bad = np.flatnonzero(~(np.isfinite(array) & (array == np.round(array))))
-        raise ValueError(f"event kind codes must be whole numbers, got {array[bad[0]]!r} at row {int(bad[0])}")
+        raise InvalidArgumentError(f"event kind codes must be whole numbers, got {array[bad[0]]!r} at row {int(bad[0])}")
     if array.dtype.kind not in "iuf" and array.size:
-        raise ValueError(f"event kinds must be codes or names, got dtype {array.dtype}")
+        raise InvalidArgumentError(f"event kinds must be codes or names, got dtype {array.dtype}")
     if array.size and (array.min() < 0 or array.max() >= len(EVENT_KINDS)):
-        raise ValueError(f"event kind codes must be in [0, {len(EVENT_KINDS)})")
+        raise InvalidArgumentError(f"event kind codes must be in [0, {len(EVENT_KINDS)})")
     return array.astype(np.uint8, copy=False)
 
 
@@ -64,7 +65,7 @@ def _raw(events: Any, name: str, required: bool = True) -> Any:
     else:
         value = getattr(events, name, None)
     if value is None and required:
-        raise ValueError(f"events have no '{name}' column")
+        raise InvalidArgumentError(f"events have no '{name}' column")
     return value
 
 
@@ -107,7 +108,7 @@ def _events(events: Any, num_users: Optional[int], item_positions: bool = False)
     value = _column(events, "value", np.float32, required=False)
     if isinstance(events, EventLog):
         if num_users is not None:
-            raise ValueError("an EventLog holds the shop's customer ids: num_users does not apply")
+            raise InvalidArgumentError("an EventLog holds the shop's customer ids: num_users does not apply")
         user = np.ascontiguousarray(events.user, dtype=np.int32)
         customers = np.asarray(events.user_ids, dtype=object if isinstance(events.user_ids, list) else None) \
             if events.num_users else np.zeros(0, dtype=np.int64)
@@ -121,7 +122,7 @@ def _events(events: Any, num_users: Optional[int], item_positions: bool = False)
         if num_users is not None:
             ids, guests = _ids.shop_ids(raw_user, "user", allow_missing=True, negative_is_missing=True)
             if ids.dtype != np.int64 or (ids.size and ids.max() > np.iinfo(np.int32).max):
-                raise ValueError("with num_users the users are dense ids 0..num_users-1: leave num_users out to use the "
+                raise InvalidArgumentError("with num_users the users are dense ids 0..num_users-1: leave num_users out to use the "
                                  "shop's customer ids")
             user = np.where(guests, -1, ids).astype(np.int32)
             customers, count = None, int(num_users)
@@ -133,7 +134,7 @@ def _events(events: Any, num_users: Optional[int], item_positions: bool = False)
         if item_positions:
             if item_values.dtype != np.int64 or (item_values.size and (item_values.min() < 0 or
                                                                         item_values.max() > np.iinfo(np.int32).max)):
-                raise ValueError("item_category as an array is indexed by integer item ids 0..n-1: for other ids pass a "
+                raise InvalidArgumentError("item_category as an array is indexed by integer item ids 0..n-1: for other ids pass a "
                                  "mapping or Series from item id to category")
             item, items = item_values.astype(np.int32), None
         else:
@@ -165,13 +166,13 @@ def _item_category(item_category: Any, e: _Events) -> Optional[np.ndarray]:
     if not _keyed(item_category):
         codes = _ids.shop_ids(np.asarray(item_category), "category")[0]
         if codes.dtype != np.int64:
-            raise ValueError("item_category values must be integer category codes")
+            raise InvalidArgumentError("item_category values must be integer category codes")
         if e.items is not None:  # an EventLog's integer item ids, in its dense order
             if e.items.dtype != np.int64:
-                raise ValueError("item_category as an array is indexed by integer item ids; these items are strings: "
+                raise InvalidArgumentError("item_category as an array is indexed by integer item ids; these items are strings: "
                                  "pass a mapping or Series from item id to category")
             if e.items.size and (e.items.min() < 0 or e.items.max() >= len(codes)):
-                raise ValueError("item_category does not cover every item id")
+                raise InvalidArgumentError("item_category does not cover every item id")
             codes = codes[e.items]
         return np.ascontiguousarray(codes, dtype=np.int32)
     keys = list(item_category.keys()) if isinstance(item_category, Mapping) else item_category.index.to_numpy()
@@ -240,7 +241,7 @@ def behaviour_features(
     if customer_attributes is not None and e.customers is None:
         attributes = np.ascontiguousarray(customer_attributes, dtype=np.float32)
     elif customer_attributes is not None and not hasattr(customer_attributes, "reindex"):
-        raise ValueError("customer_attributes must be a DataFrame indexed by customer id (or pass num_users= for "
+        raise InvalidArgumentError("customer_attributes must be a DataFrame indexed by customer id (or pass num_users= for "
                          "dense users and an array)")
     matrix, names = _core.features.behaviour_features(
         e.session, e.user, e.item, e.timestamp, e.kind, e.value, quantity, int(e.num_users), snapshot_s, list(window_days),
@@ -254,7 +255,7 @@ def behaviour_features(
     result = _maybe_frame(matrix, names, as_frame, index)
     if customer_attributes is not None and e.customers is not None:
         if not hasattr(result, "join"):
-            raise ValueError("customer_attributes as a DataFrame needs the features as a DataFrame (pandas)")
+            raise InvalidArgumentError("customer_attributes as a DataFrame needs the features as a DataFrame (pandas)")
         result = result.join(customer_attributes.reindex(result.index))
     return result
 

@@ -15,6 +15,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .exceptions import InvalidArgumentError
+
 # The gid every reference line carries; the legend lists the first of each kind only.
 _REFERENCE = "comptoir-reference"
 
@@ -146,7 +148,7 @@ def contributions(contributions: Any, feature_names: Any = None, top: int = 10, 
     values = np.atleast_2d(np.asarray(contributions, dtype=np.float64))
     names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(values.shape[1])]
     if len(names) != values.shape[1]:
-        raise ValueError(f"{len(names)} feature names for {values.shape[1]} columns")
+        raise InvalidArgumentError(f"{len(names)} feature names for {values.shape[1]} columns")
     base = None
     if names and names[-1] == "base_value":
         base, values, names = values[:, -1], values[:, :-1], names[:-1]
@@ -201,12 +203,12 @@ def _feature_values(features: Any, names: Sequence[str]) -> Optional[list]:
         row = features.iloc[0]
         missing = [n for n in names if n not in row.index]
         if missing:
-            raise ValueError(f"features has no column for {missing[:3]}")
+            raise InvalidArgumentError(f"features has no column for {missing[:3]}")
         raw = [row[n] for n in names]
     else:
         raw = list(np.atleast_2d(np.asarray(features, dtype=object))[0])
         if len(raw) != len(names):
-            raise ValueError(f"features has {len(raw)} values for {len(names)} features")
+            raise InvalidArgumentError(f"features has {len(raw)} values for {len(names)} features")
 
     def text(v: Any) -> str:
         if isinstance(v, (float, np.floating)):

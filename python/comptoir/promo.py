@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from . import _core
+from .exceptions import InvalidArgumentError
 
 
 @dataclass
@@ -56,19 +57,19 @@ def _offers_of(value: Any, cost: Any, reasons: Any = None) -> _Offers:
         if matrix.ndim == 1:
             matrix = matrix[:, None]
         if matrix.ndim != 2:
-            raise ValueError(f"value must be customers x offers, got shape {matrix.shape}")
+            raise InvalidArgumentError(f"value must be customers x offers, got shape {matrix.shape}")
         names = [f"offer {k}" for k in range(1, matrix.shape[1] + 1)]
         customers = np.arange(matrix.shape[0])
     n, offers = matrix.shape
     if isinstance(cost, dict):
         unknown = sorted(set(map(str, cost)) - set(names))
         if unknown or len(cost) != offers:
-            raise ValueError(f"cost by offer name must give each of {names} one cost, got {sorted(map(str, cost))}")
+            raise InvalidArgumentError(f"cost by offer name must give each of {names} one cost, got {sorted(map(str, cost))}")
         cost = np.array([float({str(k): v for k, v in cost.items()}[name]) for name in names])
     if hasattr(cost, "columns"):
         columns = [str(c) for c in cost.columns]
         if sorted(columns) != sorted(names):
-            raise ValueError(f"cost has columns {columns} but value has {names}")
+            raise InvalidArgumentError(f"cost has columns {columns} but value has {names}")
         costs = cost[[cost.columns[columns.index(name)] for name in names]].to_numpy(dtype=np.float64)
     elif hasattr(cost, "index") and hasattr(cost, "to_numpy") and np.ndim(cost) == 1 and \
             set(str(i) for i in cost.index) == set(names):
@@ -81,23 +82,23 @@ def _offers_of(value: Any, cost: Any, reasons: Any = None) -> _Offers:
         try:
             costs = np.broadcast_to(costs, matrix.shape)
         except ValueError:
-            raise ValueError(f"cost has shape {costs.shape}, which does not fit value's {matrix.shape} (customers x "
+            raise InvalidArgumentError(f"cost has shape {costs.shape}, which does not fit value's {matrix.shape} (customers x "
                              "offers): give one cost per offer, one per customer and offer, or one number") from None
     _check_finite(matrix, "value", names, customers)
     bad = ~np.isfinite(costs) | (costs < 0)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"cost must be a non-negative number for every customer and offer: {int(bad.sum())} are NaN, "
+        raise InvalidArgumentError(f"cost must be a non-negative number for every customer and offer: {int(bad.sum())} are NaN, "
                          f"infinite or negative (first: customer {customers[i]!r}, offer {names[j]!r}: {costs[i, j]})")
     text = None
     if reasons is not None:
         text = np.asarray(reasons.to_numpy() if hasattr(reasons, "to_numpy") else reasons, dtype=object)
         if hasattr(reasons, "columns") and [str(c) for c in reasons.columns] != names:
-            raise ValueError(f"reasons has columns {[str(c) for c in reasons.columns]} but value has {names}")
+            raise InvalidArgumentError(f"reasons has columns {[str(c) for c in reasons.columns]} but value has {names}")
         if text.ndim == 1:
             text = np.repeat(text[:, None], offers, axis=1)
         if text.shape != matrix.shape:
-            raise ValueError(f"reasons must be customers x offers {matrix.shape} (or one per customer), got {text.shape}")
+            raise InvalidArgumentError(f"reasons must be customers x offers {matrix.shape} (or one per customer), got {text.shape}")
     return _Offers(np.ascontiguousarray(matrix), np.ascontiguousarray(costs), names, customers, text)
 
 
@@ -105,7 +106,7 @@ def _check_finite(matrix: np.ndarray, what: str, names: List[str], customers: An
     bad = ~np.isfinite(matrix)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"{what} holds {int(bad.sum())} NaN or infinite entries (first: customer {customers[i]!r}, "
+        raise InvalidArgumentError(f"{what} holds {int(bad.sum())} NaN or infinite entries (first: customer {customers[i]!r}, "
                          f"offer {names[j]!r})")
 
 
@@ -231,7 +232,7 @@ def _per_offer(values: Any, offers: _Offers, what: str, dtype: Any) -> np.ndarra
         given = {str(k): v for k, v in dict(values).items()}
         unknown = set(given) - set(offers.names)
         if unknown:
-            raise ValueError(f"{what} names {sorted(unknown)}, which are not offers ({offers.names})")
+            raise InvalidArgumentError(f"{what} names {sorted(unknown)}, which are not offers ({offers.names})")
         return np.array([given.get(name, 0) for name in offers.names], dtype=dtype)
     return np.ascontiguousarray(values, dtype=dtype)
 
@@ -290,9 +291,9 @@ def allocate_with_parity(*args: Any, value: Any = None, cost: Any = None, budget
     value, cost = offers.value, offers.cost
     group = np.asarray(group)
     if len(group) != len(value):
-        raise ValueError(f"group must hold one label per customer: {len(group)} labels for {len(value)} customers")
+        raise InvalidArgumentError(f"group must hold one label per customer: {len(group)} labels for {len(value)} customers")
     if not max_gap >= 0:
-        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+        raise InvalidArgumentError(f"max_gap must be >= 0, got {max_gap}")
     labels, codes = np.unique(group, return_inverse=True)
     sizes = np.bincount(codes)
     subsidy = np.zeros(len(labels))
@@ -319,7 +320,7 @@ def allocate_with_parity(*args: Any, value: Any = None, cost: Any = None, budget
         result, rates = allocate(subsidy)
     if rates.max() - rates.min() > max_gap:
         spread = ", ".join(f"{label}: {rate:.1%}" for label, rate in zip(labels, rates))
-        raise ValueError(f"no allocation at budget {budget:,.0f} keeps offer rates within {max_gap:.1%}: "
+        raise InvalidArgumentError(f"no allocation at budget {budget:,.0f} keeps offer rates within {max_gap:.1%}: "
                          f"the closest found has {spread} (binding: {labels[np.argmin(rates)]} too low, "
                          f"{labels[np.argmax(rates)]} too high)")
     offer = np.asarray(result["offer"])
@@ -346,22 +347,22 @@ def offer_audit(plan: Any, discounts: Any, group: Any, reference: Any = None, re
         plan = plan["offer_code"]
     code = np.asarray(plan)
     if code.dtype.kind not in "iu":
-        raise ValueError(f"offer codes must be integers (0 for none, k for the k-th offer), got dtype {code.dtype}")
+        raise InvalidArgumentError(f"offer codes must be integers (0 for none, k for the k-th offer), got dtype {code.dtype}")
     if isinstance(discounts, dict) or (hasattr(discounts, "index") and hasattr(discounts, "to_dict")):
         if names is None:
-            raise ValueError("discounts by offer name need a plan table, which names its offers")
+            raise InvalidArgumentError("discounts by offer name need a plan table, which names its offers")
         given_depths = {str(k): float(v) for k, v in dict(discounts).items()}
         missing = [n for n in names if n not in given_depths]
         if missing:
-            raise ValueError(f"discounts has no depth for the offers {missing}")
+            raise InvalidArgumentError(f"discounts has no depth for the offers {missing}")
         discounts = [given_depths[n] for n in names]
     offer = code.astype(np.int64) - 1
     group = np.asarray(group)
     discounts = np.asarray(discounts, dtype=float)
     if len(offer) != len(group):
-        raise ValueError(f"{len(offer)} offers but {len(group)} group labels")
+        raise InvalidArgumentError(f"{len(offer)} offers but {len(group)} group labels")
     if offer.size and (offer.max() >= len(discounts) or offer.min() < -1):
-        raise ValueError(f"offer codes must be 0 (none) or 1..{len(discounts)} (one discount per offer)")
+        raise InvalidArgumentError(f"offer codes must be 0 (none) or 1..{len(discounts)} (one discount per offer)")
     depth = np.where(offer >= 0, discounts[np.clip(offer, 0, None)], 0.0)
     given = (offer >= 0).astype(float)
     labels, codes = np.unique(group, return_inverse=True)

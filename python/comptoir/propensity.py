@@ -12,6 +12,7 @@ from . import _core
 from ._base import ClassifierMixin, Estimator
 from ._progress import make_progress
 from . import _tabular
+from .exceptions import InvalidArgumentError
 
 
 class LogisticRegression(ClassifierMixin, Estimator):
@@ -41,9 +42,9 @@ class LogisticRegression(ClassifierMixin, Estimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Optional[Any] = None) -> "LogisticRegression":
         if self.penalty not in ("l1", "l2"):
-            raise ValueError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
+            raise InvalidArgumentError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
         if not self.C > 0:
-            raise ValueError(f"C must be positive, got {self.C}")
+            raise InvalidArgumentError(f"C must be positive, got {self.C}")
         matrix = _tabular.matrix(X, self, fitting=True)
         labels = _tabular.binary_labels(y, self)
         weights = _tabular.sample_weights(sample_weight, len(labels))
@@ -126,15 +127,15 @@ class CalibratedClassifier(ClassifierMixin, Estimator):
         are matched by value against the base's ``classes_``: labels of another kind (0/1 for a
         base fitted on 'no'/'yes') are an InvalidArgumentError naming both sets."""
         if self.method not in ("isotonic", "sigmoid"):
-            raise ValueError(f"method must be 'isotonic' or 'sigmoid', got {self.method!r}")
+            raise InvalidArgumentError(f"method must be 'isotonic' or 'sigmoid', got {self.method!r}")
         classes = getattr(self.estimator, "classes_", None)
         if classes is None or len(classes) != 2:
-            raise ValueError("CalibratedClassifier calibrates a fitted binary classifier: fit the estimator first")
+            raise InvalidArgumentError("CalibratedClassifier calibrates a fitted binary classifier: fit the estimator first")
         classes = np.asarray(classes)
         labels = _calibration_labels(_tabular.targets(y), classes)
         scores = np.ascontiguousarray(self.estimator.predict_proba(X)[:, 1], dtype=np.float64)
         if len(scores) != len(labels):
-            raise ValueError(f"X has {len(scores)} rows but y has {len(labels)}")
+            raise InvalidArgumentError(f"X has {len(scores)} rows but y has {len(labels)}")
         self.classes_ = classes
         fitter = _core.propensity.IsotonicCalibration if self.method == "isotonic" else _core.propensity.PlattScaling
         self.calibrator_ = fitter.fit(scores, labels)
@@ -166,7 +167,7 @@ class CalibratedClassifier(ClassifierMixin, Estimator):
     def _check_saveable(self) -> None:
         base = self.estimator
         if not (isinstance(base, Estimator) and hasattr(base, "model_")):
-            raise ValueError(f"a CalibratedClassifier around a {type(base).__module__}.{type(base).__name__} cannot "
+            raise InvalidArgumentError(f"a CalibratedClassifier around a {type(base).__module__}.{type(base).__name__} cannot "
                              "be saved: only comptoir classifiers have model files (calibrate a fitted comptoir "
                              "GradientBoostingClassifier or LogisticRegression to save it)")
 

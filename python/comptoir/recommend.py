@@ -117,7 +117,7 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
             value = getattr(self, name)
             if name in self._config_enums:
                 if value not in self._config_enums[name]:
-                    raise ValueError(f"{name} must be one of {sorted(self._config_enums[name])}, got {value!r}")
+                    raise InvalidArgumentError(f"{name} must be one of {sorted(self._config_enums[name])}, got {value!r}")
                 value = self._config_enums[name][value]
             elif isinstance(value, (tuple, list, np.ndarray)):
                 value = [float(v) for v in value]
@@ -623,7 +623,7 @@ class Hybrid(_SessionRecommender):
         if self.__dict__.get("model_") is None or self.__dict__.get("_built_for") != key:
             item_ids = getattr(self.components[0], "item_ids_", None)
             if not all(_same_ids(getattr(c, "item_ids_", None), item_ids) for c in self.components):
-                raise ValueError("hybrid components were fitted on different item ids")
+                raise InvalidArgumentError("hybrid components were fitted on different item ids")
             self.model_ = _core.recommend.Hybrid.create(parts, self._weights())
             self._built_for = key
             self.__dict__.pop("_core_ids_", None)

@@ -30,6 +30,7 @@ import numpy as np
 from . import _core, _tabular
 from ._base import ClassifierMixin, Estimator, RegressorMixin
 from ._progress import make_progress
+from .exceptions import InvalidArgumentError
 
 _log = logging.getLogger(__name__)
 
@@ -183,18 +184,18 @@ class _GradientBoosting(Estimator):
         matrix = _tabular.matrix(X, self, fitting=True)
         targets = self._targets(y)
         if len(targets) != len(matrix):
-            raise ValueError(f"X has {len(matrix)} rows but y has {len(targets)}")
+            raise InvalidArgumentError(f"X has {len(matrix)} rows but y has {len(targets)}")
         categorical = self._categorical_indices(X, matrix.shape[1])
         weights = _tabular.sample_weights(sample_weight, len(targets))
         X_validation = y_validation = None
         if eval_set is not None:
             X_validation = _tabular.matrix(eval_set[0], self, fitting=False, check_drift=False)
             if len(X_validation) != len(self._targets(eval_set[1], validating=True)):
-                raise ValueError(f"eval_set's X has {len(X_validation)} rows but its y has {len(eval_set[1])}")
+                raise InvalidArgumentError(f"eval_set's X has {len(X_validation)} rows but its y has {len(eval_set[1])}")
             y_validation = self._targets(eval_set[1], validating=True)
         elif self.early_stopping:
             if not 0 < self.validation_fraction < 1:
-                raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+                raise InvalidArgumentError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
             train, held = self._split_validation(len(targets), targets)
             X_validation, y_validation = matrix[held], targets[held]
             matrix, targets = np.ascontiguousarray(matrix[train]), targets[train]
@@ -244,13 +245,13 @@ def _one_eval_set(eval_set: Any) -> Optional[Tuple[Any, Any]]:
         return None
     if isinstance(eval_set, list):
         if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in eval_set):
-            raise ValueError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
+            raise InvalidArgumentError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
         if len(eval_set) != 1:
-            raise ValueError(f"eval_set holds {len(eval_set)} (X, y) pairs: early stopping watches one, pass "
+            raise InvalidArgumentError(f"eval_set holds {len(eval_set)} (X, y) pairs: early stopping watches one, pass "
                              "eval_set=[(X_val, y_val)]")
         eval_set = eval_set[0]
     if not isinstance(eval_set, tuple) or len(eval_set) != 2:
-        raise ValueError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
+        raise InvalidArgumentError("eval_set must be [(X_val, y_val)] (a list holding one pair) or the pair itself")
     return eval_set
 
 
@@ -262,7 +263,7 @@ class GradientBoostingClassifier(ClassifierMixin, _GradientBoosting):
             y = _tabular.targets(y)
             unknown = ~np.isin(y, self.classes_)
             if unknown.any():
-                raise ValueError(f"eval_set labels hold classes not seen in y: {np.unique(y[unknown])[:5]}")
+                raise InvalidArgumentError(f"eval_set labels hold classes not seen in y: {np.unique(y[unknown])[:5]}")
             return (y == self.classes_[1]).astype(np.float64)
         return _tabular.binary_labels(y, self).astype(np.float64)
 
@@ -303,7 +304,7 @@ class GradientBoostingRegressor(RegressorMixin, _GradientBoosting):
     @property
     def _objective(self) -> str:  # type: ignore[override]
         if self.loss not in ("squared_error", "poisson", "tweedie"):
-            raise ValueError(f"loss must be 'squared_error', 'poisson' or 'tweedie', got {self.loss!r}")
+            raise InvalidArgumentError(f"loss must be 'squared_error', 'poisson' or 'tweedie', got {self.loss!r}")
         return self.loss
 
     def _targets(self, y: Any, validating: bool = False) -> np.ndarray:

@@ -41,6 +41,7 @@ from ._tabular import restore_schema as _restore_schema
 from ._tabular import feature_names as _feature_names
 from ._tabular import matrix as _matrix
 from .propensity import LogisticRegression
+from .exceptions import InvalidArgumentError
 
 
 # The model kinds the learners here write.
@@ -62,20 +63,20 @@ def _outcome(y: Any, treatment: np.ndarray, arms: _offers.Arms, binary_only: boo
     """(outcome as float64, whether it is binary), every arm checked to have something to model."""
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
-        raise ValueError(f"the outcome y must be numeric (0/1 conversions or spend), got dtype {y.dtype}: "
+        raise InvalidArgumentError(f"the outcome y must be numeric (0/1 conversions or spend), got dtype {y.dtype}: "
                          "encode it, e.g. (y == 'yes').astype(int)")
     y = y.astype(float)
     if y.shape != treatment.shape:
-        raise ValueError(f"outcome has shape {y.shape} but treatment has {treatment.shape}")
+        raise InvalidArgumentError(f"outcome has shape {y.shape} but treatment has {treatment.shape}")
     if np.isnan(y).any():
-        raise ValueError(f"outcome has NaN at rows {np.flatnonzero(np.isnan(y))[:5].tolist()}")
+        raise InvalidArgumentError(f"outcome has NaN at rows {np.flatnonzero(np.isnan(y))[:5].tolist()}")
     binary = bool(np.isin(y, (0, 1)).all())
     if binary_only and not binary:
-        raise ValueError("this learner takes a binary outcome (0/1)")
+        raise InvalidArgumentError("this learner takes a binary outcome (0/1)")
     for code, name in enumerate(arms.names):
         values = y[treatment == code]
         if binary and not 0 < values.sum() < len(values):
-            raise ValueError(f"arm {arms.values[code]!r} ({name}) has only one outcome class: its response cannot be "
+            raise InvalidArgumentError(f"arm {arms.values[code]!r} ({name}) has only one outcome class: its response cannot be "
                              "modelled")
     return y, binary
 
@@ -247,7 +248,7 @@ class _MetaLearner(_OfferModel):
         else:
             made = value()
             if not isinstance(made, Estimator):
-                raise ValueError(f"parameter {name} of {type(self).__name__} makes a {type(made).__name__}, not a comptoir "
+                raise InvalidArgumentError(f"parameter {name} of {type(self).__name__} makes a {type(made).__name__}, not a comptoir "
                                  "estimator: it cannot be stored in a model file")
             cls, params = type(made), made.get_params(deep=False)
         instance = cls(**params)
@@ -284,7 +285,7 @@ class _MetaLearner(_OfferModel):
         values, self.binary_outcome_ = _outcome(y, codes, self._arms, binary_only)
         matrix = _matrix(X, self, fitting=True)
         if len(matrix) != len(codes):
-            raise ValueError(f"X has {len(matrix)} rows but treatment has {len(codes)}")
+            raise InvalidArgumentError(f"X has {len(matrix)} rows but treatment has {len(codes)}")
         self.__dict__.pop("models_", None)
         return matrix, codes, values, np.arange(len(self.arm_names_))
 
@@ -505,7 +506,7 @@ class DRLearner(_EffectRegressionLearner):
     def fit(self, X: Any, *args: Any, treatment: Any = None, y: Any = None) -> "DRLearner":
         matrix, treatment, values, arms = self._start(X, args, treatment, y)
         if self.folds < 2:
-            raise ValueError(f"folds must be >= 2, got {self.folds}")
+            raise InvalidArgumentError(f"folds must be >= 2, got {self.folds}")
         fold = np.random.default_rng(self.random_state).permutation(len(values)) % self.folds
         parts = []
         for arm in arms[1:]:
@@ -575,7 +576,7 @@ class UpliftRandomForest(_OfferModel):
         config = _core.uplift.UpliftForestConfig()
         criteria = _core.uplift.SplitCriterion.__members__
         if self.criterion not in criteria:
-            raise ValueError(f"criterion must be 'KL', 'ED', 'Chi' or 'DDP', got {self.criterion!r}")
+            raise InvalidArgumentError(f"criterion must be 'KL', 'ED', 'Chi' or 'DDP', got {self.criterion!r}")
         config.criterion = criteria[self.criterion]
         for name in self._config_names:
             value = getattr(self, name)
@@ -590,7 +591,7 @@ class UpliftRandomForest(_OfferModel):
         values, _ = _outcome(y, codes, self._arms)
         matrix = _matrix(X, self, fitting=True)
         if len(matrix) != len(codes):
-            raise ValueError(f"X has {len(matrix)} rows but treatment has {len(codes)}")
+            raise InvalidArgumentError(f"X has {len(matrix)} rows but treatment has {len(codes)}")
         self.model_ = _core.uplift.UpliftForest.fit(matrix, codes, values, self._config(),
                                                     num_threads=_tabular.threads(self.n_jobs), seed=int(self.random_state),
                                                     on_progress=make_progress(_tabular.verbosity(self.verbose)))

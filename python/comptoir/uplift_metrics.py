@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 
 from . import _core, _offers
+from .exceptions import InvalidArgumentError
 
 
 def _refuse_positional(function: str, args: Tuple[Any, ...]) -> None:
@@ -38,13 +39,13 @@ def _per_offer(function: str, args: Tuple[Any, ...], scores: Any, treatment: Any
     codes, arms = _offers.encode(treatment, control_name)
     outcome = np.asarray(outcome)
     if outcome.dtype.kind not in "biuf":
-        raise ValueError(f"outcome must be numeric, got dtype {outcome.dtype}")
+        raise InvalidArgumentError(f"outcome must be numeric, got dtype {outcome.dtype}")
     outcome = outcome.astype(np.float64)
     if outcome.shape != codes.shape:
-        raise ValueError(f"outcome has shape {outcome.shape} but treatment has {codes.shape}")
+        raise InvalidArgumentError(f"outcome has shape {outcome.shape} but treatment has {codes.shape}")
     single = not hasattr(scores, "columns") and np.ndim(scores) == 1
     if single and arms.num_offers > 1:
-        raise ValueError(f"scores has one column but treatment holds {arms.num_offers} offers ({arms.describe()}): pass "
+        raise InvalidArgumentError(f"scores has one column but treatment holds {arms.num_offers} offers ({arms.describe()}): pass "
                          "one score column per offer (predict's DataFrame, named by offer) or keep the rows of one "
                          "offer and control")
     matrix = _offers.columns_for(scores, arms.offer_names, len(codes), "scores")
@@ -107,7 +108,7 @@ def bootstrap_interval(metric: str, scores: Any, *args: Any, treatment: Any = No
     them). ``metric`` is one of ``qini_coefficient_vs_perfect``, ``auuc_vs_perfect``,
     ``qini_area_raw``, ``auuc_raw``."""
     if metric not in _BOOTSTRAP_METRICS:
-        raise ValueError(f"metric must be one of {', '.join(_BOOTSTRAP_METRICS)}, got {metric!r}")
+        raise InvalidArgumentError(f"metric must be one of {', '.join(_BOOTSTRAP_METRICS)}, got {metric!r}")
     return _per_offer("bootstrap_interval", args, scores, treatment, outcome, control_name,
                       lambda s, t, y, rows: _core.uplift_eval.bootstrap(metric, s, t, y, int(replicates),
                                                                         int(random_state), int(n_jobs)))
@@ -124,7 +125,7 @@ def profit_curve(scores: Any, *args: Any, treatment: Any = None, outcome: Any = 
     value = np.broadcast_to(np.asarray(value_per_outcome, dtype=np.float64), n)
     cost = np.broadcast_to(np.asarray(offer_cost, dtype=np.float64), n)
     if np.isnan(cost).any() or (cost < 0).any():
-        raise ValueError("offer_cost must be non-negative numbers (it holds NaN or a negative cost)")
+        raise InvalidArgumentError("offer_cost must be non-negative numbers (it holds NaN or a negative cost)")
     return _per_offer("profit_curve", args, scores, treatment, outcome, control_name,
                       lambda s, t, y, rows: _core.uplift_eval.profit_curve(s, t, y, np.ascontiguousarray(value[rows]),
                                                                            np.ascontiguousarray(cost[rows])))
@@ -179,9 +180,9 @@ def policy_value(policy: Any, *args: Any, treatment: Any = None, outcome: Any = 
     outcome = np.asarray(outcome, dtype=np.float64)
     n = len(outcome)
     if chosen.shape != (n,) or codes.shape != (n,):
-        raise ValueError("policy, treatment and outcome must be 1-D with one entry per row")
+        raise InvalidArgumentError("policy, treatment and outcome must be 1-D with one entry per row")
     if np.isnan(outcome).any():
-        raise ValueError("outcome holds NaN")
+        raise InvalidArgumentError("outcome holds NaN")
     treatment, policy = codes, chosen
     if propensity is None:
         p = (np.bincount(treatment, minlength=len(arms.names)) / n)[policy]
@@ -189,7 +190,7 @@ def policy_value(policy: Any, *args: Any, treatment: Any = None, outcome: Any = 
         table = _offers.columns_for(propensity, arms.names, n, "propensity")
         p = table[np.arange(n), policy]
         if not (p > 0).all():
-            raise ValueError("some rows have zero propensity for the arm the policy gives them")
+            raise InvalidArgumentError("some rows have zero propensity for the arm the policy gives them")
     matched = (treatment == policy).astype(np.float64)
     terms = {"ipw": matched * outcome / p}
     if predicted_outcomes is not None:
