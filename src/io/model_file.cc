@@ -249,7 +249,9 @@ std::string TemporaryPrefix(const std::string& path) { return absl::StrCat(path,
 void RemoveStaleTemporaries(const std::string& path) {
   const std::size_t slash = path.rfind('/');
   const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const std::string prefix = TemporaryPrefix(slash == std::string::npos ? path : path.substr(slash + 1));
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (base.empty()) return;  // a folder's path: the save fails and says so
+  const std::string prefix = TemporaryPrefix(base);
   DIR* dir = ::opendir(folder.c_str());
   if (dir == nullptr) return;  // the save itself reports what is wrong with the folder
   const int dir_fd = ::dirfd(dir);

@@ -407,15 +407,15 @@ absl::StatusOr<RecommendResponse> SessionKnn::Recommend(const RecommendRequest& 
   if (static_cast<std::int32_t>(response.items.size()) < request.k) {
     scratch.chosen.assign(response.items.begin(), response.items.end());
     std::sort(scratch.chosen.begin(), scratch.chosen.end());
-    const auto most_clicks = static_cast<double>(s.popular.empty() ? 1 : -s.popular.begin()->first);
+    const auto most_clicks = static_cast<float>(s.popular.empty() ? 1 : -s.popular.begin()->first);
     for (const auto& [negative_clicks, item] : s.popular) {
       if (static_cast<std::int32_t>(response.items.size()) >= request.k) break;
       if (!filter.Allows(item) || std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) continue;
       const std::int64_t clicks = -negative_clicks;
       response.items.push_back(item);
-      // In double, then kept strictly inside (-1, 0) where float rounding would reach an end.
-      const double score = -1.0 + static_cast<double>(clicks) / (most_clicks + 1.0);
-      response.scores.push_back(std::clamp(static_cast<float>(score), kLowestFiller, kHighestFiller));
+      // Kept strictly inside (-1, 0) where float rounding would reach an end (huge counts).
+      const float score = -1.0f + static_cast<float>(clicks) / (most_clicks + 1.0f);
+      response.scores.push_back(std::clamp(score, kLowestFiller, kHighestFiller));
       response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(std::min<std::int64_t>(clicks, std::numeric_limits<std::int32_t>::max())), -1});
     }
   }
