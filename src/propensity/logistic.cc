@@ -358,6 +358,9 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
   if (!finite(coef) || !finite(mean) || !std::isfinite(scalars[0])) {
     return MarkModelFormatError(absl::DataLossError("logistic regression holds a NaN or infinite coefficient"));
   }
+  if (!(scalars[2] >= 0 && scalars[2] <= std::numeric_limits<std::int32_t>::max())) {
+    return MarkModelFormatError(absl::DataLossError("logistic regression's iteration count is out of range"));
+  }
   model.coef_ = Eigen::Map<const Eigen::VectorXd>(coef.data(), static_cast<Eigen::Index>(coef.size()));
   model.feature_mean_ = Eigen::Map<const Eigen::VectorXd>(mean.data(), static_cast<Eigen::Index>(mean.size()));
   model.intercept_ = scalars[0];

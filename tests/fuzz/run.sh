@@ -25,7 +25,7 @@ for target in fuzz_model_file fuzz_load_model fuzz_serve_request; do
   ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS=print_stacktrace=1 \
     "$binary" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=131072 -timeout=20 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/$target-" "$@" "$corpus" ${seeds[$target]} >"$log" 2>&1 || status=$?
-  grep -E "^#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
+  grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
   if [ "$status" -ne 0 ]; then
     echo "-- $target failed (exit $status); the input is in $build/crashes/:"
     tail -n 60 "$log"

@@ -295,5 +295,27 @@ TEST(ModelFile, APlantedLinkIsNeverFollowed) {
   fs::remove_all(dir);
 }
 
+// The header's names are bytes on the wire (protobuf would log about bad UTF-8 in a string field)
+// but must still be text: a kind that is not UTF-8 is a damaged file, and is never written.
+TEST(ModelFile, NamesThatAreNotUtf8AreRefusedSilently) {
+  v1::ModelFileHeader header;
+  header.set_magic("comptoir-model");
+  header.set_format_version(1);
+  header.set_model_kind("kind\xff");
+  std::string header_bytes = header.SerializeAsString();
+  std::string bytes = "CMPTOIR\n";
+  const std::uint32_t size = static_cast<std::uint32_t>(header_bytes.size()), crc = internal::Crc32c(header_bytes);
+  bytes.append(reinterpret_cast<const char*>(&size), 4).append(reinterpret_cast<const char*>(&crc), 4);
+  bytes += header_bytes + "CMPTEND\n";
+  ::testing::internal::CaptureStderr();
+  EXPECT_THAT(ParseModelFile(bytes), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not UTF-8")));
+  EXPECT_THAT(SerializeModelFile(ModelFile("kind\xc0\x80")), StatusIs(absl::StatusCode::kInvalidArgument));
+  ModelFile named("fine");
+  EXPECT_THAT(named.AddBlob("\xed\xa0\x80", "surrogate"), IsOk());
+  EXPECT_THAT(SerializeModelFile(named), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(SerializeModelFile(ModelFile("caf\xc3\xa9")), IsOk());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
 }  // namespace
 }  // namespace comptoir::io

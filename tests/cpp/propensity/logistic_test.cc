@@ -152,6 +152,19 @@ TEST(LogisticRegression, HugeFiniteFeaturesFitTheSameModel) {
   }
 }
 
+// Found by fuzz_load_model: an iteration count past int's range was cast (undefined behaviour).
+TEST(LogisticRegression, DamagedScalarsAreModelFormatErrors) {
+  const Data d = Synthetic(200, 7);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, {}, {}));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(io::ModelFile file, m.ToModelFile());
+  for (const std::vector<double>& scalars : std::vector<std::vector<double>>{
+           {0.5, 0.1, 5.25e170}, {0.5, 0.1, -1}, {0.5, 0.1, std::nan("")}, {std::nan(""), 0.1, 3}}) {
+    file.SetBlob("scalars", std::string(reinterpret_cast<const char*>(scalars.data()), scalars.size() * sizeof(double)));
+    const auto loaded = LogisticRegression::FromModelFile(file);
+    EXPECT_TRUE(IsModelFormatError(loaded.status())) << loaded.status();
+  }
+}
+
 // Finite features whose score overflows a double saturate; only NaN or infinity is refused.
 TEST(LogisticRegression, FiniteFeaturesNeverReadAsNaN) {
   const Data d = Synthetic(500, 6);
