@@ -51,37 +51,6 @@ absl::Status Truncated(std::string_view what, std::size_t offset, std::size_t ne
 
 std::string ErrnoText() { return std::strerror(errno); }
 
-// Well-formed UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
-bool IsUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2, code = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3, code = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4, code = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3F);
-    }
-    constexpr std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
-    i += length;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -134,8 +103,8 @@ absl::StatusOr<std::string> SerializeModelFile(const ModelFile& model) {
   if (model.model_kind().empty()) {
     return absl::InvalidArgumentError("model file needs a model kind");
   }
-  bool texts_valid = IsUtf8(model.model_kind());
-  for (const ModelBlob& blob : model.blobs()) texts_valid = texts_valid && IsUtf8(blob.name);
+  bool texts_valid = internal::IsUtf8(model.model_kind());
+  for (const ModelBlob& blob : model.blobs()) texts_valid = texts_valid && internal::IsUtf8(blob.name);
   if (!texts_valid) return absl::InvalidArgumentError("a model kind or blob name is not UTF-8 text");
   v1::ModelFileHeader header;
   header.set_magic(std::string(kHeaderMagic));
@@ -214,8 +183,8 @@ absl::StatusOr<ParsedModel> ParseModelBytes(std::string_view bytes) {
   }
   // The header's texts are bytes in the schema (so that protobuf never logs about them); they
   // are still text, which the bindings hand to Python as str.
-  bool texts_valid = IsUtf8(header.model_kind()) && IsUtf8(header.library_version());
-  for (const v1::BlobEntry& entry : header.blobs()) texts_valid = texts_valid && IsUtf8(entry.name());
+  bool texts_valid = internal::IsUtf8(header.model_kind()) && internal::IsUtf8(header.library_version());
+  for (const v1::BlobEntry& entry : header.blobs()) texts_valid = texts_valid && internal::IsUtf8(entry.name());
   if (!texts_valid) return absl::DataLossError("model file header holds a name that is not UTF-8 text");
   if (header.format_version() == 0) {
     return absl::DataLossError("model file header has no format version");
