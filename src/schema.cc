@@ -120,11 +120,8 @@ absl::Status FeatureSchema::Validate(std::int32_t num_features) const {
     return absl::InvalidArgumentError(
         absl::StrCat("schema names ", feature_names.size(), " features, the model has ", num_features));
   }
-  const auto all_text = [](const std::vector<std::string>& texts) {
-    return std::all_of(texts.begin(), texts.end(), [](const std::string& t) { return internal::IsUtf8(t); });
-  };
-  bool text = all_text(feature_names) && all_text(class_labels.values) && all_text(arm_names.values);
-  for (const CategoricalFeature& feature : categorical) text = text && all_text(feature.levels.values);
+  bool text = internal::AllUtf8(feature_names) && internal::AllUtf8(class_labels.values) && internal::AllUtf8(arm_names.values);
+  for (const CategoricalFeature& feature : categorical) text = text && internal::AllUtf8(feature.levels.values);
   if (!text) return absl::InvalidArgumentError("schema names or levels are not UTF-8 text");
   absl::flat_hash_set<std::string_view> names;
   for (const std::string& name : feature_names) {

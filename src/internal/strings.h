@@ -44,4 +44,12 @@ inline bool IsUtf8(std::string_view text) {
   return true;
 }
 
+template <typename Texts>
+bool AllUtf8(const Texts& texts) {
+  for (const auto& text : texts) {
+    if (!IsUtf8(text)) return false;
+  }
+  return true;
+}
+
 }  // namespace comptoir::internal
