@@ -205,7 +205,9 @@ TEST(SessionKnn, PopularityFallbackFollowsOnlineClicksAndSurvivesSaveLoad) {
   for (std::size_t i = 0; i < live.scores.size(); ++i) {
     EXPECT_GT(live.scores[i], -1.0f);
     EXPECT_LT(live.scores[i], 0.0f);
-    if (i > 0) EXPECT_GE(live.scores[i - 1], live.scores[i]);
+    if (i > 0) {
+      EXPECT_GE(live.scores[i - 1], live.scores[i]);
+    }
   }
   EXPECT_GT(live.scores[0], live.scores[1]);
   EXPECT_EQ(live.reasons[0].support, 11);
