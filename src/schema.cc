@@ -120,6 +120,9 @@ absl::Status FeatureSchema::Validate(std::int32_t num_features) const {
     return absl::InvalidArgumentError(
         absl::StrCat("schema names ", feature_names.size(), " features, the model has ", num_features));
   }
+  bool text = internal::AllUtf8(feature_names) && internal::AllUtf8(class_labels.values) && internal::AllUtf8(arm_names.values);
+  for (const CategoricalFeature& feature : categorical) text = text && internal::AllUtf8(feature.levels.values);
+  if (!text) return absl::InvalidArgumentError("schema names or levels are not UTF-8 text");
   absl::flat_hash_set<std::string_view> names;
   for (const std::string& name : feature_names) {
     if (!names.insert(name).second) return absl::InvalidArgumentError(absl::StrCat("feature name '", name, "' appears twice"));

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
 from typing import Any, List, Optional, Tuple
 
@@ -23,12 +25,42 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(ValueError):
+    """A mistake in the command line or its files: one line, exit status 2, no traceback."""
+
+
+def _check_parquet(path: str) -> None:
+    if path.endswith(".parquet") and not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
+        raise UsageError(f"{path}: .parquet tables need pyarrow (pip install pyarrow); or use a .csv file")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every path the command reads or writes, checked before any work is done."""
+    for path in (args.model, args.input):
+        if os.path.isdir(path):
+            raise UsageError(f"{path} is a folder; give a file")
+        if not os.path.exists(path):
+            raise UsageError(f"{path} does not exist")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if os.path.isdir(args.output):
+        raise UsageError(f"{args.output} is a folder; give the output file's name")
+    if not os.path.isdir(folder):
+        raise UsageError(f"the folder {folder} for {args.output} does not exist")
+    _check_parquet(args.input)
+    _check_parquet(args.output)
+
+
 def _read_table(path: str) -> Any:
     import pandas as pd
 
-    if path.endswith(".parquet"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
+    try:
+        if path.endswith(".parquet"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path} is empty: a table needs a header row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path} is not a readable table: {str(error).strip().splitlines()[0]}") from None
 
 
 def _write_table(frame: Any, path: str) -> None:
@@ -44,8 +76,19 @@ def _read_features(path: str, names: List[str]) -> Tuple[Any, Any]:
     table = _read_table(path)
     missing = [name for name in names if name not in table.columns]
     if missing:
-        raise ValueError(f"{path} lacks the model's feature columns {missing}")
+        raise UsageError(f"{path} lacks the model's feature columns {missing}")
     return table, table[names]
+
+
+def _id_frame(table: Any, path: str, id_column: Optional[str]) -> Any:
+    """The output's first column: ``id_column`` copied from the input (none when not asked)."""
+    import pandas as pd
+
+    if id_column is None:
+        return pd.DataFrame(index=table.index)
+    if id_column not in table.columns:
+        raise UsageError(f"--id-column {id_column!r} is not a column of {path} (it has {list(table.columns)})")
+    return pd.DataFrame({id_column: table[id_column]})
 
 
 def _load_scorer(path: str) -> Any:
@@ -72,11 +115,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
+    _check_paths(args)
+    if args.explain < 0:
+        raise UsageError("--explain must be 0 or more")
     model = _load_scorer(args.model)
     model.n_jobs = args.n_jobs
     names = list(model.model_.feature_names)
     table, features = _read_features(args.input, names)
-    out = pd.DataFrame({args.id_column: table[args.id_column]} if args.id_column else {})
+    out = _id_frame(table, args.input, args.id_column)
     if hasattr(model, "predict_proba"):
         out["probability"] = model.predict_proba(features)[:, 1]
     else:
@@ -99,7 +145,6 @@ def _cmd_offers(args: argparse.Namespace) -> int:
     each offer costs its ``--cost`` (discount given away and contact), and the budget goes where it
     earns most."""
     import numpy as np
-    import pandas as pd
 
     from ._base import load_model, read_record
     from .exceptions import ModelFormatError
@@ -107,6 +152,13 @@ def _cmd_offers(args: argparse.Namespace) -> int:
     from .promo import plan_offers
     from .uplift import UPLIFT_KINDS, UpliftRandomForest
 
+    _check_paths(args)
+    try:
+        costs = np.asarray([float(c) for c in args.cost.split(",")])
+    except ValueError:
+        raise UsageError(f"--cost takes numbers separated by commas, got {args.cost!r}") from None
+    if args.budget < 0 or (costs < 0).any():
+        raise UsageError("the budget and the costs must be non-negative")
     kind = inspect_model_file(args.model)["model_kind"]
     if kind not in UPLIFT_KINDS:
         raise ModelFormatError(f"{args.model} holds a '{kind}' model; `comptoir offers` needs an uplift model "
@@ -117,15 +169,12 @@ def _cmd_offers(args: argparse.Namespace) -> int:
         model.n_jobs = args.n_jobs
     names = list(model.model_.feature_names)
     table, features = _read_features(args.input, names)
-    costs = np.asarray([float(c) for c in args.cost.split(",")])
+    out = _id_frame(table, args.input, args.id_column)
     effect = np.asarray(model.predict(features))
     if len(costs) != effect.shape[1]:
-        raise ValueError(f"the model has {effect.shape[1]} offers but --cost gives {len(costs)} costs")
-    if args.budget < 0:
-        raise ValueError("the budget must be non-negative")
+        raise UsageError(f"the model has {effect.shape[1]} offers but --cost gives {len(costs)} costs")
     plan = plan_offers(value=effect * args.value, cost=costs, reasons=np.asarray(model.main_reasons(features)),
                        n_jobs=args.n_jobs).at(args.budget)
-    out = pd.DataFrame({args.id_column: table[args.id_column]} if args.id_column else {})
     out["offer"] = plan["offer_code"].to_numpy()               # 0: no offer, 1..K as in training
     given = out["offer"].to_numpy() > 0
     out["expected_incremental_value"] = plan["expected_incremental_value"].to_numpy()
@@ -174,14 +223,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str) -> str:
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return " ".join(lines) if lines else "failed"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from .exceptions import ComptoirError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ComptoirError, ValueError, FileNotFoundError) as error:
-        print(f"comptoir: error: {error}", file=sys.stderr)
+    except (ComptoirError, ValueError, KeyError) as error:
+        # A KeyError's text is its key in quotes: say what it is.
+        message = f"unknown {error}" if type(error) is KeyError else str(error)
+        print(f"comptoir: error: {_one_line(message)}", file=sys.stderr)
+        return 2
+    except OSError as error:  # missing, unreadable or unwritable files, a full disk
+        where = f": {error.filename}" if error.filename else ""
+        print(f"comptoir: error: {_one_line(error.strerror or str(error))}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("comptoir: interrupted", file=sys.stderr)

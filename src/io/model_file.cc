@@ -1,6 +1,9 @@
 #include "comptoir/io/model_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,9 +11,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <utility>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "comptoir/status.h"
 #include "comptoir/version.h"
 #include "comptoir/v1/model_file.pb.h"
@@ -44,6 +50,7 @@ absl::Status Truncated(std::string_view what, std::size_t offset, std::size_t ne
 }
 
 std::string ErrnoText() { return std::strerror(errno); }
+
 
 }  // namespace
 
@@ -96,6 +103,9 @@ absl::StatusOr<std::string> SerializeModelFile(const ModelFile& model) {
   if (model.model_kind().empty()) {
     return absl::InvalidArgumentError("model file needs a model kind");
   }
+  bool texts_valid = internal::IsUtf8(model.model_kind());
+  for (const ModelBlob& blob : model.blobs()) texts_valid = texts_valid && internal::IsUtf8(blob.name);
+  if (!texts_valid) return absl::InvalidArgumentError("a model kind or blob name is not UTF-8 text");
   v1::ModelFileHeader header;
   header.set_magic(std::string(kHeaderMagic));
   header.set_format_version(kModelFormatVersion);
@@ -171,6 +181,11 @@ absl::StatusOr<ParsedModel> ParseModelBytes(std::string_view bytes) {
       header.magic() != kHeaderMagic) {
     return absl::DataLossError("model file header is not a comptoir header");
   }
+  // The header's texts are bytes in the schema (so that protobuf never logs about them); they
+  // are still text, which the bindings hand to Python as str.
+  bool texts_valid = internal::IsUtf8(header.model_kind()) && internal::IsUtf8(header.library_version());
+  for (const v1::BlobEntry& entry : header.blobs()) texts_valid = texts_valid && internal::IsUtf8(entry.name());
+  if (!texts_valid) return absl::DataLossError("model file header holds a name that is not UTF-8 text");
   if (header.format_version() == 0) {
     return absl::DataLossError("model file header has no format version");
   }
@@ -234,45 +249,99 @@ absl::StatusOr<ModelFile> ParseModelFile(std::string_view bytes) {
 
 namespace {
 
-absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
-  // A fresh, unpredictable name created exclusively (mkostemp opens with O_EXCL): a link planted
-  // beside the model cannot redirect the write, and concurrent saves to one path never share a
-  // temporary file.
-  std::string tmp_path = absl::StrCat(path, ".tmp.XXXXXX");
-  const int fd = ::mkostemp(tmp_path.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create a temporary file beside '", path, "': ", ErrnoText()));
-  }
-  if (::fchmod(fd, 0644) != 0) {
-    const std::string error = ErrnoText();
+// Temporary files are "<path>.tmp.<pid>.<random>", held under an exclusive flock while their
+// writer lives. A later save to the same path removes those whose pid is gone and whose lock it
+// can take: a live writer holds its lock (even in another pid namespace, where its pid may look
+// dead), and a dead one's lock was released by the kernel.
+std::string TemporaryPrefix(const std::string& path) { return absl::StrCat(path, ".tmp."); }
+
+void RemoveStaleTemporaries(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (base.empty()) return;  // a folder's path: the save fails and says so
+  const std::string prefix = TemporaryPrefix(base);
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return;  // the save itself reports what is wrong with the folder
+  const int dir_fd = ::dirfd(dir);
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name(entry->d_name);
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
+    // "<pid>.<six characters>", the pid in decimal.
+    const std::string_view rest = name.substr(prefix.size());
+    const std::size_t dot = rest.find('.');
+    std::int64_t pid = 0;
+    if (dot == std::string_view::npos || rest.size() - dot - 1 != 6 || dot == 0 || dot > 10 ||
+        !absl::SimpleAtoi(internal::Sv(rest.substr(0, dot)), &pid) || pid <= 0 ||
+        pid > std::numeric_limits<pid_t>::max()) {
+      continue;
+    }
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    const int fd = ::openat(dir_fd, entry->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat info;
+    if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_uid == ::geteuid() &&
+        ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      // Unlinked while locked: a writer that created the file but had not locked it yet sees a
+      // link count of 0 once it gets the lock, and starts over with a new file.
+      ::unlinkat(dir_fd, entry->d_name, 0);
+    }
     ::close(fd);
+  }
+  ::closedir(dir);
+}
+
+// Creates, locks and returns the temporary file (fd, name); the lock is held until the fd closes.
+absl::StatusOr<std::pair<int, std::string>> CreateTemporary(const std::string& path) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    // A fresh, unpredictable name created exclusively (mkostemp opens with O_EXCL): a link planted
+    // beside the model cannot redirect the write, and concurrent saves never share a file.
+    std::string tmp_path = absl::StrCat(TemporaryPrefix(path), ::getpid(), ".XXXXXX");
+    const int fd = ::mkostemp(tmp_path.data(), O_CLOEXEC);
+    if (fd < 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create a temporary file beside '", path, "': ", ErrnoText()));
+    }
+    struct stat info;
+    int locked;
+    while ((locked = ::flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (locked == 0 && ::fstat(fd, &info) == 0 && info.st_nlink > 0) return std::make_pair(fd, std::move(tmp_path));
+    ::close(fd);  // removed as stale before it was locked (or no lock): try another name
+  }
+  return absl::UnavailableError(absl::StrCat("cannot keep a temporary file beside '", path, "'"));
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
+  RemoveStaleTemporaries(path);
+  COMPTOIR_ASSIGN_OR_RETURN(auto temporary, CreateTemporary(path));
+  const int fd = temporary.first;
+  const std::string& tmp_path = temporary.second;
+  const auto fail = [&](absl::Status status) {
     ::unlink(tmp_path.c_str());
-    return absl::PermissionDeniedError(absl::StrCat("cannot set the mode of '", tmp_path, "': ", error));
+    ::close(fd);
+    return status;
+  };
+  if (::fchmod(fd, 0644) != 0) {
+    return fail(absl::PermissionDeniedError(absl::StrCat("cannot set the mode of '", tmp_path, "': ", ErrnoText())));
   }
   std::size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string error = ErrnoText();
-      ::close(fd);
-      ::unlink(tmp_path.c_str());
-      return absl::UnavailableError(absl::StrCat("writing '", tmp_path, "' failed: ", error));
+      return fail(absl::UnavailableError(absl::StrCat("writing '", tmp_path, "' failed: ", ErrnoText())));
     }
     written += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string error = ErrnoText();
-    ::unlink(tmp_path.c_str());
-    return absl::UnavailableError(absl::StrCat("flushing '", tmp_path, "' failed: ", error));
+  if (::fsync(fd) != 0) {
+    return fail(absl::UnavailableError(absl::StrCat("flushing '", tmp_path, "' failed: ", ErrnoText())));
   }
+  // Renamed while still locked, so that no other save can take the file for a stale one first.
   if (std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    const std::string error = ErrnoText();
-    ::unlink(tmp_path.c_str());
-    return absl::UnavailableError(
-        absl::StrCat("renaming '", tmp_path, "' to '", path, "' failed: ", error));
+    return fail(absl::UnavailableError(absl::StrCat("renaming '", tmp_path, "' to '", path, "' failed: ", ErrnoText())));
   }
+  ::close(fd);
   return absl::OkStatus();
 }
 

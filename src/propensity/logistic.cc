@@ -36,6 +36,20 @@ struct Pass {
 
 double SoftThreshold(double x, double t) { return x > t ? x - t : x < -t ? x + t : 0.0; }
 
+// Columns larger than this are fitted in units of a power of two (exact: only exponents change),
+// since the Newton step squares features and a square past about 1.3e154 overflows.
+constexpr double kScaleAbove = 0x1p64;
+
+// Per column, the power of two it is divided by (0 = left as it is).
+std::vector<int> ColumnExponents(const Eigen::Ref<const RowMatrix>& X) {
+  std::vector<int> exponents(static_cast<std::size_t>(X.cols()), 0);
+  for (Eigen::Index j = 0; j < X.cols(); ++j) {
+    const double largest = X.col(j).cwiseAbs().maxCoeff();
+    if (largest > kScaleAbove) std::frexp(largest, &exponents[static_cast<std::size_t>(j)]);
+  }
+  return exponents;
+}
+
 }  // namespace
 
 absl::Status LogisticRegressionConfig::Validate() const {
@@ -85,20 +99,41 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
   const double l2 = config.penalty == LogisticRegressionConfig::Penalty::kL2 ? strength : 0.0;
   const double l1 = config.penalty == LogisticRegressionConfig::Penalty::kL1 ? strength : 0.0;
 
+  // Huge columns are fitted scaled; the coefficients are scaled back at the end and the penalty
+  // is weighted per column so that the problem solved is the one asked for, in original units.
+  const std::vector<int> exponents = ColumnExponents(X);
+  const bool scaled = std::any_of(exponents.begin(), exponents.end(), [](int e) { return e != 0; });
+  RowMatrix scaled_copy;
+  Eigen::VectorXd l2_weight = Eigen::VectorXd::Ones(p), l1_weight = Eigen::VectorXd::Ones(p);
+  if (scaled) {
+    scaled_copy = X;
+    for (Eigen::Index j = 0; j < p; ++j) {
+      const int e = exponents[static_cast<std::size_t>(j)];
+      if (e == 0) continue;
+      for (Eigen::Index i = 0; i < n; ++i) scaled_copy(i, j) = std::ldexp(scaled_copy(i, j), -e);
+      l1_weight[j] = std::ldexp(1.0, -e);
+      l2_weight[j] = std::ldexp(1.0, -2 * e);
+    }
+  }
+  const Eigen::Ref<const RowMatrix> A = scaled ? Eigen::Ref<const RowMatrix>(scaled_copy) : X;
+
   LogisticRegression model;
   model.config_ = config;
   model.coef_ = Eigen::VectorXd::Zero(p);
-  model.feature_mean_ = X.transpose() * w;
+  model.feature_mean_ = A.transpose() * w;
   double& b = model.intercept_;
   b = config.fit_intercept ? std::log(positives / (total_weight - positives)) : 0.0;
   Eigen::VectorXd& coef = model.coef_;
 
-  const auto penalty = [&](const Eigen::VectorXd& c) { return 0.5 * l2 * c.squaredNorm() + l1 * c.lpNorm<1>(); };
+  const auto penalty = [&](const Eigen::VectorXd& c) {
+    if (!scaled) return 0.5 * l2 * c.squaredNorm() + l1 * c.lpNorm<1>();
+    return 0.5 * l2 * (c.array().square() * l2_weight.array()).sum() + l1 * (c.array().abs() * l1_weight.array()).sum();
+  };
   const auto loss_at = [&](const Eigen::VectorXd& c, double intercept) {
     return internal::DeterministicReduce<double>(
         options.num_threads, n, kRowChunk, 0.0,
         [&](std::int64_t begin, std::int64_t end) {
-          const Eigen::VectorXd z = (X.middleRows(begin, end - begin) * c).array() + intercept;
+          const Eigen::VectorXd z = (A.middleRows(begin, end - begin) * c).array() + intercept;
           double sum = 0;
           for (std::int64_t i = begin; i < end; ++i) sum += w[i] * (Softplus(z[i - begin]) - y[i] * z[i - begin]);
           return sum;
@@ -112,7 +147,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
         options.num_threads, n, kRowChunk, Pass(p),
         [&](std::int64_t begin, std::int64_t end) {
           Pass part(p);
-          const auto rows = X.middleRows(begin, end - begin);
+          const auto rows = A.middleRows(begin, end - begin);
           const Eigen::VectorXd z = (rows * coef).array() + b;
           Eigen::VectorXd g(end - begin), h(end - begin);
           for (std::int64_t i = begin; i < end; ++i) {
@@ -133,8 +168,8 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
     double db = 0;
     if (l1 == 0) {
       Eigen::MatrixXd system = pass.hessian;
-      system.diagonal().array() += l2;
-      Eigen::VectorXd rhs = -(pass.gradient + l2 * coef);
+      system.diagonal().array() += l2 * l2_weight.array();
+      Eigen::VectorXd rhs = -(pass.gradient + l2 * (l2_weight.array() * coef.array()).matrix());
       if (config.fit_intercept) {
         // Eliminate the intercept: (H - c c'/hb) d = rhs + c gb / hb.
         system -= pass.cross * pass.cross.transpose() / pass.hessian_intercept;
@@ -150,7 +185,7 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
           const double a = pass.hessian(j, j);
           const double r = pass.gradient[j] + hd[j] - a * d[j] + pass.cross[j] * db;
           // u_j = coef_j + d_j minimises 1/2 a (u - coef)^2 + r (u - coef) + l2/2 u^2 + l1 |u|.
-          const double new_d = SoftThreshold(a * coef[j] - r, l1) / (a + l2) - coef[j];
+          const double new_d = SoftThreshold(a * coef[j] - r, l1 * l1_weight[j]) / (a + l2 * l2_weight[j]) - coef[j];
           const double change = new_d - d[j];
           if (change != 0) {
             hd += pass.hessian.col(j) * change;
@@ -165,6 +200,10 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
         }
         if (largest_change < 1e-14) break;
       }
+    }
+    if (!d.allFinite() || !std::isfinite(db)) {
+      return absl::InternalError(absl::StrCat("logistic regression's Newton step is not finite at iteration ", model.iterations_,
+                                              ": the features are too far apart in scale to fit"));
     }
     // Backtracking on the true objective.
     double step = 1.0, candidate = 0;
@@ -187,6 +226,13 @@ absl::StatusOr<LogisticRegression> LogisticRegression::Fit(const Eigen::Ref<cons
     }
   }
   model.objective_ = objective;
+  if (scaled) {
+    for (Eigen::Index j = 0; j < p; ++j) {
+      const int e = exponents[static_cast<std::size_t>(j)];
+      coef[j] = std::ldexp(coef[j], -e);
+      model.feature_mean_[j] = std::ldexp(model.feature_mean_[j], e);
+    }
+  }
   return model;
 }
 
@@ -200,11 +246,23 @@ absl::StatusOr<std::vector<double>> LogisticRegression::DecisionFunction(const E
                                                        [&](std::int64_t, std::int64_t begin, std::int64_t end) {
     Eigen::Map<Eigen::VectorXd>(out.data() + begin, end - begin) = (X.middleRows(begin, end - begin) * coef_).array() + intercept_;
   }));
-  // A non-finite score can only come from a NaN or infinite feature: name the row, never return it.
+  // A non-finite score comes from a NaN or infinite feature (named, never returned) or from finite
+  // features so large that the sum overflows a double: that row is summed again in long double
+  // (whose range holds any product of two doubles) and saturates at the largest double of its
+  // sign, which is the probability's 0 or 1.
   for (std::size_t i = 0; i < out.size(); ++i) {
-    if (!std::isfinite(out[i])) {
-      return absl::InvalidArgumentError(absl::StrCat("row ", i, " holds NaN or infinity: logistic regression needs finite values"));
+    if (std::isfinite(out[i])) continue;
+    const auto row = static_cast<Eigen::Index>(i);
+    long double sum = intercept_;
+    for (Eigen::Index j = 0; j < X.cols(); ++j) {
+      if (!std::isfinite(X(row, j))) {
+        return absl::InvalidArgumentError(absl::StrCat("feature ", j, " of row ", i, " is ", X(row, j),
+                                                       ": logistic regression needs finite values, not NaN or infinity"));
+      }
+      sum += static_cast<long double>(X(row, j)) * coef_[j];
     }
+    constexpr long double kLargest = std::numeric_limits<double>::max();
+    out[i] = static_cast<double>(std::clamp(sum, -kLargest, kLargest));
   }
   return out;
 }
@@ -294,6 +352,15 @@ absl::StatusOr<LogisticRegression> LogisticRegression::FromModelFile(const io::M
   config.fit_intercept = proto.fit_intercept();
   config.max_iter = proto.max_iter();
   config.tol = proto.tol();
+  const auto finite = [](const std::vector<double>& values) {
+    return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+  };
+  if (!finite(coef) || !finite(mean) || !std::isfinite(scalars[0])) {
+    return MarkModelFormatError(absl::DataLossError("logistic regression holds a NaN or infinite coefficient"));
+  }
+  if (!(scalars[2] >= 0 && scalars[2] <= std::numeric_limits<std::int32_t>::max())) {
+    return MarkModelFormatError(absl::DataLossError("logistic regression's iteration count is out of range"));
+  }
   model.coef_ = Eigen::Map<const Eigen::VectorXd>(coef.data(), static_cast<Eigen::Index>(coef.size()));
   model.feature_mean_ = Eigen::Map<const Eigen::VectorXd>(mean.data(), static_cast<Eigen::Index>(mean.size()));
   model.intercept_ = scalars[0];

@@ -124,17 +124,28 @@ Popularity::Popularity(std::vector<float> score, std::vector<std::int32_t> categ
   std::stable_sort(ranked_.begin(), ranked_.end(), [&](std::int32_t a, std::int32_t b) { return score_[a] > score_[b]; });
   while (!ranked_.empty() && !(score_[ranked_.back()] > 0)) ranked_.pop_back();
   if (category_.empty()) return;
-  const std::int32_t num_categories = *std::max_element(category_.begin(), category_.end()) + 1;
-  category_offsets_.assign(static_cast<std::size_t>(std::max(num_categories, 0)) + 1, 0);
+  // The CSR is over the categories present, not over ids up to the largest: a category id of 2e9
+  // (in a file or a catalogue) costs nothing more than a small one.
   for (std::int32_t item : ranked_) {
-    if (category_[item] >= 0) ++category_offsets_[static_cast<std::size_t>(category_[item]) + 1];
+    if (category_[item] >= 0) category_ids_.push_back(category_[item]);
+  }
+  std::sort(category_ids_.begin(), category_ids_.end());
+  category_ids_.erase(std::unique(category_ids_.begin(), category_ids_.end()), category_ids_.end());
+  category_offsets_.assign(category_ids_.size() + 1, 0);
+  for (std::int32_t item : ranked_) {
+    if (category_[item] >= 0) ++category_offsets_[CategoryIndex(category_[item]) + 1];
   }
   for (std::size_t c = 1; c < category_offsets_.size(); ++c) category_offsets_[c] += category_offsets_[c - 1];
   category_ranked_.resize(static_cast<std::size_t>(category_offsets_.back()));
   std::vector<std::int64_t> next(category_offsets_.begin(), category_offsets_.end() - 1);
   for (std::int32_t item : ranked_) {
-    if (category_[item] >= 0) category_ranked_[static_cast<std::size_t>(next[static_cast<std::size_t>(category_[item])]++)] = item;
+    if (category_[item] >= 0) category_ranked_[static_cast<std::size_t>(next[CategoryIndex(category_[item])]++)] = item;
   }
+}
+
+std::size_t Popularity::CategoryIndex(std::int32_t category) const {
+  const auto it = std::lower_bound(category_ids_.begin(), category_ids_.end(), category);
+  return it != category_ids_.end() && *it == category ? static_cast<std::size_t>(it - category_ids_.begin()) : category_ids_.size();
 }
 
 absl::StatusOr<std::unique_ptr<Popularity>> Popularity::Fit(const EventsView& events, std::int32_t num_items,
@@ -196,9 +207,10 @@ absl::StatusOr<RecommendResponse> Popularity::Recommend(const RecommendRequest& 
   std::vector<std::int32_t>& picked = scratch.picked;
   picked.clear();
   for (std::int32_t c : categories) {
-    if (c < 0 || static_cast<std::size_t>(c) + 1 >= category_offsets_.size()) continue;
+    const std::size_t index = CategoryIndex(c);
+    if (index >= category_ids_.size()) continue;
     std::size_t taken = 0;
-    for (std::int64_t at = category_offsets_[static_cast<std::size_t>(c)]; at < category_offsets_[static_cast<std::size_t>(c) + 1] && taken < k; ++at) {
+    for (std::int64_t at = category_offsets_[index]; at < category_offsets_[index + 1] && taken < k; ++at) {
       const std::int32_t item = category_ranked_[static_cast<std::size_t>(at)];
       if (filter.Allows(item)) picked.push_back(item), ++taken;
     }

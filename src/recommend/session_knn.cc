@@ -7,6 +7,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "comptoir/retrieval/top_k.h"
 #include "comptoir/status.h"
@@ -63,6 +64,9 @@ struct Scratch {
   }
 };
 
+const float kLowestFiller = std::nextafter(-1.0f, 0.0f);
+const float kHighestFiller = std::nextafter(0.0f, -1.0f);
+
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
   return scratch;
@@ -85,24 +89,30 @@ struct SessionKnn::State {
   std::vector<std::int64_t> item_session_count;  // alive sessions containing the item (idf)
   std::vector<std::int64_t> item_clicks;         // popularity fallback
   std::int64_t latest_time = 0;
-  // Items by clicks, for the popularity fallback; refreshed on fit, load, forget and every
-  // kPopularityRefresh online sessions (trending is allowed to lag a little). Fillers are scored
-  // by the clicks the order was sorted by, so a lagging order still gives decreasing scores.
-  std::vector<std::int32_t> popularity_order;
-  std::vector<std::int64_t> popularity_clicks;
-  std::int64_t adds_since_refresh = 0;
-  static constexpr std::int64_t kPopularityRefresh = 1024;
+  // Clicked items by (-clicks, item): the popularity fallback's order, kept in step with
+  // item_clicks by every online add, eviction and erasure, so fillers follow the live counts and
+  // a saved model (which replays its sessions) ranks them the same way. Built once after a fit.
+  absl::btree_set<std::pair<std::int64_t, std::int32_t>> popular;
+  bool popular_live = false;
   // A pthread rwlock (std::shared_mutex), which ThreadSanitizer sees even in an uninstrumented
   // Abseil build.
   mutable std::shared_mutex mutex;
 
-  void RefreshPopularity() {
-    popularity_order.resize(static_cast<std::size_t>(num_items));
-    std::iota(popularity_order.begin(), popularity_order.end(), 0);
-    std::stable_sort(popularity_order.begin(), popularity_order.end(),
-                     [&](std::int32_t a, std::int32_t b) { return item_clicks[a] > item_clicks[b]; });
-    popularity_clicks = item_clicks;
-    adds_since_refresh = 0;
+  void RankPopularity() {
+    std::vector<std::pair<std::int64_t, std::int32_t>> ranked;
+    for (std::int32_t item = 0; item < num_items; ++item) {
+      if (item_clicks[item] > 0) ranked.emplace_back(-item_clicks[item], item);
+    }
+    std::sort(ranked.begin(), ranked.end());
+    popular = absl::btree_set<std::pair<std::int64_t, std::int32_t>>(ranked.begin(), ranked.end());
+    popular_live = true;
+  }
+
+  void AddClicks(std::int32_t item, std::int64_t delta) {
+    std::int64_t& clicks = item_clicks[item];
+    if (popular_live && clicks > 0) popular.erase({-clicks, item});
+    clicks += delta;
+    if (popular_live && clicks > 0) popular.insert({-clicks, item});
   }
 
   float Idf(std::int32_t item) const {
@@ -131,7 +141,7 @@ struct SessionKnn::State {
     alive.push_back(1);
     ++alive_count;
     latest_time = std::max(latest_time, timestamp);
-    for (std::int32_t item : session) ++item_clicks[item];
+    for (std::int32_t item : session) AddClicks(item, 1);
     ForEachDistinctItem(slot, stamp, slot, [&](std::int32_t item, std::int64_t) {
       ++item_session_count[item];
       std::vector<std::int32_t>& list = item_sessions[item];
@@ -147,7 +157,7 @@ struct SessionKnn::State {
     if (!alive[slot]) return;
     alive[slot] = 0;
     --alive_count;
-    for (std::int64_t p = offsets[slot]; p < offsets[slot + 1]; ++p) --item_clicks[items[p]];
+    for (std::int64_t p = offsets[slot]; p < offsets[slot + 1]; ++p) AddClicks(items[p], -1);
     ForEachDistinctItem(slot, stamp, -2 - slot, [&](std::int32_t item, std::int64_t) {
       --item_session_count[item];
       std::vector<std::int32_t>& list = item_sessions[item];
@@ -355,7 +365,7 @@ absl::StatusOr<std::unique_ptr<SessionKnn>> SessionKnn::Fit(const TrainingSessio
     state->Append(sessions.SessionItems(s), timestamp(s), training.session_users.empty() ? -1 : training.session_users[s], stamp);
   }
   state->EvictOldestBeyondLimit(stamp);
-  state->RefreshPopularity();
+  state->RankPopularity();
   return std::unique_ptr<SessionKnn>(new SessionKnn(std::move(state)));
 }
 
@@ -397,16 +407,16 @@ absl::StatusOr<RecommendResponse> SessionKnn::Recommend(const RecommendRequest& 
   if (static_cast<std::int32_t>(response.items.size()) < request.k) {
     scratch.chosen.assign(response.items.begin(), response.items.end());
     std::sort(scratch.chosen.begin(), scratch.chosen.end());
-    const std::vector<std::int64_t>& clicks = s.popularity_clicks;
-    const auto most_clicks = static_cast<float>(s.popularity_order.empty() ? 1 : clicks[s.popularity_order.front()]);
-    for (std::int32_t item : s.popularity_order) {
+    const auto most_clicks = static_cast<float>(s.popular.empty() ? 1 : -s.popular.begin()->first);
+    for (const auto& [negative_clicks, item] : s.popular) {
       if (static_cast<std::int32_t>(response.items.size()) >= request.k) break;
-      if (clicks[item] == 0 || !filter.Allows(item) || std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) {
-        continue;
-      }
+      if (!filter.Allows(item) || std::binary_search(scratch.chosen.begin(), scratch.chosen.end(), item)) continue;
+      const std::int64_t clicks = -negative_clicks;
       response.items.push_back(item);
-      response.scores.push_back(-1.0f + static_cast<float>(clicks[item]) / (most_clicks + 1.0f));
-      response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(clicks[item]), -1});
+      // Kept strictly inside (-1, 0) where float rounding would reach an end (huge counts).
+      const float score = -1.0f + static_cast<float>(clicks) / (most_clicks + 1.0f);
+      response.scores.push_back(std::clamp(score, kLowestFiller, kHighestFiller));
+      response.reasons.push_back({ReasonKind::kTrending, -1, static_cast<std::int32_t>(std::min<std::int64_t>(clicks, std::numeric_limits<std::int32_t>::max())), -1});
     }
   }
   StampReasons(response);
@@ -425,7 +435,6 @@ absl::Status SessionKnn::AddSession(absl::Span<const std::int32_t> items, std::i
   std::vector<std::int32_t> stamp(static_cast<std::size_t>(s.num_items), kNoSession);
   s.Append(items, timestamp, user, stamp);
   s.EvictOldestBeyondLimit(stamp);
-  if (++s.adds_since_refresh >= State::kPopularityRefresh) s.RefreshPopularity();
   return absl::OkStatus();
 }
 
@@ -440,10 +449,7 @@ std::int64_t SessionKnn::Forget(std::int32_t user) {
       ++removed;
     }
   }
-  if (removed > 0) {
-    s.Compact();
-    s.RefreshPopularity();
-  }
+  if (removed > 0) s.Compact();
   return removed;
 }
 

@@ -49,7 +49,7 @@ absl::StatusOr<Json> ParseBody(std::string_view body) {
     try {
       const Json again = Json::parse(body.begin(), body.end());
       static_cast<void>(again);
-    } catch (const Json::parse_error& error) {
+    } catch (const Json::exception& error) {  // a parse error, or a number past a double (out_of_range)
       return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", error.what()));
     }
     return absl::InvalidArgumentError("malformed JSON");

@@ -203,6 +203,7 @@ absl::StatusOr<GradientBoosting> GradientBoosting::FromModelFile(const io::Model
   model.validation_loss_.assign(m.validation_loss().begin(), m.validation_loss().end());
   model.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
   model.schema_.feature_names.assign(m.feature_names().begin(), m.feature_names().end());
+  if (!internal::AllUtf8(model.schema_.feature_names)) return corrupt("feature names are not UTF-8 text");
   if (static_cast<std::int32_t>(model.feature_importance_.size()) != p ||
       (!model.schema_.feature_names.empty() && static_cast<std::int32_t>(model.schema_.feature_names.size()) != p)) {
     return corrupt("per-feature arrays do not match the feature count");

@@ -537,6 +537,7 @@ absl::StatusOr<UpliftForest> UpliftForest::FromModelFile(const io::ModelFile& fi
   }
   forest.feature_importance_.assign(m.feature_importance().begin(), m.feature_importance().end());
   forest.schema_.feature_names.assign(m.feature_names().begin(), m.feature_names().end());
+  if (!internal::AllUtf8(forest.schema_.feature_names)) return corrupt("feature names are not UTF-8 text");
   if (static_cast<std::int32_t>(forest.feature_importance_.size()) != forest.num_features_ ||
       (!forest.schema_.feature_names.empty() && static_cast<std::int32_t>(forest.schema_.feature_names.size()) != forest.num_features_)) {
     return corrupt("per-feature arrays do not match the feature count");

@@ -92,7 +92,10 @@ class ModelFile {
 absl::StatusOr<std::string> SerializeModelFile(const ModelFile& model);
 absl::StatusOr<ModelFile> ParseModelFile(std::string_view bytes);
 
-// Atomic write: temporary file in the same directory, fsync, rename over `path`.
+// Atomic write: a temporary file "<path>.tmp.<pid>.<random>" created exclusively in the same
+// directory (never through a link) and locked while written, fsync, rename over `path`.
+// Concurrent saves to one path all succeed (the last rename wins); the temporary files that
+// killed saves left behind are removed by the next save to the same path.
 absl::Status WriteModelFile(const std::string& path, const ModelFile& model);
 // The same atomic write for bytes already serialised (pickles, Python's save); they are parsed
 // first so that a damaged buffer never replaces a good model.

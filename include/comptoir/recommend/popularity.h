@@ -54,7 +54,10 @@ class Popularity final : public Recommender {
   std::vector<float> score_;
   std::vector<std::int32_t> category_;       // empty when unknown
   std::vector<std::int32_t> ranked_;         // items by score, best first
-  // ranked_ split by category (CSR): a session's categories are served in O(k), not O(items).
+  // ranked_ split by category (CSR over the sorted ids present): a session's categories are
+  // served in O(k log categories), not O(items).
+  std::size_t CategoryIndex(std::int32_t category) const;  // category_ids_.size() when absent
+  std::vector<std::int32_t> category_ids_;
   std::vector<std::int64_t> category_offsets_;
   std::vector<std::int32_t> category_ranked_;
 };

@@ -1,9 +1,16 @@
 #include "comptoir/io/model_file.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -217,6 +224,97 @@ TEST(ModelFile, ConcurrentSavesToOnePathAllSucceedAndLeaveNoTemporaryFile) {
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
   EXPECT_EQ(entries, 1u) << "a temporary file was left behind";
   EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_read, std::filesystem::perms::others_read);
+}
+
+// A pid that no process has: a child that has exited and been reaped.
+pid_t DeadPid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+std::set<std::string> Entries(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename().string());
+  return names;
+}
+
+// A killed save leaves "<path>.tmp.<pid>.<random>" behind; the next save to that path removes it,
+// and never the temporary file of a saver that is alive (its pid lives, or it holds its lock).
+TEST(ModelFile, ASaveRemovesTheStaleTemporaryFilesOfDeadSavers) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "stale_temporaries";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "model.cmf").string();
+  const pid_t dead = DeadPid();
+  const std::string stale = "model.cmf.tmp." + std::to_string(dead) + ".a1B2c3";
+  const std::string alive = "model.cmf.tmp." + std::to_string(::getpid()) + ".d4E5f6";
+  const std::string locked = "model.cmf.tmp." + std::to_string(dead) + ".LOCKED";  // a pid that looks dead elsewhere
+  const std::string other_model = "other.cmf.tmp." + std::to_string(dead) + ".g7H8i9";
+  const std::string not_ours = "model.cmf.tmp.notapid.j1K2l3";
+  for (const std::string& name : {stale, alive, locked, other_model, not_ours}) std::ofstream(dir / name) << "half a model";
+  const int holder = ::open((dir / locked).c_str(), O_RDONLY);
+  ASSERT_GE(holder, 0);
+  ASSERT_EQ(::flock(holder, LOCK_EX), 0);
+  // A link with a stale name is not followed, nor removed, and its target stays as it is.
+  const fs::path victim = dir / "victim.txt";
+  std::ofstream(victim) << "precious";
+  const std::string link = "model.cmf.tmp." + std::to_string(dead) + ".m4N5o6";
+  fs::create_symlink(victim, dir / link);
+
+  ASSERT_THAT(WriteModelFile(path, SmallModel()), IsOk());
+  EXPECT_EQ(Entries(dir), (std::set<std::string>{"model.cmf", alive, locked, other_model, not_ours, link, "victim.txt"}));
+  std::ifstream in(victim);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious");
+  ::close(holder);
+  // Its writer gone, the locked one goes with the next save.
+  ASSERT_THAT(WriteModelFile(path, SmallModel()), IsOk());
+  EXPECT_EQ(Entries(dir).count(locked), 0u);
+  EXPECT_EQ(Entries(dir).count(alive), 1u);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const ModelFile loaded, ReadModelFile(path));
+  ExpectSmallModel(loaded);
+  fs::remove_all(dir);
+}
+
+// The old temporary name was predictable; a link planted at it (or at any other name beside the
+// model) must neither be followed nor turn the model path into a link.
+TEST(ModelFile, APlantedLinkIsNeverFollowed) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "planted_link";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path path = dir / "model.cmf";
+  const fs::path victim = dir / "victim.txt";
+  std::ofstream(victim) << "precious";
+  fs::create_symlink(victim, dir / ("model.cmf.tmp." + std::to_string(::getpid())));
+  ASSERT_THAT(WriteModelFile(path.string(), SmallModel()), IsOk());
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(path)));
+  std::ifstream in(victim);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious");
+  fs::remove_all(dir);
+}
+
+// The header's names are bytes on the wire (protobuf would log about bad UTF-8 in a string field)
+// but must still be text: a kind that is not UTF-8 is a damaged file, and is never written.
+TEST(ModelFile, NamesThatAreNotUtf8AreRefusedSilently) {
+  v1::ModelFileHeader header;
+  header.set_magic("comptoir-model");
+  header.set_format_version(1);
+  header.set_model_kind("kind\xff");
+  std::string header_bytes = header.SerializeAsString();
+  std::string bytes = "CMPTOIR\n";
+  const std::uint32_t size = static_cast<std::uint32_t>(header_bytes.size()), crc = internal::Crc32c(header_bytes);
+  bytes.append(reinterpret_cast<const char*>(&size), 4).append(reinterpret_cast<const char*>(&crc), 4);
+  bytes += header_bytes + "CMPTEND\n";
+  ::testing::internal::CaptureStderr();
+  EXPECT_THAT(ParseModelFile(bytes), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not UTF-8")));
+  EXPECT_THAT(SerializeModelFile(ModelFile("kind\xc0\x80")), StatusIs(absl::StatusCode::kInvalidArgument));
+  ModelFile named("fine");
+  EXPECT_THAT(named.AddBlob("\xed\xa0\x80", "surrogate"), IsOk());
+  EXPECT_THAT(SerializeModelFile(named), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(SerializeModelFile(ModelFile("caf\xc3\xa9")), IsOk());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "comptoir/propensity/logistic.h"
 
 #include <cmath>
+#include <limits>
 
 #include "comptoir/eval/binary.h"
 #include "gtest/gtest.h"
@@ -126,6 +127,65 @@ TEST(Calibration, PlattAndIsotonicFixAMiscalibratedScore) {
   EXPECT_LT(eval::Reliability(sigmoid, y).value().expected_calibration_error, before / 2);
   // Monotone calibration keeps the ranking.
   EXPECT_NEAR(eval::RocAuc(isotonic, y).value(), eval::RocAuc(raw, y).value(), 0.01);
+}
+
+// A finite feature past 1.3e154 overflows its square: the fit must still find the model, which is
+// the one for the unscaled feature with its coefficient divided by the scale.
+TEST(LogisticRegression, HugeFiniteFeaturesFitTheSameModel) {
+  const Data d = Synthetic(3000, 5);
+  LogisticRegressionConfig config;
+  config.C = 1e12;  // all but unpenalised, so that both problems have the same optimum
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression plain, LogisticRegression::Fit(d.X, d.y, {}, config, {}));
+  for (const double scale : {0x1p600, 0x1p1000}) {
+    Data huge = d;
+    huge.X.col(1) *= scale;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(huge.X, huge.y, {}, config, {}));
+    EXPECT_GT(m.iterations(), 0);
+    EXPECT_NEAR(m.coefficients()[0], plain.coefficients()[0], 1e-6);
+    EXPECT_NEAR(m.coefficients()[1] * scale, plain.coefficients()[1], 1e-6);
+    EXPECT_NEAR(m.intercept(), plain.intercept(), 1e-6);
+    const auto p_huge = m.PredictProbability(huge.X.topRows(20)).value();
+    const auto p_plain = plain.PredictProbability(d.X.topRows(20)).value();
+    for (std::size_t i = 0; i < 20; ++i) EXPECT_NEAR(p_huge[i], p_plain[i], 1e-9);
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const RowMatrix contributions, m.Contributions(huge.X.topRows(5)));
+    EXPECT_TRUE(contributions.allFinite());
+  }
+}
+
+// Found by fuzz_load_model: an iteration count past int's range was cast (undefined behaviour).
+TEST(LogisticRegression, DamagedScalarsAreModelFormatErrors) {
+  const Data d = Synthetic(200, 7);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, {}, {}));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(io::ModelFile file, m.ToModelFile());
+  for (const std::vector<double>& scalars : std::vector<std::vector<double>>{
+           {0.5, 0.1, 5.25e170}, {0.5, 0.1, -1}, {0.5, 0.1, std::nan("")}, {std::nan(""), 0.1, 3}}) {
+    file.SetBlob("scalars", std::string(reinterpret_cast<const char*>(scalars.data()), scalars.size() * sizeof(double)));
+    const auto loaded = LogisticRegression::FromModelFile(file);
+    EXPECT_TRUE(IsModelFormatError(loaded.status())) << loaded.status();
+  }
+}
+
+// Finite features whose score overflows a double saturate; only NaN or infinity is refused.
+TEST(LogisticRegression, FiniteFeaturesNeverReadAsNaN) {
+  const Data d = Synthetic(500, 6);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const LogisticRegression m, LogisticRegression::Fit(d.X, d.y, {}, {}, {}));
+  ASSERT_GT(m.coefficients()[0], 0);
+  ASSERT_LT(m.coefficients()[1], 0);
+  RowMatrix X = RowMatrix::Zero(3, 4);
+  X(0, 0) = 1e308;
+  X(0, 3) = m.coefficients()[3] > 0 ? 1e308 : -1e308;  // both terms push the sum past the largest double
+  X(1, 0) = 1.7e308;
+  X(1, 1) = 1e308;  // opposite signs: a finite sum although each product may not be
+  X(2, 1) = 1e308;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::vector<double> z, m.DecisionFunction(X));
+  EXPECT_EQ(z[0], std::numeric_limits<double>::max());
+  EXPECT_TRUE(std::isfinite(z[1]));
+  EXPECT_EQ(z[2], -std::numeric_limits<double>::max());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const std::vector<double> p, m.PredictProbability(X));
+  EXPECT_EQ(p[0], 1.0);
+  EXPECT_EQ(p[2], 0.0);
+  X(1, 2) = std::numeric_limits<double>::infinity();
+  EXPECT_THAT(m.PredictProbability(X), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("feature 2 of row 1")));
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include <limits>
+
 #include "comptoir/recommend/hybrid.h"
 #include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
@@ -85,6 +87,25 @@ TEST(Popularity, DecaysWithAgeAndTrendsWithinTheSessionsCategory) {
   EXPECT_EQ(response.reasons[0].ToString(), "trending in category 0");
   EXPECT_EQ(response.items[1], 2);
   EXPECT_EQ(response.reasons[1].ToString(), "popular right now");
+}
+
+// Found by fuzz_load_model: a category id near 2^31 (in a file, or a catalogue) sized the
+// per-category index by the id (13 GB); it is sized by the categories present now.
+TEST(Popularity, HugeCategoryIdsCostNoMemoryAndStillTrend) {
+  const std::int32_t items[] = {0, 0, 1, 2, 2, 2};
+  const std::int32_t category[] = {2'000'000'000, std::numeric_limits<std::int32_t>::max(), 2'000'000'000};
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(auto model, Popularity::Fit({items, {}, {}}, 3, category, {}));
+  RecommendRequest request;
+  request.k = 3;
+  const std::int32_t session[] = {1};
+  request.session_items = session;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse response, model->Recommend(request));
+  EXPECT_EQ(response.items, (std::vector<std::int32_t>{1, 2, 0}));  // item 1's category first
+  EXPECT_EQ(response.reasons[0].category, std::numeric_limits<std::int32_t>::max());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, model->ToModelFile());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const auto loaded, Popularity::FromModelFile(file));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse again, loaded->Recommend(request));
+  EXPECT_EQ(again.items, response.items);
 }
 
 TEST(SequentialRules, FollowsOrderAndRoundTrips) {

@@ -208,6 +208,49 @@ TEST(SessionKnn, SaveLoadGivesIdenticalRecommendationsAndChecksKind) {
   EXPECT_TRUE(IsModelFormatError(wrong.status()));
 }
 
+// The repro: sessions added online make item 3 the most clicked; the popularity fallback
+// must rank by those live counts (scores sorted, inside (-1, 0)) and a save/load must not change it.
+TEST(SessionKnn, PopularityFallbackFollowsOnlineClicksAndSurvivesSaveLoad) {
+  const std::vector<std::int64_t> offsets = {0, 2, 4, 6, 8, 9};
+  const std::vector<std::int32_t> items = {0, 1, 0, 2, 0, 3, 1, 2, 4};
+  const auto model = SessionKnn::Fit({{offsets, items, {}, {}, {}}, {}, {}}, 5, {}).value();
+  for (int i = 0; i < 10; ++i) {
+    const std::int32_t three[] = {3};
+    ASSERT_THAT(model->AddSession(three, 100 + i), IsOk());
+  }
+  RecommendRequest request;
+  request.k = 5;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse live, model->Recommend(request));
+  // Clicks: item 3 has 11, item 0 has 3, items 1 and 2 have 2, item 4 has 1.
+  EXPECT_EQ(live.items, (std::vector<std::int32_t>{3, 0, 1, 2, 4}));
+  ASSERT_EQ(live.scores.size(), 5u);
+  for (std::size_t i = 0; i < live.scores.size(); ++i) {
+    EXPECT_GT(live.scores[i], -1.0f);
+    EXPECT_LT(live.scores[i], 0.0f);
+    if (i > 0) {
+      EXPECT_GE(live.scores[i - 1], live.scores[i]);
+    }
+  }
+  EXPECT_GT(live.scores[0], live.scores[1]);
+  EXPECT_EQ(live.reasons[0].support, 11);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, model->ToModelFile());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const auto loaded, SessionKnn::FromModelFile(file));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse reloaded, loaded->Recommend(request));
+  EXPECT_EQ(reloaded.items, live.items);
+  EXPECT_EQ(reloaded.scores, live.scores);
+  // Erasing and evicting take clicks away just as live: the user's 3s go, 0 leads again.
+  for (int i = 0; i < 3; ++i) {
+    const std::int32_t four[] = {4, 4};
+    ASSERT_THAT(model->AddSession(four, 200 + i, /*user=*/9), IsOk());
+  }
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse with_fours, model->Recommend(request));
+  EXPECT_EQ(with_fours.items, (std::vector<std::int32_t>{3, 4, 0, 1, 2}));
+  EXPECT_EQ(model->Forget(9), 3);
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse forgotten, model->Recommend(request));
+  EXPECT_EQ(forgotten.items, live.items);
+  EXPECT_EQ(forgotten.scores, live.scores);
+}
+
 TEST(SessionKnn, RejectsBadTrainingData) {
   Log log = ChainSessions(10, 1);
   EXPECT_THAT(SessionKnn::Fit(log.training(), 50, {}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside [0, 50)")));

@@ -145,6 +145,28 @@ void Chain(v1::Tree& t, int nodes) {
   t.set_default_left(std::string(static_cast<std::size_t>(nodes), '\1'));
 }
 
+// Found by fuzz_load_model: an old file's feature names that are not UTF-8 made protobuf log to
+// stderr; they are bytes on the wire now, and the loader refuses them without a word printed.
+TEST(GradientBoostingModelFile, LegacyFeatureNamesThatAreNotUtf8AreFormatErrors) {
+  const Data d = Synthetic(300, false);
+  GradientBoostingConfig config;
+  config.n_estimators = 2;
+  const GradientBoosting model = GradientBoosting::Fit(d.X, d.y, {}, RowMatrix(0, 3), {}, config, {}).value();
+  io::ModelFile file = model.ToModelFile().value();
+  file.RemoveBlob(kSchemaBlob);
+  v1::GradientBoostingModel m;
+  const std::string_view blob = file.Blob("model").value();
+  ASSERT_TRUE(m.ParseFromArray(blob.data(), static_cast<int>(blob.size())));
+  m.clear_feature_names();
+  for (const char* name : {"a", "b\xff", "c"}) m.add_feature_names(name);
+  file.SetBlob("model", m.SerializeAsString());
+  ::testing::internal::CaptureStderr();
+  const absl::Status status = GradientBoosting::FromModelFile(file).status();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_TRUE(IsModelFormatError(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("not UTF-8"));
+}
+
 TEST(GradientBoostingModelFile, CraftedTreesAreFormatErrorsNotCrashes) {
   const Data d = Synthetic(500, false);
   GradientBoostingConfig config;
