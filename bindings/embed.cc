@@ -217,7 +217,13 @@ void RegisterEmbed(py::module_& m) {
   embed.def(
       "blend_with_profile",
       [](CArray<float> session_vector, const CArray<float>& profile, float profile_weight) {
-        if (session_vector.size() != profile.size()) throw py::value_error("session and profile vectors differ in length");
+        if (session_vector.size() != profile.size()) {
+          ThrowIfError(absl::InvalidArgumentError("session and profile vectors differ in length"));
+        }
+        // The same rule as an EmbeddingRecommender's profile_weight (SessionEncoderConfig).
+        if (!(profile_weight >= 0 && profile_weight <= 1)) {
+          ThrowIfError(absl::InvalidArgumentError(absl::StrCat("profile_weight must be in [0, 1], got ", profile_weight)));
+        }
         CArray<float> out(session_vector.size());
         std::copy_n(session_vector.data(), session_vector.size(), out.mutable_data());
         embed::Item2Vec::BlendWithProfile(SpanOf(profile), profile_weight,

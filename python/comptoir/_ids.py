@@ -188,3 +188,42 @@ def scalar_id(value: Any, what: str = "item") -> Any:
     """One id, checked like a column of one."""
     ids, _ = shop_ids([value], what)
     return ids[0].item() if ids.dtype == np.int64 else ids[0]
+
+
+_LARGEST_COUNT = 2**31 - 1
+
+
+def count(value: Any, name: str = "N") -> int:
+    """A result count (``N``, ``k``) as the core takes it: a positive integer (the core's own
+    upper bound then applies), or an InvalidArgumentError naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+    if not 1 <= value <= _LARGEST_COUNT:
+        raise InvalidArgumentError(f"{name} must be in [1, {_LARGEST_COUNT}], got {value}")
+    return int(value)
+
+
+def timestamp(value: Any, what: str = "timestamp") -> int:
+    """Seconds since the epoch as an int64; NaN, infinities and non-numbers are refused."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{what} must be a number of seconds, got {value!r}") from None
+    if not np.isfinite(number) or abs(number) >= 2.0**63:
+        raise InvalidArgumentError(f"{what} must be a finite number of seconds, got {value!r}")
+    return int(value) if isinstance(value, (int, np.integer)) else int(np.floor(number))
+
+
+def timestamps(values: Any, what: str = "timestamps") -> np.ndarray:
+    """An int64 array of seconds; NaN or infinite entries are refused, naming their rows."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return np.ascontiguousarray(array, dtype=np.int64)
+    try:
+        numbers = array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{what} must be numbers of seconds") from None
+    bad = np.flatnonzero(~np.isfinite(numbers) | (np.abs(numbers) >= 2.0**63))
+    if len(bad):
+        raise InvalidArgumentError(f"{what} must be finite numbers of seconds: rows {bad[:10].tolist()} are not")
+    return np.ascontiguousarray(np.floor(numbers), dtype=np.int64)

@@ -141,8 +141,8 @@ def training_sessions(sessions: SessionsLike, num_items: Optional[int] = None, u
             offsets, np.ascontiguousarray(log.item, dtype=np.int32), int(log.num_items), shop_id_array(log.item_ids),
             session_users, user_ids,
             np.ascontiguousarray(np.asarray(log.timestamp)[offsets[1:] - 1], dtype=np.int64) if timestamps is None
-            else np.ascontiguousarray(timestamps, dtype=np.int64))
-    stamps = None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64)
+            else _ids.timestamps(timestamps))
+    stamps = None if timestamps is None else _ids.timestamps(timestamps)
     offsets, raw = _session_columns(sessions)
     if session_users is not None and len(session_users) != len(offsets) - 1:
         raise InvalidArgumentError(f"{len(session_users)} users for {len(offsets) - 1} sessions: give one per session")
@@ -341,7 +341,7 @@ class Item2Vec(ShopIdsMixin, Estimator):
         """The ``N`` items closest to ``itemid`` (a shop id) by cosine similarity, as ``(ids,
         scores)`` in shop ids; ``NotFoundError`` (a KeyError) when the model never saw it."""
         model = self._fitted()
-        ids, scores = model.similar_items(self._dense_item(itemid), int(N))
+        ids, scores = model.similar_items(self._dense_item(itemid), _ids.count(N))
         return self._shop_items(ids[0]), scores[0]
 
     def encode_session(
@@ -397,6 +397,8 @@ class Item2Vec(ShopIdsMixin, Estimator):
         user_history = None if user_history is None else self._dense_items(user_history, model.num_items)
         user_history = None if user_history is None else user_history[user_history >= 0]
         filter_items = None if filter_items is None else self._dense_items(filter_items, model.num_items)
+        if not 0 <= float(profile_weight) <= 1:  # checked even without a history, as EmbeddingRecommender does
+            raise InvalidArgumentError(f"profile_weight must be in [0, 1], got {profile_weight}")
         query = self._encode_dense(items, kinds)
         if user_history is not None and len(user_history):
             profile = self._encode_dense(user_history, recency_decay=0.98, max_events=500)
@@ -408,7 +410,7 @@ class Item2Vec(ShopIdsMixin, Estimator):
         if filter_session_items:
             excluded += [int(i) for i in items]
         ids, scores = model.index.search(
-            query.reshape(1, -1), int(N), allowed=model.seen, excluded=np.asarray(excluded, dtype=np.int32), num_threads=1
+            query.reshape(1, -1), _ids.count(N), allowed=model.seen, excluded=np.asarray(excluded, dtype=np.int32), num_threads=1
         )
         keep = ids[0] >= 0
         return self._shop_items(ids[0][keep]), scores[0][keep]
@@ -478,4 +480,4 @@ class VectorIndex(ShopIdsMixin, Estimator):
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         allowed_flags = None if allowed is None else np.ascontiguousarray(allowed, dtype=np.uint8)
         excluded_ids = None if excluded is None else dense_ids(excluded)
-        return self._fitted().search(q, int(k), allowed_flags, excluded_ids, int(self.n_jobs))
+        return self._fitted().search(q, _ids.count(k, "k"), allowed_flags, excluded_ids, int(self.n_jobs))

@@ -366,6 +366,8 @@ def offer_audit(plan: Any, discounts: Any, group: Any, reference: Any = None, re
     depth = np.where(offer >= 0, discounts[np.clip(offer, 0, None)], 0.0)
     given = (offer >= 0).astype(float)
     labels, codes = np.unique(group, return_inverse=True)
+    if reference is not None and not np.any(labels == reference):
+        raise InvalidArgumentError(f"reference group {reference!r} is not among the groups {labels.tolist()[:20]}")
     reference_code = int(np.argmax(np.bincount(codes))) if reference is None else int(np.flatnonzero(labels == reference)[0])
     rng = np.random.default_rng(random_state)
 

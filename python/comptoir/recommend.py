@@ -222,14 +222,14 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
             # A model file from before models kept the shop's ids: dense ids in and out.
             excluded = self._excluded_dense(filter_items)
             out_ids, scores, reasons, unknown = model.recommend(
-                dense_ids(items), kind_codes, int(N), self._filters(allowed_items, filter_session_items, excluded),
+                dense_ids(items), kind_codes, _ids.count(N), self._filters(allowed_items, filter_session_items, excluded),
                 self._dense_user(user),
             )
         else:
             values, _ = _ids.shop_ids(items, "item")
             excluded = self._excluded_dense(filter_items)
             out_ids, scores, reasons, unknown, _unknown_user = _core.recommend.recommend_shop(
-                model, ids, _ids.id_texts(values), kind_codes, int(N), self._filters(allowed_items, filter_session_items),
+                model, ids, _ids.id_texts(values), kind_codes, _ids.count(N), self._filters(allowed_items, filter_session_items),
                 None if excluded is None else _ids.id_texts(self._shop_items(excluded)), self._user_key(user),
             )
             if not isinstance(out_ids, np.ndarray):
@@ -269,7 +269,7 @@ class _SessionRecommender(ShopIdsMixin, Estimator):
         model = self._fitted()
         offsets, items = self._dense_csr(sessions)
         ids, scores = model.recommend_batch(
-            offsets, items, int(N), self._filters(allowed_items, filter_session_items, self._excluded_dense(filter_items)),
+            offsets, items, _ids.count(N), self._filters(allowed_items, filter_session_items, self._excluded_dense(filter_items)),
             int(n_jobs)
         )
         return self._shop_items(ids), scores
@@ -361,7 +361,7 @@ class SessionKNN(_SessionRecommender):
             unknown = [v for v, d in zip(_ids.shop_ids(items)[0].tolist(), dense) if d < 0]
             raise InvalidArgumentError(f"the session has items this model never saw ({unknown[:5]}): refit to add them "
                                        "to the catalogue")
-        model.add_session(dense, int(timestamp), self._dense_user(user, add=True))
+        model.add_session(dense, _ids.timestamp(timestamp), self._dense_user(user, add=True))
 
     def forget(self, user: Any) -> int:
         """Erase every session of ``user`` (the shop's customer id); returns how many were removed
@@ -410,7 +410,7 @@ class Popularity(_SessionRecommender):
             data = training_sessions((np.array([0, len(column)], dtype=np.int64), column), num_items, item_ids=item_ids)
         self.model_ = _core.recommend.Popularity.fit(
             data.items,
-            None if timestamps is None else np.ascontiguousarray(timestamps, dtype=np.int64),
+            None if timestamps is None else _ids.timestamps(timestamps),
             None if kinds is None else np.ascontiguousarray(event_kind_codes(kinds)),
             int(data.num_items),
             _category_codes(item_category, data),
@@ -481,6 +481,7 @@ class FrequentlyBoughtTogether(_SessionRecommender):
     def bought_with(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
         """Items most often bought with ``itemid`` (a shop id), as ``(ids, association)`` in shop
         ids; ``NotFoundError`` (a KeyError) naming it when the model never saw the item."""
+        N = _ids.count(N)
         dense = self._dense_item(itemid)
         ids, scores = self._fitted().bought_with(dense)
         return self._shop_items(ids[:N]), scores[:N]
@@ -710,7 +711,7 @@ def evaluate_next_item(
         offsets, items = as_session_csr(test_sessions)
     core_model = model._fitted() if hasattr(model, "_fitted") else model
     return _core.eval.evaluate_next_item(
-        core_model, offsets, items, int(k),
+        core_model, offsets, items, _ids.count(k, "k"),
         None if item_popularity is None else np.ascontiguousarray(item_popularity, dtype=np.int64),
         int(n_jobs), int(max_prefix), make_progress(verbose),
     )
