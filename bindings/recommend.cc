@@ -40,21 +40,10 @@ struct FilterArrays {
   }
 };
 
-const char* ReasonKindName(recommend::ReasonKind kind) {
-  switch (kind) {
-    case recommend::ReasonKind::kCoVisited: return "co_visited";
-    case recommend::ReasonKind::kSimilarItem: return "similar_item";
-    case recommend::ReasonKind::kBoughtTogether: return "bought_together";
-    case recommend::ReasonKind::kTrending: return "trending";
-    case recommend::ReasonKind::kProfile: return "profile";
-  }
-  return "other";
-}
-
 py::tuple ResponseToPython(const recommend::RecommendResponse& response) {
   py::list reasons;
   for (const recommend::Reason& reason : response.reasons) {
-    reasons.append(py::make_tuple(ReasonKindName(reason.kind),
+    reasons.append(py::make_tuple(recommend::ReasonKindName(reason.kind),
                                   reason.anchor_item >= 0 ? py::object(py::int_(reason.anchor_item)) : py::object(py::none()),
                                   reason.support, reason.category, reason.ToString()));
   }
@@ -267,7 +256,7 @@ void RegisterRecommend(py::module_& m) {
         // Each reason as (kind, anchor item or None, support, category or -1, sentence).
         py::list reasons;
         for (ShopReason& reason : out.reasons) {
-          reasons.append(py::make_tuple(ReasonKindName(reason.kind),
+          reasons.append(py::make_tuple(recommend::ReasonKindName(reason.kind),
                                         reason.anchor_item.empty() ? py::object(py::none()) : ShopIdOut(ids, reason.anchor_item),
                                         reason.support, reason.category, std::move(reason.text)));
         }

@@ -75,6 +75,17 @@ CandidateFilter::CandidateFilter(const RecommendRequest& request, std::vector<st
   std::sort(buffer.begin(), buffer.end());
 }
 
+const char* ReasonKindName(ReasonKind kind) {
+  switch (kind) {
+    case ReasonKind::kCoVisited: return "co_visited";
+    case ReasonKind::kSimilarItem: return "similar_item";
+    case ReasonKind::kBoughtTogether: return "bought_together";
+    case ReasonKind::kTrending: return "trending";
+    case ReasonKind::kProfile: return "profile";
+  }
+  return "other";
+}
+
 bool CandidateFilter::Allows(std::int32_t item) const {
   if (!filters_.allowed_items.empty() &&
       (static_cast<std::size_t>(item) >= filters_.allowed_items.size() || filters_.allowed_items[item] == 0)) {

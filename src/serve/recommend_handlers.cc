@@ -15,17 +15,6 @@ namespace {
 // A category no item has (the catalogue's ids start at 0, -1 is "no category").
 constexpr std::int32_t kNoCategory = -2;
 
-const char* ReasonKindName(recommend::ReasonKind kind) {
-  switch (kind) {
-    case recommend::ReasonKind::kCoVisited: return "co_visited";
-    case recommend::ReasonKind::kSimilarItem: return "similar_item";
-    case recommend::ReasonKind::kBoughtTogether: return "bought_together";
-    case recommend::ReasonKind::kTrending: return "trending";
-    case recommend::ReasonKind::kProfile: return "profile";
-  }
-  return "other";
-}
-
 absl::StatusOr<std::vector<data::EventKind>> ParseKinds(const Json& body, std::size_t num_items) {
   std::vector<data::EventKind> kinds;
   const auto it = body.find("kinds");
@@ -155,7 +144,7 @@ absl::StatusOr<Json> HandleRecommend(const ServiceState& state, const Json& body
   }
   Json reasons = Json::array();
   for (const ShopReason& reason : answer->reasons) {
-    reasons.push_back({{"kind", ReasonKindName(reason.kind)},
+    reasons.push_back({{"kind", recommend::ReasonKindName(reason.kind)},
                        {"anchor", reason.anchor_item.empty() ? Json(nullptr) : Json(reason.anchor_item)},
                        {"support", reason.support},
                        {"text", reason.text}});

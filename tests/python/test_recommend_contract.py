@@ -108,7 +108,7 @@ def test_unknown_items_and_empty_sessions_are_handled(model):
         assert len(ids) == 4 and "popular" in reasons[-1]
     ids, _ = model.recommend_session([], N=4)
     assert len(ids) <= 4
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(comptoir.InvalidArgumentError, match="N must be"):
         model.recommend_session([1], N=0)
 
 

@@ -59,6 +59,9 @@ enum class TrainingEvents : std::int32_t {
   kMixed = 4,
 };
 
+// The kind's name as services and bindings print it: "co_visited", "similar_item", ...
+const char* ReasonKindName(ReasonKind kind);
+
 struct Reason {
   ReasonKind kind = ReasonKind::kTrending;
   std::int32_t anchor_item = -1;  // the session item that led here, when there is one
