@@ -122,16 +122,22 @@ def raised_on_client() -> Iterator[None]:
 
 
 @contextmanager
-def on_partition(partition: int, what: str) -> Iterator[None]:
-    """Run a partition's work, turning any error into a PartitionError naming the partition."""
+def on_partition(partition: int, what: str, as_text: bool = False) -> Iterator[None]:
+    """Run a partition's work, turning any error into a PartitionError naming the partition.
+    Engines that pass worker errors on as text (``as_text``: Spark) get it wrapped in a marker
+    ``raised_on_client`` reads back; the others (Dask) carry the error itself."""
     try:
         yield
     except _WorkerError:
         raise
-    except PartitionError as error:
-        raise _WorkerError(type(error)(partition, error.problem, error.kind)) from None
     except Exception as error:  # noqa: BLE001 - every failure must reach the client named
-        raise _WorkerError(PartitionError(partition, f"{what}: {error}", type(error).__name__)) from None
+        if isinstance(error, PartitionError):
+            named = type(error)(partition, error.problem, error.kind)
+        else:
+            named = PartitionError(partition, f"{what}: {error}", type(error).__name__)
+        if as_text:
+            raise _WorkerError(named) from None
+        raise named from None
 
 
 # ---- models, loaded once per worker process --------------------------------------------------

@@ -95,7 +95,7 @@ def score(X: DataFrame, model: Any, reasons: int = 0, id_column: Optional[str] =
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         number = _partition()
         for batch in batches:
-            with _d.on_partition(number, "scoring"):
+            with _d.on_partition(number, "scoring", as_text=True):
                 yield _d.score_frame(batch, info, data.value, count, keep)
 
     return X.mapInPandas(run, schema)
@@ -146,7 +146,7 @@ def recommend(events: DataFrame, model: Any, N: int = 20, session: str = "sessio
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         number = _partition()
-        with _d.on_partition(number, "recommending"):
+        with _d.on_partition(number, "recommending", as_text=True):
             yield _d.recommend_frame(_gathered(batches, source), info, data.value, **options)
 
     return events.mapInPandas(run, schema)
@@ -172,7 +172,7 @@ def _per_partition(events: DataFrame, build: Any, snapshot: Any, user: str, what
                           + schema.fields[1:])
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        with _d.on_partition(_partition(), what):
+        with _d.on_partition(_partition(), what, as_text=True):
             frame = _gathered(batches, source)
             result = build(frame) if len(frame) else shape.iloc[:0].set_index("customer")
             out = result.reset_index()
@@ -235,7 +235,7 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
         import pandas as pd
 
         number = _partition()
-        with _d.on_partition(number, "reading offers"):
+        with _d.on_partition(number, "reading offers", as_text=True):
             frame = _gathered(batches, source)
             segments = _d.partition_segments(frame, number, spec, frame[id_column].to_numpy())
         yield pd.DataFrame({"partition": [number], "payload": [pickle.dumps(segments, protocol=5)]})
@@ -245,7 +245,7 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
     def each(function: Any, *args: Any) -> list:
         def run(row: Any) -> Tuple[int, bytes]:
             part = pickle.loads(row["payload"])
-            with _d.on_partition(part.partition, "planning"):
+            with _d.on_partition(part.partition, "planning", as_text=True):
                 return row["partition"], pickle.dumps(function(part, *args), protocol=5)
 
         with _d.raised_on_client():
@@ -264,7 +264,7 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
 
     def assign(batches: Iterator[Any]) -> Iterator[Any]:
         number = _partition()
-        with _d.on_partition(number, "assigning offers"):
+        with _d.on_partition(number, "assigning offers", as_text=True):
             frame = _gathered(batches, source)
             yield _d.plan_frame(frame, number, spec, frame[id_column].to_numpy(), shared.value, floor)
 
