@@ -46,6 +46,13 @@ def _gathered(batches: Iterator[Any], schema: Any) -> Any:
     return pd.DataFrame({field.name: pd.Series([], dtype=object) for field in schema.fields})
 
 
+def _plain(frame: Any) -> Any:
+    """Text columns as Python objects: Arrow-backed pandas strings may arrive in chunks, which
+    Spark's Arrow writer does not take."""
+    text = [name for name, dtype in frame.dtypes.items() if dtype.kind not in "biufcmM"]
+    return frame.astype({name: object for name in text}) if text else frame
+
+
 _TYPES = {"float": T.DoubleType(), "int": T.LongType(), "text": T.StringType()}
 
 
@@ -87,6 +94,7 @@ def score(X: DataFrame, model: Any, reasons: int = 0, id_column: Optional[str] =
     uplift model (a path, model-file bytes or a fitted estimator): ``id_column`` (when ``X`` has
     it) and ``keep``, then the scores (see ``comptoir.dask.score``)."""
     info, data = _model(X, model)
+    _d.check_columns(X, list(info.features) + list(keep), "model's feature")
     keep = ([id_column] if id_column and id_column in X.columns else []) + [k for k in keep if k != id_column]
     kinds = {f.name: f.dataType for f in X.schema.fields}
     schema = _schema([(k, "id") for k in keep] + _d.score_columns(info, int(reasons)), kinds)
@@ -96,7 +104,7 @@ def score(X: DataFrame, model: Any, reasons: int = 0, id_column: Optional[str] =
         number = _partition()
         for batch in batches:
             with _d.on_partition(number, "scoring", as_text=True):
-                yield _d.score_frame(batch, info, data.value, count, keep)
+                yield _plain(_d.score_frame(batch, info, data.value, count, keep))
 
     return X.mapInPandas(run, schema)
 
@@ -147,7 +155,7 @@ def recommend(events: DataFrame, model: Any, N: int = 20, session: str = "sessio
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         number = _partition()
         with _d.on_partition(number, "recommending", as_text=True):
-            yield _d.recommend_frame(_gathered(batches, source), info, data.value, **options)
+            yield _plain(_d.recommend_frame(_gathered(batches, source), info, data.value, **options))
 
     return events.mapInPandas(run, schema)
 
@@ -177,7 +185,7 @@ def _per_partition(events: DataFrame, build: Any, snapshot: Any, user: str, what
             result = build(frame) if len(frame) else shape.iloc[:0].set_index("customer")
             out = result.reset_index()
             out.columns = ["customer"] + list(out.columns[1:])
-            yield out
+            yield _plain(out)
 
     return events.mapInPandas(run, schema)
 
@@ -266,7 +274,7 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
         number = _partition()
         with _d.on_partition(number, "assigning offers", as_text=True):
             frame = _gathered(batches, source)
-            yield _d.plan_frame(frame, number, spec, frame[id_column].to_numpy(), shared.value, floor)
+            yield _plain(_d.plan_frame(frame, number, spec, frame[id_column].to_numpy(), shared.value, floor))
 
     table = value.mapInPandas(assign, schema)
     if return_totals:
