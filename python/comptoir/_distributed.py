@@ -226,20 +226,26 @@ def model_info(data: bytes) -> ModelInfo:
 # ---- scoring ---------------------------------------------------------------------------------
 
 
-def score_columns(info: ModelInfo, reasons: int) -> List[Tuple[str, str]]:
-    """The output's score columns as (name, "float" | "text"), in order."""
+def score_columns(info: ModelInfo, reasons: Any) -> List[Tuple[str, str]]:
+    """The output's score columns as (name, "float" | "text"), in order. ``reasons``: how many
+    top contributions to name per row (per offer for uplift models), or ``"main"`` for an uplift
+    model's ``main_reasons`` (what offer plans quote), one column ``<offer>_main_reason`` each."""
+    if reasons == "main" and info.family != "uplift":
+        raise PartitionError(None, 'reasons="main" is for uplift models; a scorer takes a number of reasons')
     if info.family == "uplift":
         columns = [(offer, "float") for offer in info.offers]
-        columns += [(f"{offer}_reason_{r}", "text") for offer in info.offers for r in range(1, reasons + 1)]
+        if reasons == "main":
+            return columns + [(f"{offer}_main_reason", "text") for offer in info.offers]
+        columns += [(f"{offer}_reason_{r}", "text") for offer in info.offers for r in range(1, int(reasons) + 1)]
         return columns
     name = "probability" if info.family == "classifier" else "prediction"
-    return [(name, "float")] + [(f"reason_{r}", "text") for r in range(1, reasons + 1)]
+    return [(name, "float")] + [(f"reason_{r}", "text") for r in range(1, int(reasons) + 1)]
 
 
 def top_reasons(contributions: np.ndarray, names: Sequence[str], k: int) -> List[List[str]]:
     """The ``k`` largest contributions per row (by magnitude) as "feature=+0.123", as
     ``comptoir score --explain`` writes them; one list per rank."""
-    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
+    top = np.argsort(-np.abs(contributions), axis=1)[:, :k]  # as the CLI ranks them, ties included
     rows = np.arange(len(contributions))
     return [[f"{names[c]}={v:+.3f}" for c, v in zip(top[:, r], contributions[rows, top[:, r]])] for r in range(top.shape[1])]
 
@@ -250,7 +256,7 @@ def check_columns(frame: Any, needed: Sequence[str], what: str) -> None:
         raise MissingColumnsError(None, f"lacks the {what} columns {missing} (it has {list(frame.columns)})")
 
 
-def score_frame(frame: Any, info: ModelInfo, data: bytes, reasons: int = 0, keep: Sequence[str] = ()) -> Any:
+def score_frame(frame: Any, info: ModelInfo, data: bytes, reasons: Any = 0, keep: Sequence[str] = ()) -> Any:
     """Scores of one pandas frame: ``keep`` columns, then ``score_columns``; the frame's index."""
     import pandas as pd
 
@@ -262,11 +268,19 @@ def score_frame(frame: Any, info: ModelInfo, data: bytes, reasons: int = 0, keep
         effect = np.asarray(model.predict(X)) if len(X) else np.zeros((0, len(info.offers)))
         for j, offer in enumerate(info.offers):
             out[offer] = effect[:, j].astype(np.float64)
+        if reasons == "main":
+            main = np.asarray(model.main_reasons(X), dtype=object) if len(X) else np.zeros((0, len(info.offers)), object)
+            for j, offer in enumerate(info.offers):
+                out[f"{offer}_main_reason"] = main[:, j]
+            return out
         for offer in info.offers:
-            contributions = model.explain(X, offer).drop(columns="base_value").to_numpy() if len(X) and reasons else None
-            for r in range(reasons):
-                out[f"{offer}_reason_{r + 1}"] = top_reasons(contributions, info.features, reasons)[r] \
-                    if contributions is not None else np.array([], dtype=object)
+            if not reasons:
+                break
+            contributions = (model.explain(X, offer).drop(columns="base_value").to_numpy() if len(X)
+                             else np.zeros((0, len(info.features))))
+            ranked = top_reasons(contributions, info.features, int(reasons))
+            for r in range(int(reasons)):
+                out[f"{offer}_reason_{r + 1}"] = ranked[r] if r < len(ranked) and len(X) else np.array([], dtype=object)
         return out
     if info.family == "classifier":
         out["probability"] = model.predict_proba(X)[:, 1].astype(np.float64) if len(X) else np.zeros(0)
@@ -473,9 +487,20 @@ class OfferSpec:
     cost: Any = None                          # number, per-offer list, or {offer: number or column}
     cost_columns: Dict[str, str] = field(default_factory=dict)
     n_jobs: int = 1
+    reasons: Dict[str, str] = field(default_factory=dict)  # offer -> column of the reason a plan quotes
 
     @staticmethod
-    def of(columns: Sequence[str], offers: Optional[Sequence[str]], cost: Any, id_column: Optional[str]) -> "OfferSpec":
+    def of(columns: Sequence[str], offers: Optional[Sequence[str]], cost: Any, id_column: Optional[str],
+           reasons: Optional[Dict[str, str]] = None) -> "OfferSpec":
+        spec = OfferSpec._of(columns, offers, cost, id_column)
+        if reasons is not None:
+            if sorted(map(str, reasons)) != sorted(spec.offers):
+                raise PartitionError(None, f"reasons must name a column for each of {spec.offers}, got {sorted(reasons)}")
+            spec.reasons = {str(k): str(v) for k, v in reasons.items()}
+        return spec
+
+    @staticmethod
+    def _of(columns: Sequence[str], offers: Optional[Sequence[str]], cost: Any, id_column: Optional[str]) -> "OfferSpec":
         names = [str(c) for c in (offers if offers is not None else [c for c in columns if c != id_column])]
         if not names:
             raise PartitionError(None, "value has no offer columns")
@@ -506,7 +531,11 @@ class OfferSpec:
         from .promo import _offers_of
 
         value, cost = self.matrices(frame)
-        return _offers_of(pd.DataFrame(value, columns=self.offers, index=ids), cost)
+        reasons = None
+        if self.reasons:
+            check_columns(frame, [self.reasons[o] for o in self.offers], "reason")
+            reasons = frame[[self.reasons[o] for o in self.offers]].to_numpy(dtype=object)
+        return _offers_of(pd.DataFrame(value, columns=self.offers, index=ids), cost, reasons)
 
 
 # A segment's key in the single machine's order, as a tuple (-slope, partition, row, cost):

@@ -68,22 +68,24 @@ def _compute(*collections: Any) -> Any:
 # ---- scoring ---------------------------------------------------------------------------------
 
 
-def _score_partition(frame: Any, info: _d.ModelInfo, data: bytes, reasons: int, keep: Sequence[str],
+def _score_partition(frame: Any, info: _d.ModelInfo, data: bytes, reasons: Any, keep: Sequence[str],
                      partition_info: Any = None) -> Any:
     with _d.on_partition(_number(partition_info), "scoring"):
         return _d.score_frame(frame, info, data, reasons, keep)
 
 
-def score(X: Any, model: Any, reasons: int = 0, keep: Sequence[str] = ()) -> Any:
+def score(X: Any, model: Any, reasons: Any = 0, keep: Sequence[str] = ()) -> Any:
     """Scores of every row of ``X`` (a Dask DataFrame holding the model's feature columns) with a
     saved scorer or uplift model (a path, model-file bytes or a fitted estimator): the ``keep``
-    columns, then the scores (see the module's docstring), on ``X``'s index."""
+    columns, then the scores (see the module's docstring), on ``X``'s index; ``reasons="main"``
+    adds an uplift model's ``main_reasons`` (``<offer>_main_reason``), which plans quote."""
     info, data = _model(model)
     keep = list(keep)
-    meta = _empty([(k, "id") for k in keep] + _d.score_columns(info, int(reasons)),
+    reasons = reasons if reasons == "main" else int(reasons)
+    meta = _empty([(k, "id") for k in keep] + _d.score_columns(info, reasons),
                   {k: X._meta[k].dtype for k in keep if k in X.columns})
     meta.index = X._meta.index
-    return X.map_partitions(_score_partition, info, data, int(reasons), keep, meta=meta, align_dataframes=False)
+    return X.map_partitions(_score_partition, info, data, reasons, keep, meta=meta, align_dataframes=False)
 
 
 # ---- co-partitioning -------------------------------------------------------------------------
@@ -191,9 +193,14 @@ def purchase_labels(events: Any, snapshot: Any, horizon_days: int, user: str = "
 # ---- the offer plan --------------------------------------------------------------------------
 
 
-def _segments(frame: Any, partition: int, spec: _d.OfferSpec) -> _d.Segments:
+def _ids(frame: Any, id_column: Optional[str]) -> Any:
+    return frame.index if id_column is None else frame[id_column].to_numpy()
+
+
+def _segments(frame: Any, partition: int, spec: _d.OfferSpec, id_column: Optional[str]) -> _d.Segments:
     with _d.on_partition(partition, "reading offers"):
-        return _d.partition_segments(frame, partition, spec, frame.index)
+        _d.check_columns(frame, [id_column] if id_column else [], "customer id")
+        return _d.partition_segments(frame, partition, spec, _ids(frame, id_column))
 
 
 def _round(function: Any, segments: _d.Segments, args: Tuple[Any, ...]) -> Any:
@@ -202,18 +209,22 @@ def _round(function: Any, segments: _d.Segments, args: Tuple[Any, ...]) -> Any:
 
 
 def _plan_partition(frame: Any, spec: _d.OfferSpec, decision: _d.PlanDecision, min_value_per_spend: float,
-                    partition_info: Any = None) -> Any:
+                    id_column: Optional[str], partition_info: Any = None) -> Any:
     number = _number(partition_info)
     with _d.on_partition(number, "assigning offers"):
-        return _d.plan_frame(frame, number, spec, frame.index, decision, min_value_per_spend)
+        return _d.plan_frame(frame, number, spec, _ids(frame, id_column), decision, min_value_per_spend)
 
 
 def plan_offers(value: Any, cost: Any, budget: float, offers: Optional[Sequence[str]] = None,
-                min_value_per_spend: float = 1.0, return_totals: bool = False) -> Any:
+                min_value_per_spend: float = 1.0, reasons: Optional[Dict[str, str]] = None,
+                id_column: Optional[str] = None, return_totals: bool = False) -> Any:
     """``comptoir.promo.plan_offers(value=..., cost=...).at(budget, min_value_per_spend)`` across
     all partitions: ``value`` is a Dask DataFrame indexed by customer with one column per offer
     (``offers`` names them; default: every column), ``cost`` one number, one per offer, or a dict
-    by offer name of numbers or of columns of ``value`` holding each customer's cost. Returns the
+    by offer name of numbers or of columns of ``value`` holding each customer's cost;
+    ``reasons`` a dict by offer name of columns holding the text the plan quotes (such as
+    ``score(X, model, reasons="main")`` gives); ``id_column`` a column holding the customer ids
+    instead of the index. Returns the
     plan table as a Dask DataFrame (its rows those of the single-machine plan of the gathered
     rows; its index restarts in each partition), with ``return_totals=True`` also the totals
     (``spend``, ``value``, ``profit``, ``roi``, ``lp_bound``, ``budget``, ``offer_names``).
@@ -221,9 +232,10 @@ def plan_offers(value: Any, cost: Any, budget: float, offers: Optional[Sequence[
     The global reduction runs now: the value table is persisted, each partition sends summaries
     and the few segments near the budget's price, and the client decides; the table itself is
     lazy."""
-    spec = _d.OfferSpec.of(list(value.columns), offers, cost, None)
+    spec = _d.OfferSpec.of([c for c in value.columns if c not in (reasons or {}).values()], offers, cost, id_column,
+                           reasons)
     parts = value.to_delayed()
-    segments = dask.persist(*[dask.delayed(_segments)(part, p, spec) for p, part in enumerate(parts)])
+    segments = dask.persist(*[dask.delayed(_segments)(part, p, spec, id_column) for p, part in enumerate(parts)])
 
     def each(function: Any, *args: Any) -> list:
         return list(_compute(*[dask.delayed(_round)(function, s, args) for s in segments]))
@@ -231,9 +243,10 @@ def plan_offers(value: Any, cost: Any, budget: float, offers: Optional[Sequence[
     with _d.raised_on_client():
         decision = _d.solve_plan(each, budget, min_value_per_spend)
     del segments
-    meta = _empty(_d.PLAN_COLUMNS, {"customer": value._meta.index.dtype})
+    ids = value._meta.index.dtype if id_column is None else value._meta[id_column].dtype
+    meta = _empty(_d.PLAN_COLUMNS, {"customer": ids})
     table = value.map_partitions(_plan_partition, spec, dask.delayed(decision, pure=True), float(min_value_per_spend),
-                                 meta=meta, align_dataframes=False)
+                                 id_column, meta=meta, align_dataframes=False)
     if return_totals:
         return table, {**decision.totals, "offer_names": list(spec.offers)}
     return table

@@ -88,7 +88,7 @@ def _collect(frame: DataFrame) -> List[Any]:
 # ---- scoring ---------------------------------------------------------------------------------
 
 
-def score(X: DataFrame, model: Any, reasons: int = 0, id_column: Optional[str] = "customer",
+def score(X: DataFrame, model: Any, reasons: Any = 0, id_column: Optional[str] = "customer",
           keep: Sequence[str] = ()) -> DataFrame:
     """Scores of every row of ``X`` (holding the model's feature columns) with a saved scorer or
     uplift model (a path, model-file bytes or a fitted estimator): ``id_column`` (when ``X`` has
@@ -97,8 +97,8 @@ def score(X: DataFrame, model: Any, reasons: int = 0, id_column: Optional[str] =
     _d.check_columns(X, list(info.features) + list(keep), "model's feature")
     keep = ([id_column] if id_column and id_column in X.columns else []) + [k for k in keep if k != id_column]
     kinds = {f.name: f.dataType for f in X.schema.fields}
-    schema = _schema([(k, "id") for k in keep] + _d.score_columns(info, int(reasons)), kinds)
-    count = int(reasons)
+    count = reasons if reasons == "main" else int(reasons)
+    schema = _schema([(k, "id") for k in keep] + _d.score_columns(info, count), kinds)
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         number = _partition()
@@ -227,7 +227,7 @@ def purchase_labels(events: DataFrame, snapshot: Any, horizon_days: int, user: s
 
 def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "customer",
                 offers: Optional[Sequence[str]] = None, min_value_per_spend: float = 1.0,
-                return_totals: bool = False) -> Any:
+                reasons: Optional[Dict[str, str]] = None, return_totals: bool = False) -> Any:
     """``comptoir.promo.plan_offers(value=..., cost=...).at(budget, min_value_per_spend)`` across
     all partitions (see ``comptoir.dask.plan_offers``): ``value`` holds the customer ids in
     ``id_column`` and one column per offer; the plan's rows are those of the single-machine
@@ -235,7 +235,8 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
     partitions the reduction saw are the ones assigned."""
     if id_column not in value.columns:
         raise MissingColumnsError(None, f"value lacks the customer id column '{id_column}' (it has {value.columns})")
-    spec = _d.OfferSpec.of(list(value.columns), offers, cost, id_column)
+    spec = _d.OfferSpec.of([c for c in value.columns if c not in (reasons or {}).values()], offers, cost, id_column,
+                           reasons)
     source = value.schema
     value = value.persist()
 

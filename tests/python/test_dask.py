@@ -222,3 +222,43 @@ def _bytes_file(data: bytes) -> str:
     handle.write(data)
     handle.close()
     return handle.name
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+
+def _parquet_directory(frame, path, parts):
+    path.mkdir()
+    for number, part in enumerate(chunks(frame, parts)):
+        part.to_parquet(path / f"part.{number}.parquet", index=False)
+    return str(path)
+
+
+def test_the_cli_scores_and_plans_on_the_cluster_as_it_does_alone(client, tmp_path, capsys):
+    from comptoir import cli
+
+    X = cases.features_of(cases.customers()).reset_index()
+    directory = _parquet_directory(X, tmp_path / "customers", 3)
+    scorer, uplift = tmp_path / "scorer.cmf", tmp_path / "uplift.cmf"
+    scorer.write_bytes(cases.scorer_bytes())
+    uplift.write_bytes(cases.uplift_bytes())
+    address = client.scheduler.address
+    common = ["--id-column", "customer"]
+    assert cli.main(["score", str(scorer), directory, str(tmp_path / "alone.parquet"), "--explain", "2", *common]) == 0
+    assert cli.main(["score", str(scorer), directory, str(tmp_path / "scores"), "--explain", "2", "--dask", address,
+                     *common]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "scores"), pd.read_parquet(tmp_path / "alone.parquet"),
+                                  check_dtype=False)
+    plan = ["--budget", "12", "--value", "40", "--cost", "0.5,1", *common]
+    assert cli.main(["offers", str(uplift), directory, str(tmp_path / "alone_plan.parquet"), *plan]) == 0
+    assert cli.main(["offers", str(uplift), directory, str(tmp_path / "plan"), "--dask", address, *plan]) == 0
+    got, expected = pd.read_parquet(tmp_path / "plan"), pd.read_parquet(tmp_path / "alone_plan.parquet")
+    assert (expected["offer"] > 0).sum() > 3  # the budget binds
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    # A partition without a feature column: exit status 2, the partition named, no output.
+    broken = tmp_path / "broken"
+    _parquet_directory(X, broken, 2)
+    X.iloc[:5].drop(columns=[X.columns[3]]).to_parquet(broken / "part.2.parquet", index=False)
+    capsys.readouterr()
+    assert cli.main(["score", str(scorer), str(broken), str(tmp_path / "none"), "--dask", address, *common]) == 2
+    assert "partition 2" in capsys.readouterr().err and not (tmp_path / "none").exists()
