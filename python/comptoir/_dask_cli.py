@@ -67,7 +67,7 @@ def score(args: argparse.Namespace) -> int:
 def _offer_table(plan: Any, ids: Any) -> Any:
     import pandas as pd
 
-    from ._distributed import text_dtype
+    from ._plan_reduction import text_dtype
 
     given = plan["offer_code"].to_numpy() > 0
     out = pd.DataFrame({ids: plan["customer"]} if ids else {}, index=plan.index)

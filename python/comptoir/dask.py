@@ -33,12 +33,13 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _distributed as _d
+from . import _plan_reduction as _p
 from ._distributed import (InfeasibleBudgetError, MissingColumnsError, MixedIdTypesError, ModelLoadError,
                            NotCoPartitionedError, PartitionError)
 
 try:
     import dask
-    import dask.dataframe as dd
+    import dask.dataframe  # noqa: F401 - the dataframe extra (comptoir[dask])
 except ImportError as error:  # pragma: no cover - the optional dependency
     raise ImportError("comptoir.dask needs Dask: pip install 'comptoir[dask]'") from error
 
@@ -50,7 +51,7 @@ def _number(partition_info: Optional[Dict[str, Any]]) -> int:
 def _empty(columns: Sequence[Tuple[str, str]], ids: Dict[str, Any]) -> Any:
     import pandas as pd
 
-    types = {"float": np.float64, "int": np.int64, "text": _d.text_dtype()}
+    types = {"float": np.float64, "int": np.int64, "text": _p.text_dtype()}
     return pd.DataFrame({name: pd.Series([], dtype=ids.get(name, object) if kind == "id" else types[kind])
                          for name, kind in columns})
 
@@ -197,22 +198,22 @@ def _ids(frame: Any, id_column: Optional[str]) -> Any:
     return frame.index if id_column is None else frame[id_column].to_numpy()
 
 
-def _segments(frame: Any, partition: int, spec: _d.OfferSpec, id_column: Optional[str]) -> _d.Segments:
+def _segments(frame: Any, partition: int, spec: _p.OfferSpec, id_column: Optional[str]) -> _p.Segments:
     with _d.on_partition(partition, "reading offers"):
         _d.check_columns(frame, [id_column] if id_column else [], "customer id")
-        return _d.partition_segments(frame, partition, spec, _ids(frame, id_column))
+        return _p.partition_segments(frame, partition, spec, _ids(frame, id_column))
 
 
-def _round(function: Any, segments: _d.Segments, args: Tuple[Any, ...]) -> Any:
+def _round(function: Any, segments: _p.Segments, args: Tuple[Any, ...]) -> Any:
     with _d.on_partition(segments.partition, "planning"):
         return function(segments, *args)
 
 
-def _plan_partition(frame: Any, spec: _d.OfferSpec, decision: _d.PlanDecision, min_value_per_spend: float,
+def _plan_partition(frame: Any, spec: _p.OfferSpec, decision: _p.PlanDecision, min_value_per_spend: float,
                     id_column: Optional[str], partition_info: Any = None) -> Any:
     number = _number(partition_info)
     with _d.on_partition(number, "assigning offers"):
-        return _d.plan_frame(frame, number, spec, _ids(frame, id_column), decision, min_value_per_spend)
+        return _p.plan_frame(frame, number, spec, _ids(frame, id_column), decision, min_value_per_spend)
 
 
 def plan_offers(value: Any, cost: Any, budget: float, offers: Optional[Sequence[str]] = None,
@@ -232,7 +233,7 @@ def plan_offers(value: Any, cost: Any, budget: float, offers: Optional[Sequence[
     The global reduction runs now: the value table is persisted, each partition sends summaries
     and the few segments near the budget's price, and the client decides; the table itself is
     lazy."""
-    spec = _d.OfferSpec.of([c for c in value.columns if c not in (reasons or {}).values()], offers, cost, id_column,
+    spec = _p.OfferSpec.of([c for c in value.columns if c not in (reasons or {}).values()], offers, cost, id_column,
                            reasons)
     parts = value.to_delayed()
     segments = dask.persist(*[dask.delayed(_segments)(part, p, spec, id_column) for p, part in enumerate(parts)])
@@ -241,10 +242,10 @@ def plan_offers(value: Any, cost: Any, budget: float, offers: Optional[Sequence[
         return list(_compute(*[dask.delayed(_round)(function, s, args) for s in segments]))
 
     with _d.raised_on_client():
-        decision = _d.solve_plan(each, budget, min_value_per_spend)
+        decision = _p.solve_plan(each, budget, min_value_per_spend)
     del segments
     ids = value._meta.index.dtype if id_column is None else value._meta[id_column].dtype
-    meta = _empty(_d.PLAN_COLUMNS, {"customer": ids})
+    meta = _empty(_p.PLAN_COLUMNS, {"customer": ids})
     table = value.map_partitions(_plan_partition, spec, dask.delayed(decision, pure=True), float(min_value_per_spend),
                                  id_column, meta=meta, align_dataframes=False)
     if return_totals:

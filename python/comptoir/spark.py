@@ -20,6 +20,7 @@ import pickle
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _distributed as _d
+from . import _plan_reduction as _p
 from ._distributed import (InfeasibleBudgetError, MissingColumnsError, MixedIdTypesError, ModelLoadError,
                            NotCoPartitionedError, PartitionError)
 
@@ -235,7 +236,7 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
     partitions the reduction saw are the ones assigned."""
     if id_column not in value.columns:
         raise MissingColumnsError(None, f"value lacks the customer id column '{id_column}' (it has {value.columns})")
-    spec = _d.OfferSpec.of([c for c in value.columns if c not in (reasons or {}).values()], offers, cost, id_column,
+    spec = _p.OfferSpec.of([c for c in value.columns if c not in (reasons or {}).values()], offers, cost, id_column,
                            reasons)
     source = value.schema
     value = value.persist()
@@ -246,7 +247,7 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
         number = _partition()
         with _d.on_partition(number, "reading offers", as_text=True):
             frame = _gathered(batches, source)
-            segments = _d.partition_segments(frame, number, spec, frame[id_column].to_numpy())
+            segments = _p.partition_segments(frame, number, spec, frame[id_column].to_numpy())
         yield pd.DataFrame({"partition": [number], "payload": [pickle.dumps(segments, protocol=5)]})
 
     segments = value.mapInPandas(make, "partition int, payload binary").persist()
@@ -263,19 +264,19 @@ def plan_offers(value: DataFrame, cost: Any, budget: float, id_column: str = "cu
 
     try:
         with _d.raised_on_client():
-            decision = _d.solve_plan(each, budget, min_value_per_spend)
+            decision = _p.solve_plan(each, budget, min_value_per_spend)
     finally:
         segments.unpersist()
     shared = _session(value).sparkContext.broadcast(decision)
     floor = float(min_value_per_spend)
     kinds = {id_column: source[id_column].dataType}
-    schema = _schema([("customer", "id")] + list(_d.PLAN_COLUMNS[1:]), {"customer": kinds[id_column]})
+    schema = _schema([("customer", "id")] + list(_p.PLAN_COLUMNS[1:]), {"customer": kinds[id_column]})
 
     def assign(batches: Iterator[Any]) -> Iterator[Any]:
         number = _partition()
         with _d.on_partition(number, "assigning offers", as_text=True):
             frame = _gathered(batches, source)
-            yield _plain(_d.plan_frame(frame, number, spec, frame[id_column].to_numpy(), shared.value, floor))
+            yield _plain(_p.plan_frame(frame, number, spec, frame[id_column].to_numpy(), shared.value, floor))
 
     table = value.mapInPandas(assign, schema)
     if return_totals:

@@ -145,6 +145,29 @@ def test_the_plan_with_costs_per_offer_over_many_segments(client):
             expected.attrs["lp_bound"])
 
 
+def test_the_price_bracket_and_the_tail_walk_in_small_rounds_give_the_same_plan(client, monkeypatch):
+    from comptoir import _plan_reduction
+    from comptoir.promo import plan_offers
+
+    walk, rounds = _plan_reduction._walk_tail, []
+
+    def counted(each, *args):
+        return walk(lambda function, *a: rounds.append(1) or each(function, *a), *args)
+
+    monkeypatch.setattr(_plan_reduction, "_walk_tail", counted)
+    monkeypatch.setattr(_plan_reduction, "_TAIL_ROUND", 2)  # segments per partition and round
+    monkeypatch.setattr(_plan_reduction, "_THRESHOLDS", 5)  # a wide bracket around the price
+    rng = np.random.default_rng(8)
+    for trial in range(4):
+        frame, cost, _ = cases.random_offer_case(rng, 500, 2, integer=trial % 2 == 0)
+        budget = float(cost.sum() / 25 + 0.5)
+        expected = plan_offers(value=frame[["offer_0", "offer_1"]], cost=cost).at(budget)
+        table = cdask.plan_offers(split(frame, 4), {"offer_0": "cost_0", "offer_1": "cost_1"}, budget,
+                                  offers=["offer_0", "offer_1"])
+        cases.same_plan(table.compute(), expected)
+    assert len(rounds) > 4  # the tail took more than one round somewhere
+
+
 # ---- bad input ---------------------------------------------------------------------------------
 
 
