@@ -220,6 +220,9 @@ def score_columns(info: ModelInfo, reasons: Any) -> List[Tuple[str, str]]:
     """The output's score columns as (name, "float" | "text"), in order. ``reasons``: how many
     top contributions to name per row (per offer for uplift models), or ``"main"`` for an uplift
     model's ``main_reasons`` (what offer plans quote), one column ``<offer>_main_reason`` each."""
+    if info.family == "recommender":
+        raise PartitionError(None, "the model is a recommender: recommend() takes it, score() takes scorers and "
+                             "uplift models")
     if reasons == "main" and info.family != "uplift":
         raise PartitionError(None, 'reasons="main" is for uplift models; a scorer takes a number of reasons')
     if info.family == "uplift":
@@ -457,7 +460,9 @@ def atomic_directory(path: str) -> Iterator[str]:
     written: a failed job leaves no output that looks complete."""
     path = os.path.abspath(os.fspath(path))
     if os.path.exists(path):
-        raise FileExistsError(f"{path} exists: choose a new output directory")
+        from .exceptions import ComptoirOSError
+
+        raise ComptoirOSError(f"{path} exists: choose a new output directory (nothing is overwritten)")
     staging = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
         yield staging

@@ -70,6 +70,15 @@ def scorer_bytes() -> bytes:
 
 
 @functools.lru_cache(maxsize=None)
+def regressor_bytes() -> bytes:
+    """A spend-like regressor no other test sends, so that its loads can be counted."""
+    from comptoir.trees import GradientBoostingRegressor
+
+    X = customers()
+    return GradientBoostingRegressor(n_estimators=5, n_jobs=1).fit(features_of(X), X["converted"] * 3).to_bytes()
+
+
+@functools.lru_cache(maxsize=None)
 def uplift_bytes() -> bytes:
     from comptoir.trees import GradientBoostingClassifier
     from comptoir.uplift import EstimatorFactory, TLearner

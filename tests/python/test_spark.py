@@ -54,6 +54,28 @@ def test_scores_and_uplift_effects_equal_the_single_process_models(spark):
     pd.testing.assert_frame_equal(effects, expected, check_dtype=False, check_names=False)
 
 
+def _loads_per_process(digest):
+    def report(batches):
+        for _ in batches:
+            pass
+        yield pd.DataFrame({"pid": [os.getpid()], "loads": [_distributed.LOADS.get(digest, 0)]})
+
+    return report
+
+
+def test_a_model_is_loaded_once_per_python_worker_not_once_per_partition(spark):
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    X = cases.features_of(cases.customers())
+    data = cases.regressor_bytes()
+    cspark.collect(cspark.score(frame(spark, X.reset_index(), 8), data))
+    # Read from the same kind of Python workers that scored (those of pandas functions).
+    seen = spark.range(16).repartition(8).mapInPandas(_loads_per_process(_distributed.digest_of(data)), "pid long, loads long")
+    loads = dict(seen.toPandas().itertuples(index=False))
+    assert loads and max(loads.values()) <= 1 and sum(loads.values()) >= 1, loads
+
+
 def test_recommendations_equal_recommend_session(spark):
     sessions = cases.sessions()
     model = comptoir.load_model(_file(cases.recommender_bytes()))
