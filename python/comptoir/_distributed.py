@@ -1,12 +1,11 @@
 """What ``comptoir.dask`` and ``comptoir.spark`` share: the work done on one partition (a pandas
-frame) and the global reduction of the offer plan. The engine modules only move partitions and
-small results around; nothing here imports Dask or Spark.
+frame), the errors that name partitions, the model cache and atomic output (the offer plan's
+global reduction is in ``_plan_reduction``). The engine modules only move partitions and small
+results around; nothing here imports Dask or Spark.
 
 Models travel as their model-file bytes and are loaded once per worker process: ``cached_model``
 keeps them by the SHA-256 of the bytes, so later partitions (and later jobs with the same model)
 on the same process reuse the loaded estimator.
-
-The offer plan's global reduction is in ``_plan_reduction``.
 """
 
 from __future__ import annotations
@@ -317,7 +316,6 @@ def recommend_frame(events: Any, info: ModelInfo, data: bytes, N: int, session: 
                    user=None if user is None else group[user].iloc[-1])
         if reasons:
             table = model.recommend_session(group[item].tolist(), return_reasons="frame", **ask)
-            table = table.rename(columns={c: c for c in table.columns})
         else:
             ids, scores = model.recommend_session(group[item].tolist(), **ask)
             table = pd.DataFrame({"item": ids, "score": scores})
