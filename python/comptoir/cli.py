@@ -38,7 +38,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     """Every path the command reads or writes, checked before any work is done."""
     for path in (args.model, args.input):
         if os.path.isdir(path) and not (path == args.input and any(n.endswith(".parquet") for n in os.listdir(path))):
-            raise UsageError(f"{path} is a folder; give a file (or, as input, a folder of .parquet files)")
+            raise UsageError(f"{path} is a folder; give a file")  # an input folder of .parquet files is read whole
         if not os.path.exists(path):
             raise UsageError(f"{path} does not exist")
     folder = os.path.dirname(os.path.abspath(args.output))
