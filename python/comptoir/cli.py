@@ -37,8 +37,8 @@ def _check_parquet(path: str) -> None:
 def _check_paths(args: argparse.Namespace) -> None:
     """Every path the command reads or writes, checked before any work is done."""
     for path in (args.model, args.input):
-        if os.path.isdir(path):
-            raise UsageError(f"{path} is a folder; give a file")
+        if os.path.isdir(path) and not (path == args.input and any(n.endswith(".parquet") for n in os.listdir(path))):
+            raise UsageError(f"{path} is a folder; give a file")  # an input folder of .parquet files is read whole
         if not os.path.exists(path):
             raise UsageError(f"{path} does not exist")
     folder = os.path.dirname(os.path.abspath(args.output))
@@ -54,7 +54,7 @@ def _read_table(path: str) -> Any:
     import pandas as pd
 
     try:
-        if path.endswith(".parquet"):
+        if path.endswith(".parquet") or os.path.isdir(path):  # a file, or a folder of Parquet files
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -115,6 +115,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
+    if args.dask:
+        from ._dask_cli import score
+
+        return score(args)
     _check_paths(args)
     if args.explain < 0:
         raise UsageError("--explain must be 0 or more")
@@ -152,6 +156,10 @@ def _cmd_offers(args: argparse.Namespace) -> int:
     from .promo import plan_offers
     from .uplift import UPLIFT_KINDS, UpliftRandomForest
 
+    if args.dask:
+        from ._dask_cli import offers
+
+        return offers(args)
     _check_paths(args)
     try:
         costs = np.asarray([float(c) for c in args.cost.split(",")])
@@ -204,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--id-column", default=None, help="column copied to the output beside each score")
     score.add_argument("--explain", type=int, default=0, help="add the N largest per-feature contributions")
     score.add_argument("--n-jobs", type=int, default=0)
+    score.add_argument("--dask", metavar="SCHEDULER_ADDRESS", default=None,
+                       help="score on this Dask cluster; input and output are Parquet directories")
     score.set_defaults(func=_cmd_score)
 
     offers = sub.add_parser("offers", help="choose an offer per customer under a budget with a saved uplift model")
@@ -215,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     offers.add_argument("--cost", required=True, help="cost of each offer, comma-separated (discount and contact)")
     offers.add_argument("--id-column", default=None, help="column copied to the output beside each offer")
     offers.add_argument("--n-jobs", type=int, default=0)
+    offers.add_argument("--dask", metavar="SCHEDULER_ADDRESS", default=None,
+                        help="plan on this Dask cluster (one budget for all partitions); Parquet directories in and out")
     offers.set_defaults(func=_cmd_offers)
 
     inspect = sub.add_parser("inspect-model", help="verify and describe a comptoir model file")
