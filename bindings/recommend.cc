@@ -440,7 +440,8 @@ void RegisterRecommend(py::module_& m) {
         out["mrr"] = metrics.mrr;
         out["ndcg"] = metrics.ndcg;
         out["coverage"] = metrics.coverage;
-        out["popularity_bias"] = metrics.popularity_bias;
+        // Not computed without the training popularity: None, never a 0.0 that reads as a result.
+        out["popularity_bias"] = item_popularity ? py::object(py::float_(metrics.popularity_bias)) : py::object(py::none());
         return out;
       },
       py::arg("model"), py::arg("offsets"), py::arg("items"), py::arg("k") = 20, py::arg("item_popularity") = py::none(),

@@ -331,3 +331,13 @@ def test_ids_beyond_32_bits_are_shop_ids_never_wrapped():
     dense = SequentialRules().fit(TRAIN, num_items=NUM_ITEMS)
     ids, _, unknown = dense.recommend_session([BIG + 3], N=3, return_unknown=True)
     assert unknown == [BIG + 3] and len(ids) == 0  # never answered as item 3
+
+
+def test_popularity_bias_is_none_unless_computed():
+    from comptoir.recommend import evaluate_next_item
+
+    sessions = [["a", "b", "c"], ["a", "c"], ["b", "c", "a"]] * 4
+    knn = SessionKNN().fit(sessions)
+    assert evaluate_next_item(knn, sessions[:3], k=5)["popularity_bias"] is None
+    popularity = np.bincount(knn._dense_csr(sessions)[1], minlength=len(knn.item_ids_))
+    assert 0 < evaluate_next_item(knn, sessions[:3], k=5, item_popularity=popularity)["popularity_bias"] <= 1
