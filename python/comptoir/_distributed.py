@@ -289,6 +289,18 @@ def score_frame(frame: Any, info: ModelInfo, data: bytes, reasons: Any = 0, keep
 # ---- recommendations -------------------------------------------------------------------------
 
 RECOMMEND_COLUMNS = (("rank", "int"), ("item", "id"), ("score", "float"))
+
+
+def recommend_options(info: Any, columns: Sequence[str], N: int, session: str, item: str, timestamp: Optional[str],
+                      kind: Optional[str], user: Optional[str], reasons: bool, filter_session_items: bool) -> Dict[str, Any]:
+    """What both engines' ``recommend`` send to each partition, once the model is known to be a
+    recommender (a table without the ``timestamp`` column keeps its sessions' row order)."""
+    if info.family != "recommender":
+        raise PartitionError(None, f"the model is a {info.family}, not a recommender")
+    if timestamp is not None and timestamp not in columns:
+        timestamp = None
+    return dict(N=int(N), session=session, item=item, timestamp=timestamp, kind=kind, user=user, reasons=bool(reasons),
+                filter_session_items=bool(filter_session_items))
 REASON_COLUMNS = (("reason_kind", "text"), ("anchor_item", "id"), ("support", "float"), ("category", "float"),
                   ("reason", "text"))
 

@@ -140,14 +140,10 @@ def recommend(events: Any, model: Any, N: int = 20, session: str = "session_id",
     recommender: one row per session and rank (``session``, ``rank``, ``item``, ``score``; with
     ``reasons=True`` also the columns of ``return_reasons="frame"``)."""
     info, data = _model(model)
-    if info.family != "recommender":
-        raise PartitionError(None, f"the model is a {info.family}, not a recommender")
-    if timestamp is not None and timestamp not in events.columns:
-        timestamp = None
+    options = _d.recommend_options(info, events.columns, N, session, item, timestamp, kind, user, reasons,
+                                   filter_session_items)
     if check_partitioning:
         check_partitioned_by(events, session, "session ids")
-    options = dict(N=int(N), session=session, item=item, timestamp=timestamp, kind=kind, user=user, reasons=bool(reasons),
-                   filter_session_items=bool(filter_session_items))
     columns = [(session, "id")] + list(_d.RECOMMEND_COLUMNS) + (list(_d.REASON_COLUMNS) if reasons else [])
     meta = _empty(columns, {session: events._meta[session].dtype})
     return events.map_partitions(_recommend_partition, info, data, options, meta=meta, align_dataframes=False)

@@ -136,14 +136,10 @@ def recommend(events: DataFrame, model: Any, N: int = 20, session: str = "sessio
     """``recommend_session`` for every session of an event table with a saved recommender: one row
     per session and rank (see ``comptoir.dask.recommend``)."""
     info, data = _model(events, model)
-    if info.family != "recommender":
-        raise PartitionError(None, f"the model is a {info.family}, not a recommender")
-    if timestamp is not None and timestamp not in events.columns:
-        timestamp = None
+    options = _d.recommend_options(info, events.columns, N, session, item, timestamp, kind, user, reasons,
+                                   filter_session_items)
     if check_partitioning:
         check_partitioned_by(events, session, "session ids")
-    options = dict(N=int(N), session=session, item=item, timestamp=timestamp, kind=kind, user=user, reasons=bool(reasons),
-                   filter_session_items=bool(filter_session_items))
     kinds = {f.name: f.dataType for f in events.schema.fields}
     item_type = kinds.get(item, T.StringType())
     kinds.update({"item": item_type, "anchor_item": item_type})
