@@ -1,0 +1,288 @@
+#include "internal/vector_kernels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace comptoir::internal::kernels {
+namespace {
+
+// ---- portable versions -------------------------------------------------------------------
+
+float DotPortable(const float* a, const float* b, std::int64_t n) {
+  // Four partial sums: the compiler keeps them in registers and the chain is four times shorter.
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+void AxpyPortable(float alpha, const float* x, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void DotTablePortable(const float* a, std::int64_t rows_a, std::int64_t lda, const float* b, std::int64_t rows_b,
+                      std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+  for (std::int64_t i = 0; i < rows_a; ++i) {
+    for (std::int64_t j = 0; j < rows_b; ++j) out[i * ldo + j] = DotPortable(a + i * lda, b + j * ldb, n);
+  }
+}
+
+void CombineRowsPortable(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b,
+                         std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+  for (std::int64_t i = 0; i < rows_out; ++i) {
+    for (std::int64_t j = 0; j < rows_b; ++j) {
+      const float c = coeff[i * ldc + j];
+      if (c != 0.0f) AxpyPortable(c, b + j * ldb, out + i * ldo, n);
+    }
+  }
+}
+
+void AdamPortable(float* param, float* m, float* v, const float* grad, std::int64_t n, float beta1, float beta2,
+                  float step_size, float epsilon_hat) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    m[i] = beta1 * m[i] + (1 - beta1) * grad[i];
+    v[i] = beta2 * v[i] + (1 - beta2) * grad[i] * grad[i];
+    param[i] -= step_size * m[i] / (std::sqrt(v[i]) + epsilon_hat);
+  }
+}
+
+// ---- AVX2 + FMA versions -----------------------------------------------------------------
+
+#define COMPTOIR_AVX2 __attribute__((target("avx2,fma")))
+
+alignas(32) const std::int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// Lanes [0, count) set, count in 0..8.
+COMPTOIR_AVX2 inline __m256i TailMask(std::int64_t count) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - count));
+}
+
+COMPTOIR_AVX2 inline float HorizontalSum(__m256 v) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
+}
+
+COMPTOIR_AVX2 float DotAvx2(const float* a, const float* b, std::int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  if (i + 8 <= n) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    i += 8;
+  }
+  if (i < n) {
+    const __m256i mask = TailMask(n - i);
+    s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, mask), _mm256_maskload_ps(b + i, mask), s1);
+  }
+  return HorizontalSum(_mm256_add_ps(s0, s1));
+}
+
+COMPTOIR_AVX2 void AxpyAvx2(float alpha, const float* x, float* y, std::int64_t n) {
+  const __m256 scale = _mm256_set1_ps(alpha);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(scale, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  if (i < n) {
+    const __m256i mask = TailMask(n - i);
+    _mm256_maskstore_ps(y + i, mask, _mm256_fmadd_ps(scale, _mm256_maskload_ps(x + i, mask), _mm256_maskload_ps(y + i, mask)));
+  }
+}
+
+// A kRows x kCols tile of A B^T: every a row's slice is loaded once per step and met with every
+// b row's, so each step does kRows * kCols FMAs for kRows + kCols loads.
+template <int kRows, int kCols>
+COMPTOIR_AVX2 void DotTile(const float* a, std::int64_t lda, const float* b, std::int64_t ldb, std::int64_t n,
+                           float* out, std::int64_t ldo) {
+  __m256 acc[kRows][kCols];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  std::int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    __m256 bv[kCols];
+#pragma GCC unroll 4
+    for (int c = 0; c < kCols; ++c) bv[c] = _mm256_loadu_ps(b + c * ldb + k);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 av = _mm256_loadu_ps(a + r * lda + k);
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
+    }
+  }
+  if (k < n) {
+    const __m256i mask = TailMask(n - k);
+    __m256 bv[kCols];
+#pragma GCC unroll 4
+    for (int c = 0; c < kCols; ++c) bv[c] = _mm256_maskload_ps(b + c * ldb + k, mask);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 av = _mm256_maskload_ps(a + r * lda + k, mask);
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < kCols; ++c) out[r * ldo + c] = HorizontalSum(acc[r][c]);
+  }
+}
+
+COMPTOIR_AVX2 void DotTableAvx2(const float* a, std::int64_t rows_a, std::int64_t lda, const float* b,
+                                std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+  // b rows in blocks that stay in L2 while every a row meets them.
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t j0 = 0; j0 < rows_b; j0 += kBlock) {
+    const std::int64_t j1 = std::min(rows_b, j0 + kBlock);
+    std::int64_t i = 0;
+    for (; i + 2 <= rows_a; i += 2) {
+      std::int64_t j = j0;
+      for (; j + 4 <= j1; j += 4) DotTile<2, 4>(a + i * lda, lda, b + j * ldb, ldb, n, out + i * ldo + j, ldo);
+      for (; j < j1; ++j) DotTile<2, 1>(a + i * lda, lda, b + j * ldb, ldb, n, out + i * ldo + j, ldo);
+    }
+    for (; i < rows_a; ++i) {
+      std::int64_t j = j0;
+      for (; j + 4 <= j1; j += 4) DotTile<1, 4>(a + i * lda, lda, b + j * ldb, ldb, n, out + i * ldo + j, ldo);
+      for (; j < j1; ++j) DotTile<1, 1>(a + i * lda, lda, b + j * ldb, ldb, n, out + i * ldo + j, ldo);
+    }
+  }
+}
+
+// kRows output rows x 16 columns (two registers each) accumulated over every b row; `mask0` and
+// `mask1` cover the columns that exist when the tile is the last, partial one.
+template <int kRows, bool kMasked>
+COMPTOIR_AVX2 void CombineTile(const float* coeff, std::int64_t ldc, const float* b, std::int64_t rows_b,
+                               std::int64_t ldb, float* out, std::int64_t ldo, __m256i mask0, __m256i mask1) {
+  __m256 acc[kRows][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    if constexpr (kMasked) {
+      acc[r][0] = _mm256_maskload_ps(out + r * ldo, mask0);
+      acc[r][1] = _mm256_maskload_ps(out + r * ldo + 8, mask1);
+    } else {
+      acc[r][0] = _mm256_loadu_ps(out + r * ldo);
+      acc[r][1] = _mm256_loadu_ps(out + r * ldo + 8);
+    }
+  }
+  for (std::int64_t j = 0; j < rows_b; ++j) {
+    const float* row = b + j * ldb;
+    __m256 b0, b1;
+    if constexpr (kMasked) {
+      b0 = _mm256_maskload_ps(row, mask0);
+      b1 = _mm256_maskload_ps(row + 8, mask1);
+    } else {
+      b0 = _mm256_loadu_ps(row);
+      b1 = _mm256_loadu_ps(row + 8);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 c = _mm256_broadcast_ss(coeff + r * ldc + j);
+      acc[r][0] = _mm256_fmadd_ps(c, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(c, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    if constexpr (kMasked) {
+      _mm256_maskstore_ps(out + r * ldo, mask0, acc[r][0]);
+      _mm256_maskstore_ps(out + r * ldo + 8, mask1, acc[r][1]);
+    } else {
+      _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+      _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
+    }
+  }
+}
+
+COMPTOIR_AVX2 void CombineRowsAvx2(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b,
+                                   std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out,
+                                   std::int64_t ldo) {
+  const __m256i all = TailMask(8);
+  // Columns outermost: a 16-column strip of b (rows_b x 64 bytes) stays in L2 for every row tile.
+  for (std::int64_t col = 0; col < n; col += 16) {
+    const std::int64_t width = std::min<std::int64_t>(16, n - col);
+    const bool partial = width < 16;
+    const __m256i mask0 = TailMask(std::min<std::int64_t>(8, width));
+    const __m256i mask1 = TailMask(std::max<std::int64_t>(0, width - 8));
+    std::int64_t i = 0;
+    for (; i + 4 <= rows_out; i += 4) {
+      if (partial) {
+        CombineTile<4, true>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, mask0, mask1);
+      } else {
+        CombineTile<4, false>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, all, all);
+      }
+    }
+    for (; i < rows_out; ++i) {
+      if (partial) {
+        CombineTile<1, true>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, mask0, mask1);
+      } else {
+        CombineTile<1, false>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, all, all);
+      }
+    }
+  }
+}
+
+COMPTOIR_AVX2 void AdamAvx2(float* param, float* m, float* v, const float* grad, std::int64_t n, float beta1,
+                            float beta2, float step_size, float epsilon_hat) {
+  const __m256 b1 = _mm256_set1_ps(beta1), b1c = _mm256_set1_ps(1 - beta1);
+  const __m256 b2 = _mm256_set1_ps(beta2), b2c = _mm256_set1_ps(1 - beta2);
+  const __m256 step = _mm256_set1_ps(step_size), eps = _mm256_set1_ps(epsilon_hat);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(grad + i);
+    const __m256 mi = _mm256_fmadd_ps(b1, _mm256_loadu_ps(m + i), _mm256_mul_ps(b1c, g));
+    const __m256 vi = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v + i), _mm256_mul_ps(b2c, _mm256_mul_ps(g, g)));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    const __m256 update = _mm256_div_ps(_mm256_mul_ps(step, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), eps));
+    _mm256_storeu_ps(param + i, _mm256_sub_ps(_mm256_loadu_ps(param + i), update));
+  }
+  AdamPortable(param + i, m + i, v + i, grad + i, n - i, beta1, beta2, step_size, epsilon_hat);
+}
+
+#undef COMPTOIR_AVX2
+
+const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+}  // namespace
+
+bool UsesAvx2() { return kHasAvx2; }
+
+float Dot(const float* a, const float* b, std::int64_t n) { return kHasAvx2 ? DotAvx2(a, b, n) : DotPortable(a, b, n); }
+
+void Axpy(float alpha, const float* x, float* y, std::int64_t n) {
+  kHasAvx2 ? AxpyAvx2(alpha, x, y, n) : AxpyPortable(alpha, x, y, n);
+}
+
+void DotTable(const float* a, std::int64_t rows_a, std::int64_t lda, const float* b, std::int64_t rows_b,
+              std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+  kHasAvx2 ? DotTableAvx2(a, rows_a, lda, b, rows_b, ldb, n, out, ldo)
+           : DotTablePortable(a, rows_a, lda, b, rows_b, ldb, n, out, ldo);
+}
+
+void CombineRows(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b, std::int64_t rows_b,
+                 std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+  kHasAvx2 ? CombineRowsAvx2(coeff, rows_out, ldc, b, rows_b, ldb, n, out, ldo)
+           : CombineRowsPortable(coeff, rows_out, ldc, b, rows_b, ldb, n, out, ldo);
+}
+
+void AdamStep(float* param, float* first_moment, float* second_moment, const float* grad, std::int64_t n, float beta1,
+              float beta2, float step_size, float epsilon_hat) {
+  kHasAvx2 ? AdamAvx2(param, first_moment, second_moment, grad, n, beta1, beta2, step_size, epsilon_hat)
+           : AdamPortable(param, first_moment, second_moment, grad, n, beta1, beta2, step_size, epsilon_hat);
+}
+
+}  // namespace comptoir::internal::kernels

@@ -1,0 +1,91 @@
+#include "internal/vector_kernels.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace comptoir::internal::kernels {
+namespace {
+
+std::vector<float> Random(std::size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = uniform(rng);
+  return v;
+}
+
+double NaiveDot(const float* a, const float* b, std::int64_t n) {
+  double s = 0;
+  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+// Sizes around the 8- and 16-lane boundaries and the 4 x 2 tiles, with padded strides.
+class KernelSizes : public ::testing::TestWithParam<int> {};
+
+TEST_P(KernelSizes, DotAndAxpyMatchDoubleSums) {
+  const int n = GetParam();
+  std::mt19937 rng(n);
+  const std::vector<float> a = Random(n, rng), b = Random(n, rng);
+  EXPECT_NEAR(Dot(a.data(), b.data(), n), NaiveDot(a.data(), b.data(), n), 1e-4 * (n + 1));
+  std::vector<float> y = b;
+  Axpy(0.5f, a.data(), y.data(), n);
+  for (int i = 0; i < n; ++i) EXPECT_FLOAT_EQ(y[i], b[i] + 0.5f * a[i]) << i;
+}
+
+TEST_P(KernelSizes, DotTableIsTheProductWithTheTransposeOnStridedRows) {
+  const int n = GetParam();
+  std::mt19937 rng(100 + n);
+  const int rows_a = 7, rows_b = 13, lda = n + 3, ldb = n + 5, ldo = rows_b + 2;
+  const std::vector<float> a = Random(rows_a * lda, rng), b = Random(rows_b * ldb, rng);
+  std::vector<float> out(rows_a * ldo, -7.0f);
+  DotTable(a.data(), rows_a, lda, b.data(), rows_b, ldb, n, out.data(), ldo);
+  for (int i = 0; i < rows_a; ++i) {
+    for (int j = 0; j < rows_b; ++j) {
+      EXPECT_NEAR(out[i * ldo + j], NaiveDot(&a[i * lda], &b[j * ldb], n), 1e-4 * (n + 1)) << i << "," << j;
+    }
+    for (int j = rows_b; j < ldo; ++j) EXPECT_EQ(out[i * ldo + j], -7.0f) << "wrote past the row";
+  }
+}
+
+TEST_P(KernelSizes, CombineRowsAddsTheProductAndLeavesPaddingAlone) {
+  const int n = GetParam();
+  std::mt19937 rng(200 + n);
+  const int rows_out = 9, rows_b = 11, ldc = rows_b + 1, ldb = n + 2, ldo = n + 4;
+  const std::vector<float> coeff = Random(rows_out * ldc, rng), b = Random(rows_b * ldb, rng);
+  std::vector<float> out = Random(rows_out * ldo, rng);
+  const std::vector<float> before = out;
+  CombineRows(coeff.data(), rows_out, ldc, b.data(), rows_b, ldb, n, out.data(), ldo);
+  for (int i = 0; i < rows_out; ++i) {
+    for (int k = 0; k < ldo; ++k) {
+      double expected = before[i * ldo + k];
+      if (k < n) {
+        for (int j = 0; j < rows_b; ++j) expected += static_cast<double>(coeff[i * ldc + j]) * b[j * ldb + k];
+      }
+      EXPECT_NEAR(out[i * ldo + k], expected, 1e-4 * (rows_b + 1)) << i << "," << k;
+    }
+  }
+}
+
+TEST_P(KernelSizes, AdamStepMatchesTheTextbookUpdate) {
+  const int n = GetParam();
+  std::mt19937 rng(300 + n);
+  std::vector<float> param = Random(n, rng), m = Random(n, rng), v = Random(n, rng), grad = Random(n, rng);
+  for (float& x : v) x = std::abs(x);
+  const std::vector<float> p0 = param, m0 = m, v0 = v;
+  AdamStep(param.data(), m.data(), v.data(), grad.data(), n, 0.9f, 0.999f, 0.01f, 1e-8f);
+  for (int i = 0; i < n; ++i) {
+    const double mi = 0.9 * m0[i] + 0.1 * grad[i];
+    const double vi = 0.999 * v0[i] + 0.001 * grad[i] * grad[i];
+    EXPECT_NEAR(m[i], mi, 1e-6);
+    EXPECT_NEAR(v[i], vi, 1e-6);
+    EXPECT_NEAR(param[i], p0[i] - 0.01 * mi / (std::sqrt(vi) + 1e-8), 1e-5);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Lengths, KernelSizes, ::testing::Values(0, 1, 5, 8, 9, 15, 16, 17, 31, 64, 100));
+
+}  // namespace
+}  // namespace comptoir::internal::kernels
