@@ -39,7 +39,7 @@ struct Workspace {
   std::vector<float> sessions, d_sessions;            // batch x dim
   std::vector<std::int32_t> candidates, target_column;
   std::vector<float> candidate_log_q, candidate_units, candidate_inv_norm;  // C, C x dim, C
-  std::vector<float> logits, logits_t;                // batch x C, C x batch
+  std::vector<float> logits;                          // batch x C
   std::vector<float> d_units;                         // C x dim
   std::vector<float> chunk_grads;                     // chunks x dense size
   std::vector<float> dense_grad;
@@ -138,14 +138,11 @@ class Trainer {
       std::fill(w.d_sessions.begin() + begin * d, w.d_sessions.begin() + end * d, 0.0f);
       kernels::CombineRows(w.logits.data() + begin * c, end - begin, c, w.candidate_units.data(), c, d, d,
                            w.d_sessions.data() + begin * d, d);
-      for (std::int64_t e = begin; e < end; ++e) {
-        for (std::int64_t j = 0; j < c; ++j) w.logits_t[j * size + e] = w.logits[e * c + j];
-      }
     });
     Parallel(c, 128, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
       std::fill(w.d_units.begin() + begin * d, w.d_units.begin() + end * d, 0.0f);
-      kernels::CombineRows(w.logits_t.data() + begin * size, end - begin, size, w.sessions.data(), size, d, d,
-                           w.d_units.data() + begin * d, d);
+      kernels::CombineRowsTransposed(w.logits.data() + begin, end - begin, c, w.sessions.data(), size, d, d,
+                                     w.d_units.data() + begin * d, d);
       for (std::int64_t j = begin; j < end; ++j) {
         // Through u = e / ||e||, into the candidate's gradient row (row j).
         const float* u = w.candidate_units.data() + j * d;
@@ -272,7 +269,6 @@ class Trainer {
     w.candidate_log_q.resize(static_cast<std::size_t>(c));
     w.d_units.resize(static_cast<std::size_t>(c * d));
     w.logits.resize(static_cast<std::size_t>(c) * batch.size());
-    w.logits_t.resize(static_cast<std::size_t>(c) * batch.size());
     for (std::int64_t j = 0; j < c; ++j) {
       const std::int32_t item = w.candidates[j];
       w.candidate_inv_norm[j] = Normalise(net.item(item), d, w.candidate_units.data() + j * d);

@@ -50,6 +50,17 @@ TEST_P(KernelSizes, DotTableIsTheProductWithTheTransposeOnStridedRows) {
   }
 }
 
+TEST_P(KernelSizes, DotTableOfOneQueryCoversEveryRowTile) {
+  const int n = GetParam();
+  std::mt19937 rng(500 + n);
+  const int rows_b = 8 * 3 + 4 + 3;  // eight-row tiles, a four-row tile and single rows
+  const std::vector<float> a = Random(n, rng), b = Random(rows_b * (n + 1), rng);
+  std::vector<float> out(rows_b + 1, -7.0f);
+  DotTable(a.data(), 1, n, b.data(), rows_b, n + 1, n, out.data(), 1);
+  for (int j = 0; j < rows_b; ++j) EXPECT_NEAR(out[j], NaiveDot(a.data(), &b[j * (n + 1)], n), 1e-4 * (n + 1)) << j;
+  EXPECT_EQ(out[rows_b], -7.0f);
+}
+
 TEST_P(KernelSizes, CombineRowsAddsTheProductAndLeavesPaddingAlone) {
   const int n = GetParam();
   std::mt19937 rng(200 + n);
@@ -64,6 +75,23 @@ TEST_P(KernelSizes, CombineRowsAddsTheProductAndLeavesPaddingAlone) {
       if (k < n) {
         for (int j = 0; j < rows_b; ++j) expected += static_cast<double>(coeff[i * ldc + j]) * b[j * ldb + k];
       }
+      EXPECT_NEAR(out[i * ldo + k], expected, 1e-4 * (rows_b + 1)) << i << "," << k;
+    }
+  }
+}
+
+TEST_P(KernelSizes, CombineRowsTransposedReadsTheCoefficientsByColumn) {
+  const int n = GetParam();
+  std::mt19937 rng(400 + n);
+  const int rows_out = 10, rows_b = 6, ldc = rows_out + 3, ldb = n + 1, ldo = n + 2;
+  const std::vector<float> coeff = Random(rows_b * ldc, rng), b = Random(rows_b * ldb, rng);
+  std::vector<float> out = Random(rows_out * ldo, rng);
+  const std::vector<float> before = out;
+  CombineRowsTransposed(coeff.data(), rows_out, ldc, b.data(), rows_b, ldb, n, out.data(), ldo);
+  for (int i = 0; i < rows_out; ++i) {
+    for (int k = 0; k < n; ++k) {
+      double expected = before[i * ldo + k];
+      for (int j = 0; j < rows_b; ++j) expected += static_cast<double>(coeff[j * ldc + i]) * b[j * ldb + k];
       EXPECT_NEAR(out[i * ldo + k], expected, 1e-4 * (rows_b + 1)) << i << "," << k;
     }
   }
