@@ -24,6 +24,7 @@ void RegisterNeural(py::module_& m) {
       .def_readwrite("negative_exponent", &NeuralSessionConfig::negative_exponent)
       .def_readwrite("batch_size", &NeuralSessionConfig::batch_size)
       .def_readwrite("learning_rate", &NeuralSessionConfig::learning_rate)
+      .def_readwrite("learning_rate_decay", &NeuralSessionConfig::learning_rate_decay)
       .def_readwrite("epochs", &NeuralSessionConfig::epochs)
       .def_readwrite("patience", &NeuralSessionConfig::patience)
       .def_readwrite("profile_weight", &NeuralSessionConfig::profile_weight)

@@ -17,7 +17,9 @@ from .recommend import _log_kinds, _SessionRecommender, _set_user_histories
 _log = logging.getLogger("comptoir")
 
 _CONFIG = ("dim", "max_session_length", "scale", "num_negatives", "negative_exponent", "batch_size", "learning_rate",
-           "epochs", "patience", "profile_weight", "ivf_min_items")
+           "learning_rate_decay", "epochs", "patience", "profile_weight", "ivf_min_items")
+
+_FLOATS = ("scale", "learning_rate", "learning_rate_decay", "negative_exponent", "profile_weight")
 
 
 class NeuralSessionRecommender(_SessionRecommender):
@@ -26,7 +28,7 @@ class NeuralSessionRecommender(_SessionRecommender):
     by a soft attention queried by the last item and combined with it; items score by their
     scaled cosine (``scale``) to the session vector. Trained on every prefix of every session
     with a sampled softmax over ``num_negatives`` shared popularity negatives (0: the full
-    softmax), Adam at ``learning_rate``, ``batch_size`` prefixes per step, for at most ``epochs``
+    softmax), Adam at ``learning_rate`` (times ``learning_rate_decay`` after each epoch), ``batch_size`` prefixes per step, for at most ``epochs``
     epochs, stopping once validation MRR@20 has not improved for ``patience`` epochs (the best
     epoch is kept). Deterministic for a ``random_state`` whatever ``n_jobs`` is.
 
@@ -42,7 +44,8 @@ class NeuralSessionRecommender(_SessionRecommender):
     _config_class = _core.recommend.NeuralSessionConfig
 
     def __init__(self, dim: int = 96, max_session_length: int = 20, scale: float = 12.0, num_negatives: int = 2048,
-                 negative_exponent: float = 0.75, batch_size: int = 512, learning_rate: float = 1e-3, epochs: int = 10,
+                 negative_exponent: float = 0.75, batch_size: int = 512, learning_rate: float = 1e-3,
+                 learning_rate_decay: float = 1.0, epochs: int = 10,
                  patience: int = 2, profile_weight: float = 0.2, ivf_min_items: int = 1_000_000,
                  validation_fraction: float = 0.1, random_state: int = 42, n_jobs: int = 0, verbose: Any = False) -> None:
         self.dim = dim
@@ -52,6 +55,7 @@ class NeuralSessionRecommender(_SessionRecommender):
         self.negative_exponent = negative_exponent
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.learning_rate_decay = learning_rate_decay
         self.epochs = epochs
         self.patience = patience
         self.profile_weight = profile_weight
@@ -70,9 +74,9 @@ class NeuralSessionRecommender(_SessionRecommender):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise InvalidArgumentError(f"{name} must be a number, got {value!r}")
-            if name in ("scale", "learning_rate", "negative_exponent", "profile_weight") and not np.isfinite(value):
+            if name in _FLOATS and not np.isfinite(value):
                 raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
-            if name not in ("scale", "learning_rate", "negative_exponent", "profile_weight") and value != int(value):
+            if name not in _FLOATS and value != int(value):
                 raise InvalidArgumentError(f"{name} must be an integer, got {value!r}")
         return super()._config()
 

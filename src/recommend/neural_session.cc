@@ -74,6 +74,9 @@ absl::Status NeuralSessionConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("batch_size must be in [1, 65536], got ", batch_size));
   }
   COMPTOIR_RETURN_IF_ERROR(positive("learning_rate", learning_rate));
+  if (!(learning_rate_decay > 0 && learning_rate_decay <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("learning_rate_decay must be in (0, 1], got ", learning_rate_decay));
+  }
   if (epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs must be positive, got ", epochs));
   if (patience < 0) return absl::InvalidArgumentError(absl::StrCat("patience must be >= 0, got ", patience));
   if (!(profile_weight >= 0 && profile_weight <= 1)) {
@@ -187,7 +190,7 @@ void NeuralSession::ScoreCandidates(absl::Span<const std::int32_t> session_items
   kernels::DotTable(scratch.act.session.data(), 1, s.net.dim, s.unit_items.data(), num_items(), s.net.dim, s.net.dim,
                     scratch.scores.data(), num_items());
   for (std::int32_t item = 0; item < num_items(); ++item) {
-    if (s.seen[item]) out.emplace_back(item, s.net.scale * scratch.scores[item]);
+    if (s.seen[item]) out.emplace_back(item, s.Likelihood(scratch.scores[item]));
   }
 }
 
@@ -223,7 +226,7 @@ absl::StatusOr<RecommendResponse> NeuralSession::Recommend(const RecommendReques
     if (!request.filters.allowed_items.empty()) search.allowed = request.filters.allowed_items;
     COMPTOIR_RETURN_IF_ERROR(s.index->Search(scratch.query, fetch, search, scratch.hits));
     const float norm = std::sqrt(kernels::Dot(scratch.query.data(), scratch.query.data(), d));
-    const float scale = norm > 0 ? s.net.scale / norm : 0.0f;
+    const float inv_norm = norm > 0 ? 1.0f / norm : 0.0f;
     for (const retrieval::ScoredId& hit : scratch.hits) {
       if (static_cast<std::int32_t>(response.items.size()) == request.k) break;
       if (!s.seen[hit.id] || (rules && !filter.Allows(hit.id))) continue;
@@ -234,22 +237,21 @@ absl::StatusOr<RecommendResponse> NeuralSession::Recommend(const RecommendReques
         reason = {ReasonKind::kSimilarItem, scratch.known[position], 0, -1};
       }
       response.items.push_back(hit.id);
-      response.scores.push_back(hit.score * scale);
+      response.scores.push_back(s.Likelihood(hit.score * inv_norm));
       response.reasons.push_back(reason);
     }
   }
-  // Nothing to go on, or too few items pass the filters: the most frequent training targets fill
-  // the rest, below every scored item (scores are cosines times scale, so >= -scale).
+  // Nothing to go on, or too few items pass the filters: the most frequent items fill the rest,
+  // scored below zero (every scored item is above it) in the order of their counts.
   if (static_cast<std::int32_t>(response.items.size()) < request.k) {
     std::vector<std::int32_t> chosen(response.items.begin(), response.items.end());
     std::sort(chosen.begin(), chosen.end());
-    const float floor = -s.net.scale - 1.0f;
     for (std::int32_t item : s.popular) {
       if (static_cast<std::int32_t>(response.items.size()) >= request.k) break;
       if (!filter.Allows(item) || std::binary_search(chosen.begin(), chosen.end(), item)) continue;
       const std::int64_t count = s.counts[item];
       response.items.push_back(item);
-      response.scores.push_back(floor - 1.0f / static_cast<float>(count + 1));
+      response.scores.push_back(-1.0f / static_cast<float>(count + 1));
       response.reasons.push_back({ReasonKind::kTrending, -1,
                                   static_cast<std::int32_t>(std::min<std::int64_t>(count, std::numeric_limits<std::int32_t>::max())), -1});
     }
@@ -270,6 +272,7 @@ absl::StatusOr<io::ModelFile> NeuralSession::ToModelFile() const {
   proto.set_negative_exponent(c.negative_exponent);
   proto.set_batch_size(c.batch_size);
   proto.set_learning_rate(c.learning_rate);
+  proto.set_learning_rate_decay(c.learning_rate_decay);
   proto.set_epochs(c.epochs);
   proto.set_patience(c.patience);
   proto.set_profile_weight(c.profile_weight);
@@ -311,6 +314,7 @@ absl::StatusOr<std::unique_ptr<NeuralSession>> NeuralSession::FromModelFile(cons
   config.negative_exponent = proto.negative_exponent();
   config.batch_size = proto.batch_size();
   config.learning_rate = proto.learning_rate();
+  config.learning_rate_decay = proto.has_learning_rate_decay() ? proto.learning_rate_decay() : 1.0f;
   config.epochs = proto.epochs();
   config.patience = proto.patience();
   config.profile_weight = proto.profile_weight();

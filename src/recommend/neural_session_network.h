@@ -3,6 +3,7 @@
 // serving and the gradient-check tests.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -90,6 +91,11 @@ struct NeuralSession::State {
   std::vector<std::int32_t> popular; // seen items, most counted first (the cold-start fallback)
   std::vector<float> unit_items;     // num_items x dim normalised (zero for unseen items)
   std::unique_ptr<retrieval::VectorIndex> index;
+
+  // An item's score from its cosine to the session: exp(scale * (cosine - 1)), the softmax
+  // probability up to the session's normaliser, so that blends (and users) compare likelihoods:
+  // a hybrid divides by the best candidate's score, which gives p_j / p_best exactly.
+  float Likelihood(float cosine) const { return std::exp(net.scale * (cosine - 1.0f)); }
 
   // The last max_len known items of `items` into `known`; the others, when asked, into `unknown`.
   void KnownItems(absl::Span<const std::int32_t> items, std::vector<std::int32_t>& known,

@@ -459,6 +459,7 @@ absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const d
         continue;
       }
       report.loss = loss;
+      learning_rate *= config.learning_rate_decay;
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::string stage = absl::StrFormat("epoch %d/%d: loss %.4f", epoch, config.epochs, loss);
       if (validate) {

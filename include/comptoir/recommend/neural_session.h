@@ -16,8 +16,9 @@
 //
 // Serving: one session is encoded in O(max_session_length * dim^2) and retrieved from a vector
 // index over the normalised item vectors (exact by default, IVF from `ivf_min_items` items on).
-// A reason names the session item whose part of the session vector contributed most to the
-// item's score ("because you viewed X"). Thread safety: as EmbeddingRecommender (profiles behind
+// Scores are exp(scale * (cosine - 1)): the softmax probability up to the session's normaliser
+// (1 for an item pointing exactly along the session vector). A reason names the session item
+// whose part of the session vector contributed most to the item's score ("because you viewed X"). Thread safety: as EmbeddingRecommender (profiles behind
 // a reader/writer lock, the network immutable after training).
 #pragma once
 
@@ -46,6 +47,7 @@ struct NeuralSessionConfig {
   double negative_exponent = 0.75;       // negatives drawn from target counts^exponent
   std::int32_t batch_size = 512;
   float learning_rate = 1e-3f;           // Adam; the item table takes lazy (touched-rows) Adam steps
+  float learning_rate_decay = 1.0f;      // the rate is multiplied by this after every epoch (0, 1]
   std::int32_t epochs = 10;              // at most
   std::int32_t patience = 2;             // epochs without validation gain before stopping; 0 = run all
   float profile_weight = 0.2f;           // a known user's profile in the query (0..1), see SetUserHistory
@@ -99,7 +101,7 @@ class NeuralSession final : public Recommender {
   std::vector<std::int32_t> profile_users() const;
 
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
-  // Scaled cosine of every seen item to the session (a dense scorer).
+  // The score of every seen item for the session (a dense scorer).
   void ScoreCandidates(absl::Span<const std::int32_t> session_items,
                        std::vector<std::pair<std::int32_t, float>>& out) const override;
 
