@@ -307,6 +307,16 @@ class Trainer {
   Workspace workspace_;
 };
 
+// Finite and far from overflow: Adam moves a weight by about the learning rate per step, so a
+// magnitude past 1e6 only comes from a run that blew up (squared norms overflow soon after).
+bool Healthy(const Network& net) {
+  constexpr float kLimit = 1e6f;
+  const auto sane = [&](const std::vector<float>& values) {
+    return std::all_of(values.begin(), values.end(), [&](float v) { return std::abs(v) <= kLimit; });
+  };
+  return sane(net.items) && sane(net.dense);
+}
+
 }  // namespace
 
 absl::Span<const std::int32_t> Examples::Context(std::int64_t e) const {
@@ -441,10 +451,11 @@ absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const d
       NeuralSessionEpoch report;
       report.epoch = epoch;
       report.learning_rate = learning_rate;
-      if (!std::isfinite(loss)) {
+      if (!std::isfinite(loss) || !Healthy(net)) {
         if (++restarts > kMaxRestarts) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "training diverged (non-finite loss) ", kMaxRestarts + 1, " times, down to learning_rate ", learning_rate,
+          // The hyperparameters are what is wrong: an InvalidArgument, as for a bad value.
+          return absl::InvalidArgumentError(absl::StrCat(
+              "training diverged (non-finite loss or weights) ", kMaxRestarts + 1, " times, down to learning_rate ", learning_rate,
               ": lower learning_rate or scale"));
         }
         Logf(LogLevel::kWarning, "neural session training diverged in epoch ", epoch, " at learning_rate ",
