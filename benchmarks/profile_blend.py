@@ -3,10 +3,12 @@ Retail (invoices as sessions, customers with earlier invoices).
 
     python benchmarks/profile_blend.py [--data ../shared/data]
 
-item2vec is trained on the invoices before the last 30 days. For every later invoice with at least
-two items whose customer bought before, the first item is the live session and the second item
-the target: HR@20 and MRR@20 from the session alone and blended with the customer's earlier
-purchases (most recent 200 items) at several profile weights.
+item2vec and the neural session model are trained on the invoices before the last 30 days (the
+neural model's epoch chosen on the last 10% of them). For every later invoice with at least two
+items whose customer bought before, the first item is the live session and the second item the
+target: HR@20 and MRR@20 from the session alone and blended with the customer's earlier purchases
+(item2vec: the most recent 200 items; the neural model: its profile of the customer's training
+invoices, encoded by the network itself) at several profile weights.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from common import dataset_folder, parse_args
 from comptoir.data import load_online_retail
 from comptoir.embed import Item2Vec
+from comptoir.recommend import NeuralSessionRecommender
 
 
 def main() -> int:
@@ -41,9 +44,11 @@ def main() -> int:
     order = np.argsort(user[past_rows], kind="stable")
     past_users, past_items = user[past_rows][order], item[past_rows][order]
     bounds = np.searchsorted(past_users, np.arange(log.num_users + 1))
+    neural = NeuralSessionRecommender(random_state=0, n_jobs=2).fit(
+        (train_offsets, train_items), users=invoice_user[~test], num_items=log.num_items)
     weights = (0.0, 0.2, 0.4, 0.6)
-    hits = np.zeros(len(weights))
-    reciprocal = np.zeros(len(weights))
+    hits = np.zeros((2, len(weights)))
+    reciprocal = np.zeros((2, len(weights)))
     cases = 0
     for s in np.flatnonzero(test & (lengths >= 2)):
         basket = item[offsets[s]: offsets[s + 1]]
@@ -52,16 +57,21 @@ def main() -> int:
             continue
         cases += 1
         for w, weight in enumerate(weights):
-            ids, _ = model.recommend_session(basket[:1], N=20, user_history=history if weight else None, profile_weight=weight)
-            found = np.flatnonzero(ids == basket[1])
-            if len(found):
-                hits[w] += 1
-                reciprocal[w] += 1 / (found[0] + 1)
+            item2vec_ids, _ = model.recommend_session(basket[:1], N=20, user_history=history if weight else None,
+                                                      profile_weight=weight)
+            neural.set_profile_weight(weight)
+            neural_ids, _ = neural.recommend_session(basket[:1], N=20, user=int(invoice_user[s]))
+            for m, ids in enumerate((item2vec_ids, neural_ids)):
+                found = np.flatnonzero(ids == basket[1])
+                if len(found):
+                    hits[m, w] += 1
+                    reciprocal[m, w] += 1 / (found[0] + 1)
     print(f"Online Retail: {cases:,} test invoices of returning customers (last 30 days), target = second item after the first")
-    print(f"{'profile weight':>15s} {'HR@20':>7s} {'MRR@20':>7s}")
+    print(f"{'profile weight':>15s} {'item2vec HR@20':>15s} {'MRR@20':>7s} {'neural HR@20':>13s} {'MRR@20':>7s}")
     for w, weight in enumerate(weights):
         label = "session only" if weight == 0 else f"{weight:.1f}"
-        print(f"{label:>15s} {hits[w] / cases:7.4f} {reciprocal[w] / cases:7.4f}")
+        print(f"{label:>15s} {hits[0, w] / cases:15.4f} {reciprocal[0, w] / cases:7.4f} "
+              f"{hits[1, w] / cases:13.4f} {reciprocal[1, w] / cases:7.4f}")
     return 0
 
 

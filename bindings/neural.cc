@@ -93,6 +93,9 @@ void RegisterNeural(py::module_& m) {
           },
           py::arg("items"))
       .def_property_readonly("profile_users", &NeuralSession::profile_users)
+      .def_property(
+          "profile_weight", &NeuralSession::profile_weight,
+          [](NeuralSession& self, float weight) { ThrowIfError(self.set_profile_weight(weight)); })
       .def(
           "set_user_history",
           [](NeuralSession& self, std::int32_t user, const CArray<std::int32_t>& items) {

@@ -126,6 +126,15 @@ class NeuralSessionRecommender(_SessionRecommender):
         dense = self._dense_items(items, self._fitted().num_items)
         return self._fitted().encode_session(np.ascontiguousarray(dense[dense >= 0], dtype=np.int32))
 
+    def set_profile_weight(self, weight: float) -> "NeuralSessionRecommender":
+        """Change how much known users' profiles weigh in their queries (0..1) without retraining:
+        a serving choice, safe while other threads recommend, kept by ``save``."""
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (int, float, np.integer, np.floating)):
+            raise InvalidArgumentError(f"profile_weight must be a number, got {weight!r}")
+        self._fitted().profile_weight = float(weight)
+        self.profile_weight = float(weight)
+        return self
+
     def forget(self, user: Any) -> bool:
         """Erase ``user``'s long-term profile (the shop's customer id); returns whether there was one."""
         dense = self._dense_user(user)

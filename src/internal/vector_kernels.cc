@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace comptoir::internal::kernels {
 namespace {
@@ -53,6 +54,62 @@ void AdamPortable(float* param, float* m, float* v, const float* grad, std::int6
     m[i] = beta1 * m[i] + (1 - beta1) * grad[i];
     v[i] = beta2 * v[i] + (1 - beta2) * grad[i] * grad[i];
     param[i] -= step_size * m[i] / (std::sqrt(v[i]) + epsilon_hat);
+  }
+}
+
+// Bit-exact IEEE binary16 conversions (subnormals, infinities and NaN included).
+std::uint16_t HalfOf(float value) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  const std::uint32_t sign = (bits >> 16) & 0x8000u;
+  const std::uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7c00u | (magnitude > 0x7f800000u ? 0x200u : 0u));
+  if (magnitude >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (magnitude < 0x38800000u) {  // a subnormal half (or zero)
+    if (magnitude < 0x33000000u) return static_cast<std::uint16_t>(sign);
+    const std::uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+    // value = mantissa * 2^(e - 150), in units of the half's 2^-24: drop 126 - e bits.
+    const int drop = 126 - static_cast<int>(magnitude >> 23);
+    std::uint32_t rounded = mantissa >> drop;
+    const std::uint32_t rest = mantissa & ((1u << drop) - 1);
+    const std::uint32_t halfway = 1u << (drop - 1);
+    if (rest > halfway || (rest == halfway && (rounded & 1u))) ++rounded;
+    return static_cast<std::uint16_t>(sign | rounded);
+  }
+  std::uint32_t rounded = magnitude - 0x38000000u;  // rebias the exponent (127 -> 15)
+  const std::uint32_t rest = rounded & 0x1fffu;
+  rounded >>= 13;
+  if (rest > 0x1000u || (rest == 0x1000u && (rounded & 1u))) ++rounded;
+  return static_cast<std::uint16_t>(sign | rounded);
+}
+
+float FloatOf(std::uint16_t half) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(half & 0x8000u) << 16;
+  const std::uint32_t exponent = (half >> 10) & 0x1fu;
+  std::uint32_t mantissa = half & 0x3ffu;
+  std::uint32_t bits;
+  if (exponent == 0x1fu) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    int shift = 0;
+    while ((mantissa & 0x400u) == 0) mantissa <<= 1, ++shift;
+    bits = sign | (static_cast<std::uint32_t>(113 - shift) << 23) | ((mantissa & 0x3ffu) << 13);
+  }
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+void DotHalfRowsPortable(const float* query, const std::uint16_t* b, std::int64_t rows_b, std::int64_t ldb,
+                         std::int64_t n, float* out) {
+  for (std::int64_t j = 0; j < rows_b; ++j) {
+    float sum = 0;
+    for (std::int64_t k = 0; k < n; ++k) sum += query[k] * FloatOf(b[j * ldb + k]);
+    out[j] = sum;
   }
 }
 
@@ -287,9 +344,36 @@ COMPTOIR_AVX2 void AdamAvx2(float* param, float* m, float* v, const float* grad,
   AdamPortable(param + i, m + i, v + i, grad + i, n - i, beta1, beta2, step_size, epsilon_hat);
 }
 
+// Eight half rows at a time (eight FMA chains), converted in registers.
+__attribute__((target("avx2,fma,f16c"))) void DotHalfRowsAvx2(const float* query, const std::uint16_t* b,
+                                                              std::int64_t rows_b, std::int64_t ldb, std::int64_t n,
+                                                              float* out) {
+  const std::int64_t full = n / 8 * 8;
+  std::int64_t j = 0;
+  for (; j + 8 <= rows_b; j += 8) {
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+    for (std::int64_t k = 0; k < full; k += 8) {
+      const __m256 q = _mm256_loadu_ps(query + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < 8; ++r) {
+        const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + (j + r) * ldb + k));
+        acc[r] = _mm256_fmadd_ps(q, _mm256_cvtph_ps(half), acc[r]);
+      }
+    }
+    _mm256_storeu_ps(out + j, HorizontalSums8(acc));
+    for (std::int64_t k = full; k < n; ++k) {
+      for (int r = 0; r < 8; ++r) out[j + r] += query[k] * FloatOf(b[(j + r) * ldb + k]);
+    }
+  }
+  DotHalfRowsPortable(query, b + j * ldb, rows_b - j, ldb, n, out + j);
+}
+
 #undef COMPTOIR_AVX2
 
 const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+const bool kHasF16c = kHasAvx2 && __builtin_cpu_supports("f16c");
 
 }  // namespace
 
@@ -317,6 +401,19 @@ void CombineRowsTransposed(const float* coeff, std::int64_t rows_out, std::int64
                            std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
   kHasAvx2 ? CombineRowsAvx2(coeff, rows_out, 1, ldc, b, rows_b, ldb, n, out, ldo)
            : CombineRowsPortable(coeff, rows_out, 1, ldc, b, rows_b, ldb, n, out, ldo);
+}
+
+void FloatsToHalves(const float* in, std::int64_t n, std::uint16_t* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = HalfOf(in[i]);
+}
+
+void HalvesToFloats(const std::uint16_t* in, std::int64_t n, float* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = FloatOf(in[i]);
+}
+
+void DotHalfRows(const float* query, const std::uint16_t* b, std::int64_t rows_b, std::int64_t ldb, std::int64_t n,
+                 float* out) {
+  kHasF16c ? DotHalfRowsAvx2(query, b, rows_b, ldb, n, out) : DotHalfRowsPortable(query, b, rows_b, ldb, n, out);
 }
 
 void AdamStep(float* param, float* first_moment, float* second_moment, const float* grad, std::int64_t n, float beta1,

@@ -29,8 +29,44 @@ struct Scratch {
   std::vector<float> attribution;
   std::vector<std::int32_t> excluded;
   std::vector<retrieval::ScoredId> hits;
+  retrieval::TopKSelector selector;
   internal::ScratchBound bound;
 };
+
+// Candidates the half-precision scan passes to the exact rescoring beyond the k asked for: a
+// half's rounding moves a cosine by about 1e-3, far less than the gap this many places make.
+constexpr std::int32_t kRescoreMargin = 64;
+
+// The best candidates for scratch.query that pass the filters, best first, inner products in
+// float (at least k of them when that many pass, more where the IVF path over-fetches).
+absl::Status Retrieve(const NeuralSession::State& state, const RecommendRequest& request, const CandidateFilter& filter,
+                      Scratch& scratch) {
+  const neural::Network& net = state.net;
+  const std::vector<std::uint8_t>& seen = state.seen;
+  const std::int32_t d = net.dim;
+  if (state.ivf != nullptr) {
+    // The index applies stock flags and exclusions; category and price rules check an over-fetched list.
+    const int fetch = request.filters.catalogue != nullptr ? std::min(net.num_items, request.k * 4) : request.k;
+    retrieval::SearchFilter search{seen, scratch.excluded};
+    if (!request.filters.allowed_items.empty()) search.allowed = request.filters.allowed_items;
+    return state.ivf->Search(scratch.query, fetch, search, scratch.hits);
+  }
+  scratch.scores.resize(static_cast<std::size_t>(net.num_items));
+  kernels::DotHalfRows(scratch.query.data(), state.half_items.data(), net.num_items, d, d, scratch.scores.data());
+  retrieval::TopKSelector& selector = scratch.selector;
+  selector.Reset(static_cast<std::size_t>(request.k + kRescoreMargin));
+  for (std::int32_t item = 0; item < net.num_items; ++item) {
+    const float score = scratch.scores[item];
+    if (selector.Full() && score < selector.Threshold()) continue;
+    if (seen[item] && filter.Allows(item)) selector.Push(item, score);
+  }
+  selector.TakeSorted(scratch.hits);
+  for (retrieval::ScoredId& hit : scratch.hits) {
+    hit.score = kernels::Dot(scratch.query.data(), state.unit_items.data() + std::int64_t{hit.id} * d, d);
+  }
+  std::sort(scratch.hits.begin(), scratch.hits.end(), retrieval::RanksBefore);
+  return absl::OkStatus();
+}
 
 Scratch& ThreadScratch(std::int32_t items, std::int32_t dim) {
   thread_local Scratch scratch;
@@ -102,12 +138,13 @@ absl::StatusOr<std::unique_ptr<NeuralSession::State>> MakeServingState(NeuralSes
   std::stable_sort(state->popular.begin(), state->popular.end(),
                    [&](std::int32_t a, std::int32_t b) { return counts[a] > counts[b]; });
   while (!state->popular.empty() && counts[state->popular.back()] == 0) state->popular.pop_back();
-  const retrieval::VectorsView view{state->unit_items, net.num_items, d};
   if (net.num_items >= config.ivf_min_items) {
-    ExecutionOptions options;
-    COMPTOIR_ASSIGN_OR_RETURN(state->index, retrieval::BuildIvfIndex(view, retrieval::Metric::kInnerProduct, {}, options));
+    const retrieval::VectorsView view{state->unit_items, net.num_items, d};
+    COMPTOIR_ASSIGN_OR_RETURN(state->ivf, retrieval::BuildIvfIndex(view, retrieval::Metric::kInnerProduct, {}, {}));
   } else {
-    COMPTOIR_ASSIGN_OR_RETURN(state->index, retrieval::BuildExactIndex(view, retrieval::Metric::kInnerProduct));
+    state->half_items.resize(state->unit_items.size());
+    kernels::FloatsToHalves(state->unit_items.data(), static_cast<std::int64_t>(state->unit_items.size()),
+                            state->half_items.data());
   }
   state->counts = std::move(counts);
   state->config = config;
@@ -116,7 +153,16 @@ absl::StatusOr<std::unique_ptr<NeuralSession::State>> MakeServingState(NeuralSes
   return state;
 }
 
-NeuralSession::NeuralSession(std::unique_ptr<State> state) : state_(std::move(state)) {}
+NeuralSession::NeuralSession(std::unique_ptr<State> state)
+    : state_(std::move(state)), profile_weight_(state_->config.profile_weight) {}
+
+absl::Status NeuralSession::set_profile_weight(float weight) {
+  if (!(weight >= 0 && weight <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("profile_weight must be in [0, 1], got ", weight));
+  }
+  profile_weight_.store(weight, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
 NeuralSession::~NeuralSession() = default;
 
 std::int32_t NeuralSession::num_items() const { return state_->net.num_items; }
@@ -212,24 +258,19 @@ absl::StatusOr<RecommendResponse> NeuralSession::Recommend(const RecommendReques
     const std::shared_lock lock(profiles_mutex_);
     const auto profile = profiles_.find(request.user);
     if (profile != profiles_.end()) {
-      const float w = has_session ? s.config.profile_weight : 1.0f;
+      const float w = has_session ? profile_weight() : 1.0f;
       for (std::int32_t k = 0; k < d; ++k) scratch.query[k] = (1 - w) * scratch.query[k] + w * profile->second[k];
       has_profile = true;
     }
   }
   const CandidateFilter filter(request, scratch.excluded);
   if (has_session || has_profile) {
-    // The index applies stock flags and exclusions; category and price rules check an over-fetched list.
-    const bool rules = request.filters.catalogue != nullptr;
-    const int fetch = rules ? std::min(num_items(), request.k * 4) : request.k;
-    retrieval::SearchFilter search{s.seen, scratch.excluded};
-    if (!request.filters.allowed_items.empty()) search.allowed = request.filters.allowed_items;
-    COMPTOIR_RETURN_IF_ERROR(s.index->Search(scratch.query, fetch, search, scratch.hits));
+    COMPTOIR_RETURN_IF_ERROR(Retrieve(s, request, filter, scratch));
     const float norm = std::sqrt(kernels::Dot(scratch.query.data(), scratch.query.data(), d));
     const float inv_norm = norm > 0 ? 1.0f / norm : 0.0f;
     for (const retrieval::ScoredId& hit : scratch.hits) {
       if (static_cast<std::int32_t>(response.items.size()) == request.k) break;
-      if (!s.seen[hit.id] || (rules && !filter.Allows(hit.id))) continue;
+      if (!s.seen[hit.id] || !filter.Allows(hit.id)) continue;
       Reason reason{ReasonKind::kProfile, -1, 0, -1};
       if (has_session) {
         const float* item = s.unit_items.data() + std::int64_t{hit.id} * d;
@@ -275,7 +316,7 @@ absl::StatusOr<io::ModelFile> NeuralSession::ToModelFile() const {
   proto.set_learning_rate_decay(c.learning_rate_decay);
   proto.set_epochs(c.epochs);
   proto.set_patience(c.patience);
-  proto.set_profile_weight(c.profile_weight);
+  proto.set_profile_weight(profile_weight());
   proto.set_ivf_min_items(c.ivf_min_items);
   proto.set_num_items(s.net.num_items);
   file.set_config(proto.SerializeAsString());

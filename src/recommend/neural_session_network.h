@@ -90,7 +90,10 @@ struct NeuralSession::State {
   std::vector<std::uint8_t> seen;    // counts > 0
   std::vector<std::int32_t> popular; // seen items, most counted first (the cold-start fallback)
   std::vector<float> unit_items;     // num_items x dim normalised (zero for unseen items)
-  std::unique_ptr<retrieval::VectorIndex> index;
+  // Retrieval: below ivf_min_items a scan of half-precision copies (half the memory traffic of
+  // floats) whose best candidates are rescored in float; from there on an IVF index.
+  std::vector<std::uint16_t> half_items;
+  std::unique_ptr<retrieval::VectorIndex> ivf;
 
   // An item's score from its cosine to the session: exp(scale * (cosine - 1)), the softmax
   // probability up to the session's normaliser, so that blends (and users) compare likelihoods:

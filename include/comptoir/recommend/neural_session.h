@@ -22,6 +22,7 @@
 // a reader/writer lock, the network immutable after training).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
@@ -99,6 +100,10 @@ class NeuralSession final : public Recommender {
   absl::Status SetUserHistory(std::int32_t user, absl::Span<const std::int32_t> items);
   std::int64_t ForgetUser(std::int32_t user) override;
   std::vector<std::int32_t> profile_users() const;
+  // How much a known user's profile weighs in their queries, changeable while serving (a
+  // serving choice, not a trained one; saved with the model). Outside [0, 1] is InvalidArgument.
+  float profile_weight() const { return profile_weight_.load(std::memory_order_relaxed); }
+  absl::Status set_profile_weight(float weight);
 
   absl::StatusOr<RecommendResponse> Recommend(const RecommendRequest& request) const override;
   // The score of every seen item for the session (a dense scorer).
@@ -113,6 +118,7 @@ class NeuralSession final : public Recommender {
  private:
   explicit NeuralSession(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
+  std::atomic<float> profile_weight_;
   mutable std::shared_mutex profiles_mutex_;
   std::unordered_map<std::int32_t, std::vector<float>> profiles_;  // unit session vectors; under profiles_mutex_
 };

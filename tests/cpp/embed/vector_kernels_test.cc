@@ -1,6 +1,7 @@
 #include "internal/vector_kernels.h"
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -113,7 +114,58 @@ TEST_P(KernelSizes, AdamStepMatchesTheTextbookUpdate) {
   }
 }
 
+TEST_P(KernelSizes, DotHalfRowsMatchesTheRoundedFloats) {
+  const int n = GetParam();
+  std::mt19937 rng(600 + n);
+  const int rows = 8 * 2 + 5, ld = n + 3;
+  const std::vector<float> query = Random(n, rng), table = Random(rows * ld, rng);
+  std::vector<std::uint16_t> halves(table.size());
+  FloatsToHalves(table.data(), static_cast<std::int64_t>(table.size()), halves.data());
+  std::vector<float> rounded(table.size());
+  HalvesToFloats(halves.data(), static_cast<std::int64_t>(halves.size()), rounded.data());
+  std::vector<float> out(rows);
+  DotHalfRows(query.data(), halves.data(), rows, ld, n, out.data());
+  for (int j = 0; j < rows; ++j) {
+    EXPECT_NEAR(out[j], NaiveDot(query.data(), &rounded[j * ld], n), 1e-4 * (n + 1)) << j;
+    EXPECT_NEAR(out[j], NaiveDot(query.data(), &table[j * ld], n), 2e-3 * (n + 1)) << "half precision is close";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Lengths, KernelSizes, ::testing::Values(0, 1, 5, 8, 9, 15, 16, 17, 31, 64, 100));
+
+std::uint16_t Half(float v) {
+  std::uint16_t h;
+  FloatsToHalves(&v, 1, &h);
+  return h;
+}
+
+TEST(Halves, RoundToNearestEvenAtEveryEdge) {
+  EXPECT_EQ(Half(1.0f), 0x3c00);
+  EXPECT_EQ(Half(-2.0f), 0xc000);
+  EXPECT_EQ(Half(-0.0f), 0x8000);
+  EXPECT_EQ(Half(65504.0f), 0x7bff);
+  EXPECT_EQ(Half(65519.0f), 0x7bff);
+  EXPECT_EQ(Half(65520.0f), 0x7c00) << "rounds past the largest half: infinity";
+  EXPECT_EQ(Half(std::ldexp(1.0f, -24)), 0x0001) << "smallest subnormal";
+  EXPECT_EQ(Half(std::ldexp(1.0f, -25)), 0x0000) << "a tie rounds to even: zero";
+  EXPECT_EQ(Half(std::ldexp(3.0f, -25)), 0x0002) << "a tie rounds to even: two units";
+  EXPECT_EQ(Half(std::ldexp(1.0f, -14)), 0x0400) << "smallest normal";
+  EXPECT_EQ(Half(1.0f + std::ldexp(1.0f, -11)), 0x3c00) << "tie to even";
+  EXPECT_EQ(Half(1.0f + std::ldexp(3.0f, -11)), 0x3c02) << "tie to even, upwards";
+  EXPECT_EQ(Half(std::numeric_limits<float>::infinity()), 0x7c00);
+  EXPECT_EQ(Half(std::nanf("")) & 0x7c00, 0x7c00);
+  EXPECT_NE(Half(std::nanf("")) & 0x03ff, 0) << "NaN stays NaN";
+}
+
+TEST(Halves, EveryHalfSurvivesTheRoundTrip) {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const auto half = static_cast<std::uint16_t>(h);
+    if ((half & 0x7c00) == 0x7c00 && (half & 0x03ff) != 0) continue;  // NaN payloads
+    float f;
+    HalvesToFloats(&half, 1, &f);
+    ASSERT_EQ(Half(f), half) << h;
+  }
+}
 
 }  // namespace
 }  // namespace comptoir::internal::kernels
