@@ -14,12 +14,9 @@
 #include "internal/parallel.h"
 #include "internal/rng.h"
 #include "internal/scratch.h"
-#include "internal/vector_kernels.h"
 
 namespace comptoir::retrieval {
 namespace {
-
-namespace kernels = internal::kernels;
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstRowMap = Eigen::Map<const RowMatrix>;
@@ -112,8 +109,8 @@ absl::Status PrepareSearch(absl::Span<const float> query, int k, const SearchFil
 // Scores rows [0, n) of `block` (ids from `ids` or begin + i) and offers them to the selector.
 void ScanBlock(const float* block, std::int64_t n, std::int32_t dim, std::int64_t first_id,
                const std::int32_t* ids, const SearchFilter& filter, SearchScratch& scratch) {
-  const float* scores = scratch.scores.data();
-  kernels::DotTable(scratch.query.data(), 1, dim, block, n, dim, dim, scratch.scores.data(), n);
+  Eigen::Map<Eigen::VectorXf> scores(scratch.scores.data(), n);
+  scores.noalias() = ConstRowMap(block, n, dim) * ConstVecMap(scratch.query.data(), dim);
   TopKSelector& selector = scratch.selector;
   for (std::int64_t i = 0; i < n; ++i) {
     const float score = scores[i];
