@@ -28,6 +28,7 @@ void RegisterNeural(py::module_& m) {
       .def_readwrite("epochs", &NeuralSessionConfig::epochs)
       .def_readwrite("patience", &NeuralSessionConfig::patience)
       .def_readwrite("profile_weight", &NeuralSessionConfig::profile_weight)
+      .def_readwrite("repeat_boost", &NeuralSessionConfig::repeat_boost)
       .def_readwrite("ivf_min_items", &NeuralSessionConfig::ivf_min_items);
 
   using recommend::NeuralSession;
@@ -96,6 +97,9 @@ void RegisterNeural(py::module_& m) {
       .def_property(
           "profile_weight", &NeuralSession::profile_weight,
           [](NeuralSession& self, float weight) { ThrowIfError(self.set_profile_weight(weight)); })
+      .def_property(
+          "repeat_boost", &NeuralSession::repeat_boost,
+          [](NeuralSession& self, float boost) { ThrowIfError(self.set_repeat_boost(boost)); })
       .def(
           "set_user_history",
           [](NeuralSession& self, std::int32_t user, const CArray<std::int32_t>& items) {

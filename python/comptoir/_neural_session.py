@@ -17,9 +17,9 @@ from .recommend import _log_kinds, _SessionRecommender, _set_user_histories
 _log = logging.getLogger("comptoir")
 
 _CONFIG = ("dim", "max_session_length", "scale", "num_negatives", "negative_exponent", "batch_size", "learning_rate",
-           "learning_rate_decay", "epochs", "patience", "profile_weight", "ivf_min_items")
+           "learning_rate_decay", "epochs", "patience", "profile_weight", "repeat_boost", "ivf_min_items")
 
-_FLOATS = ("scale", "learning_rate", "learning_rate_decay", "negative_exponent", "profile_weight")
+_FLOATS = ("scale", "learning_rate", "learning_rate_decay", "negative_exponent", "profile_weight", "repeat_boost")
 
 
 class NeuralSessionRecommender(_SessionRecommender):
@@ -36,8 +36,10 @@ class NeuralSessionRecommender(_SessionRecommender):
     training sessions (in the order given: pass them in time order) are held out for it; 0
     trains on everything for ``epochs`` epochs. ``history_`` has one row per epoch (loss,
     validation HR@20 and MRR@20, seconds). Known users (``users=`` in ``fit``) get a long-term
-    profile from their sessions, blended into their queries with ``profile_weight``. Each
-    reason names the session item that weighed most in the item's score."""
+    profile from their sessions: the items they had before compete with ``repeat_boost`` added to
+    their logit (re-purchases and re-visits; "you bought it before"), and the network's vector of
+    their history is blended into their queries with ``profile_weight``. Each other reason names
+    the session item that weighed most in the item's score."""
 
     _model_kind = "neural_session"
     _param_names = _CONFIG + ("validation_fraction", "random_state", "n_jobs", "verbose")
@@ -46,7 +48,8 @@ class NeuralSessionRecommender(_SessionRecommender):
     def __init__(self, dim: int = 96, max_session_length: int = 20, scale: float = 12.0, num_negatives: int = 2048,
                  negative_exponent: float = 0.75, batch_size: int = 512, learning_rate: float = 1e-3,
                  learning_rate_decay: float = 1.0, epochs: int = 10,
-                 patience: int = 2, profile_weight: float = 0.2, ivf_min_items: int = 1_000_000,
+                 patience: int = 2, profile_weight: float = 0.0, repeat_boost: float = 2.0,
+                 ivf_min_items: int = 1_000_000,
                  validation_fraction: float = 0.1, random_state: int = 42, n_jobs: int = 0, verbose: Any = False) -> None:
         self.dim = dim
         self.max_session_length = max_session_length
@@ -59,6 +62,7 @@ class NeuralSessionRecommender(_SessionRecommender):
         self.epochs = epochs
         self.patience = patience
         self.profile_weight = profile_weight
+        self.repeat_boost = repeat_boost
         self.ivf_min_items = ivf_min_items
         self.validation_fraction = validation_fraction
         self.random_state = random_state
@@ -127,12 +131,19 @@ class NeuralSessionRecommender(_SessionRecommender):
         return self._fitted().encode_session(np.ascontiguousarray(dense[dense >= 0], dtype=np.int32))
 
     def set_profile_weight(self, weight: float) -> "NeuralSessionRecommender":
-        """Change how much known users' profiles weigh in their queries (0..1) without retraining:
-        a serving choice, safe while other threads recommend, kept by ``save``."""
-        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (int, float, np.integer, np.floating)):
-            raise InvalidArgumentError(f"profile_weight must be a number, got {weight!r}")
-        self._fitted().profile_weight = float(weight)
-        self.profile_weight = float(weight)
+        """Change how much known users' profile vectors weigh in their queries (0..1) without
+        retraining: a serving choice, safe while other threads recommend, kept by ``save``."""
+        return self._set_serving("profile_weight", weight)
+
+    def set_repeat_boost(self, boost: float) -> "NeuralSessionRecommender":
+        """Change the logit bonus of known users' earlier items (>= 0) without retraining."""
+        return self._set_serving("repeat_boost", boost)
+
+    def _set_serving(self, name: str, value: float) -> "NeuralSessionRecommender":
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise InvalidArgumentError(f"{name} must be a number, got {value!r}")
+        setattr(self._fitted(), name, float(value))
+        setattr(self, name, float(value))
         return self
 
     def forget(self, user: Any) -> bool:

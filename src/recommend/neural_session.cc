@@ -29,6 +29,7 @@ struct Scratch {
   std::vector<float> attribution;
   std::vector<std::int32_t> excluded;
   std::vector<retrieval::ScoredId> hits;
+  std::vector<std::int32_t> history;  // the request's user's earlier items, ascending
   retrieval::TopKSelector selector;
   internal::ScratchBound bound;
 };
@@ -118,6 +119,9 @@ absl::Status NeuralSessionConfig::Validate() const {
   if (!(profile_weight >= 0 && profile_weight <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("profile_weight must be in [0, 1], got ", profile_weight));
   }
+  if (!(repeat_boost >= 0) || !std::isfinite(repeat_boost)) {
+    return absl::InvalidArgumentError(absl::StrCat("repeat_boost must be a finite number >= 0, got ", repeat_boost));
+  }
   if (ivf_min_items < 1) return absl::InvalidArgumentError(absl::StrCat("ivf_min_items must be positive, got ", ivf_min_items));
   return absl::OkStatus();
 }
@@ -154,7 +158,17 @@ absl::StatusOr<std::unique_ptr<NeuralSession::State>> MakeServingState(NeuralSes
 }
 
 NeuralSession::NeuralSession(std::unique_ptr<State> state)
-    : state_(std::move(state)), profile_weight_(state_->config.profile_weight) {}
+    : state_(std::move(state)),
+      profile_weight_(state_->config.profile_weight),
+      repeat_boost_(state_->config.repeat_boost) {}
+
+absl::Status NeuralSession::set_repeat_boost(float boost) {
+  if (!(boost >= 0) || !std::isfinite(boost)) {
+    return absl::InvalidArgumentError(absl::StrCat("repeat_boost must be a finite number >= 0, got ", boost));
+  }
+  repeat_boost_.store(boost, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
 
 absl::Status NeuralSession::set_profile_weight(float weight) {
   if (!(weight >= 0 && weight <= 1)) {
@@ -204,8 +218,15 @@ absl::Status NeuralSession::EncodeSession(absl::Span<const std::int32_t> items, 
 }
 
 absl::Status NeuralSession::SetUserHistory(std::int32_t user, absl::Span<const std::int32_t> items) {
-  std::vector<float> profile(static_cast<std::size_t>(state_->net.dim));
-  COMPTOIR_RETURN_IF_ERROR(EncodeSession(items, absl::MakeSpan(profile)));
+  Profile profile;
+  profile.vector.resize(static_cast<std::size_t>(state_->net.dim));
+  COMPTOIR_RETURN_IF_ERROR(EncodeSession(items, absl::MakeSpan(profile.vector)));
+  for (auto it = items.rbegin(); it != items.rend() && profile.items.size() < kMaxProfileItems; ++it) {
+    if (state_->seen[*it] && std::find(profile.items.begin(), profile.items.end(), *it) == profile.items.end()) {
+      profile.items.push_back(*it);
+    }
+  }
+  std::sort(profile.items.begin(), profile.items.end());
   const std::unique_lock lock(profiles_mutex_);
   profiles_[user] = std::move(profile);
   return absl::OkStatus();
@@ -254,12 +275,15 @@ absl::StatusOr<RecommendResponse> NeuralSession::Recommend(const RecommendReques
     std::copy(scratch.act.session.begin(), scratch.act.session.begin() + d, scratch.query.begin());
   }
   bool has_profile = false;
+  scratch.history.clear();
   if (request.user >= 0) {
     const std::shared_lock lock(profiles_mutex_);
     const auto profile = profiles_.find(request.user);
     if (profile != profiles_.end()) {
       const float w = has_session ? profile_weight() : 1.0f;
-      for (std::int32_t k = 0; k < d; ++k) scratch.query[k] = (1 - w) * scratch.query[k] + w * profile->second[k];
+      const std::vector<float>& vector = profile->second.vector;
+      for (std::int32_t k = 0; k < d; ++k) scratch.query[k] = (1 - w) * scratch.query[k] + w * vector[k];
+      scratch.history.assign(profile->second.items.begin(), profile->second.items.end());
       has_profile = true;
     }
   }
@@ -268,11 +292,30 @@ absl::StatusOr<RecommendResponse> NeuralSession::Recommend(const RecommendReques
     COMPTOIR_RETURN_IF_ERROR(Retrieve(s, request, filter, scratch));
     const float norm = std::sqrt(kernels::Dot(scratch.query.data(), scratch.query.data(), d));
     const float inv_norm = norm > 0 ? 1.0f / norm : 0.0f;
+    const float boost = repeat_boost();
+    if (boost > 0 && !scratch.history.empty() && norm > 0) {
+      // The user's earlier items compete with their logit raised by the boost, wherever the
+      // session alone ranked them (hit scores are inner products with the unnormalised query).
+      const float bonus = boost / s.net.scale * norm;
+      for (std::int32_t item : scratch.history) {
+        if (!filter.Allows(item)) continue;
+        auto hit = std::find_if(scratch.hits.begin(), scratch.hits.end(),
+                                [&](const retrieval::ScoredId& h) { return h.id == item; });
+        if (hit == scratch.hits.end()) {
+          scratch.hits.push_back({item, kernels::Dot(scratch.query.data(), s.unit_items.data() + std::int64_t{item} * d, d)});
+          hit = scratch.hits.end() - 1;
+        }
+        hit->score += bonus;
+      }
+      std::sort(scratch.hits.begin(), scratch.hits.end(), retrieval::RanksBefore);
+    }
     for (const retrieval::ScoredId& hit : scratch.hits) {
       if (static_cast<std::int32_t>(response.items.size()) == request.k) break;
       if (!s.seen[hit.id] || !filter.Allows(hit.id)) continue;
       Reason reason{ReasonKind::kProfile, -1, 0, -1};
-      if (has_session) {
+      if (boost > 0 && std::binary_search(scratch.history.begin(), scratch.history.end(), hit.id)) {
+        reason = {ReasonKind::kProfile, hit.id, 0, -1};
+      } else if (has_session) {
         const float* item = s.unit_items.data() + std::int64_t{hit.id} * d;
         const std::int32_t position = neural::StrongestItem(s.net, scratch.act, item, scratch.attribution);
         reason = {ReasonKind::kSimilarItem, scratch.known[position], 0, -1};
@@ -317,6 +360,7 @@ absl::StatusOr<io::ModelFile> NeuralSession::ToModelFile() const {
   proto.set_epochs(c.epochs);
   proto.set_patience(c.patience);
   proto.set_profile_weight(profile_weight());
+  proto.set_repeat_boost(repeat_boost());
   proto.set_ivf_min_items(c.ivf_min_items);
   proto.set_num_items(s.net.num_items);
   file.set_config(proto.SerializeAsString());
@@ -329,16 +373,25 @@ absl::StatusOr<io::ModelFile> NeuralSession::ToModelFile() const {
                                    e.seconds, static_cast<double>(e.learning_rate), e.restarted ? 1.0 : 0.0});
   }
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("history", history));
-  std::vector<std::int32_t> users;
+  // One snapshot of the table: a profile set or forgotten meanwhile is either wholly in or out.
+  std::vector<std::int32_t> users, items;
+  std::vector<std::int64_t> item_offsets{0};
   std::vector<float> vectors;
   {
     const std::shared_lock lock(profiles_mutex_);
-    for (const auto& [user, vector] : profiles_) users.push_back(user);
+    for (const auto& [user, profile] : profiles_) users.push_back(user);
     std::sort(users.begin(), users.end());
-    for (std::int32_t user : users) vectors.insert(vectors.end(), profiles_.at(user).begin(), profiles_.at(user).end());
+    for (std::int32_t user : users) {
+      const Profile& profile = profiles_.at(user);
+      vectors.insert(vectors.end(), profile.vector.begin(), profile.vector.end());
+      items.insert(items.end(), profile.items.begin(), profile.items.end());
+      item_offsets.push_back(static_cast<std::int64_t>(items.size()));
+    }
   }
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("profile_users", users));
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<float>("profiles", vectors));
+  COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int64_t>("profile_item_offsets", item_offsets));
+  COMPTOIR_RETURN_IF_ERROR(file.AddArray<std::int32_t>("profile_items", items));
   COMPTOIR_RETURN_IF_ERROR(AddTrainingEvents(training_events(), file));
   return file;
 }
@@ -359,6 +412,7 @@ absl::StatusOr<std::unique_ptr<NeuralSession>> NeuralSession::FromModelFile(cons
   config.epochs = proto.epochs();
   config.patience = proto.patience();
   config.profile_weight = proto.profile_weight();
+  config.repeat_boost = proto.repeat_boost();
   config.ivf_min_items = proto.ivf_min_items();
   const absl::Status valid = config.Validate();
   if (!valid.ok()) return Corrupt(std::string(valid.message()));
@@ -396,13 +450,27 @@ absl::StatusOr<std::unique_ptr<NeuralSession>> NeuralSession::FromModelFile(cons
   auto model = std::unique_ptr<NeuralSession>(new NeuralSession(std::move(state)));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int32_t> users, file.Array<std::int32_t>("profile_users"));
   COMPTOIR_ASSIGN_OR_RETURN(const std::vector<float> vectors, file.Array<float>("profiles"));
+  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int64_t> item_offsets, file.Array<std::int64_t>("profile_item_offsets"));
+  COMPTOIR_ASSIGN_OR_RETURN(const std::vector<std::int32_t> items, file.Array<std::int32_t>("profile_items"));
   const auto dim = static_cast<std::size_t>(config.dim);
-  if (vectors.size() != users.size() * dim) return Corrupt("the profiles do not match the dimension");
+  if (vectors.size() != users.size() * dim || item_offsets.size() != users.size() + 1 || item_offsets.front() != 0 ||
+      item_offsets.back() != static_cast<std::int64_t>(items.size())) {
+    return Corrupt("the profiles do not match the users and the dimension");
+  }
   {
     const std::unique_lock lock(model->profiles_mutex_);
     for (std::size_t u = 0; u < users.size(); ++u) {
-      model->profiles_[users[u]].assign(vectors.begin() + static_cast<std::ptrdiff_t>(u * dim),
-                                        vectors.begin() + static_cast<std::ptrdiff_t>((u + 1) * dim));
+      if (item_offsets[u + 1] < item_offsets[u]) return Corrupt("the profiles' item offsets decrease");
+      Profile& profile = model->profiles_[users[u]];
+      profile.vector.assign(vectors.begin() + static_cast<std::ptrdiff_t>(u * dim),
+                            vectors.begin() + static_cast<std::ptrdiff_t>((u + 1) * dim));
+      profile.items.assign(items.begin() + item_offsets[u], items.begin() + item_offsets[u + 1]);
+      for (std::size_t i = 0; i < profile.items.size(); ++i) {
+        const std::int32_t item = profile.items[i];
+        if (item < 0 || item >= proto.num_items() || (i > 0 && item <= profile.items[i - 1])) {
+          return Corrupt("a profile item is out of range or out of order");
+        }
+      }
     }
   }
   COMPTOIR_ASSIGN_OR_RETURN(const TrainingEvents events, ReadTrainingEvents(file));

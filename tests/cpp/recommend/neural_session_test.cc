@@ -175,6 +175,22 @@ TEST(NeuralSession, ServesFallbacksFiltersAndSurvivesItsFile) {
   EXPECT_EQ(again.items, before.items);
   EXPECT_EQ(again.scores, before.scores);
   EXPECT_EQ(dynamic_cast<const NeuralSession*>(back)->history().size(), model->history().size());
+  // A large repeat boost puts the user's earlier items first, saying why; none leaves them out.
+  const std::vector<std::int32_t> chain{21, 22};
+  RecommendRequest known;
+  known.session_items = chain;
+  known.user = 4;
+  known.k = 5;
+  COMPTOIR_ASSERT_OK(model->set_repeat_boost(30.0f));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse boosted, model->Recommend(known));
+  EXPECT_THAT(std::vector<std::int32_t>(boosted.items.begin(), boosted.items.begin() + 3),
+              ::testing::UnorderedElementsAre(60, 61, 62));
+  EXPECT_EQ(boosted.reasons[0].kind, ReasonKind::kProfile);
+  EXPECT_EQ(boosted.reasons[0].anchor_item, boosted.items[0]);
+  EXPECT_FALSE(model->set_repeat_boost(-1.0f).ok());
+  COMPTOIR_ASSERT_OK(model->set_repeat_boost(0.0f));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const RecommendResponse plain, model->Recommend(known));
+  EXPECT_THAT(plain.items, ::testing::Not(::testing::Contains(60)));
   EXPECT_EQ(model->ForgetUser(4), 1);
 }
 
