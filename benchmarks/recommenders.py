@@ -235,10 +235,11 @@ def neural_rows(train, test, fit_part, validation, num_items, popularity, sample
         print("  torch (or benchmarks/neural_peer.py) missing: the PyTorch peer's row is skipped")
     else:
         start = time.perf_counter()
-        peer = train_torch_peer(fit_part, validation, num_items, epochs=len(history), patience=len(history), threads=2, seed=0)
+        peer_epochs = 2 if peer_two_epochs else len(history)  # as many epochs as comptoir ran, or 2
+        peer = train_torch_peer(fit_part, validation, num_items, epochs=peer_epochs, patience=peer_epochs, threads=2, seed=0)
         fit_s = time.perf_counter() - start
         metrics = dense_metrics(peer.score, test, 20, popularity)
-        rows.append(("PyTorch peer (same network, losses and settings)", metrics, fit_s, np.nan, np.nan, np.nan))
+        rows.append((f"PyTorch peer (same network and settings, {peer_epochs} epochs)", metrics, fit_s, np.nan, np.nan, np.nan))
         epochs.append(("PyTorch peer (2 threads)", list(peer.epoch_seconds), [h.get("validation_mrr", np.nan) for h in peer.history]))
     print()
     print(f"{'training':34s} {'epochs':>6s} {'s/epoch':>8s} {'ratio':>6s}  validation MRR@20 by epoch")
