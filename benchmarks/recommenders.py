@@ -103,7 +103,8 @@ def latency_and_throughput(model, sample, k=20):
 
 def main() -> int:
     args = parse_args(__doc__, [("--neural-only", "only the neural model, its hybrid with kNN and its PyTorch peer"),
-                                ("--peer-two-epochs", "train the PyTorch peer for 2 epochs (its seconds per epoch, sooner)")])
+                                ("--peer-two-epochs", "train the PyTorch peer for 2 epochs (its seconds per epoch, sooner)"),
+                                ("--epoch-timing", "only seconds per epoch, comptoir against the PyTorch peer, on 20% of the sessions")])
     folder = dataset_folder(args, "diginetica")
     if folder is None:
         return 0
@@ -117,6 +118,9 @@ def main() -> int:
     sample = prefixes(test, 5000, rng)
     print(f"DIGINETICA: {len(train[0]) - 1:,} train sessions, {len(test[0]) - 1:,} test sessions, {num_items - 1:,} items")
 
+    if args.epoch_timing:
+        epoch_timing(split_tail(train, 0.2)[1], num_items)
+        return 0
     if args.neural_only:
         knn = SessionKNN(**STAN).fit(train, num_items=num_items)
         print_table(neural_rows(train, test, fit_part, validation, num_items, popularity, sample, STAN, knn,
@@ -201,6 +205,22 @@ def print_table(rows):
         print(f"{name:60s} {m['hit_rate']:7.4f} {m['mrr']:7.4f} {m['ndcg']:8.4f} {m['coverage']:6.3f} "
               f"{m['popularity_bias']:8.4f} {fit_s:8.2f} {p50:7.3f} {p99:7.3f} {rate:11,.0f}")
     print("published on this split: GCE-GNN HR@20 0.542 / MRR@20 0.190 (GPU); SR-GNN 0.507 / 0.177; NARM 0.497 / 0.162")
+
+
+def epoch_timing(sessions, num_items, epochs=2):
+    """Training seconds per epoch of the same network, settings and 2 threads, without validation,
+    on a share of the sessions small enough to time on a quiet machine."""
+    from neural_peer import train_torch_peer
+
+    neural = NeuralSessionRecommender(epochs=epochs, validation_fraction=0, random_state=0, n_jobs=2)
+    ours = neural.fit(sessions, num_items=num_items).history_["seconds"].tolist()
+    peer = train_torch_peer(sessions, None, num_items, epochs=epochs, patience=epochs, threads=2, seed=0, log=lambda _: None)
+    prefixes = int(np.sum(np.diff(sessions[0]) - 1))
+    print(f"{prefixes:,} training prefixes, {epochs} epochs, 2 threads")
+    print(f"{'training':28s} {'s/epoch':>8s} {'prefixes/s':>11s} {'ratio':>6s}")
+    for name, seconds in (("comptoir (C++)", ours), ("PyTorch peer", list(peer.epoch_seconds))):
+        mean = float(np.mean(seconds))
+        print(f"{name:28s} {mean:8.2f} {prefixes / mean:11,.0f} {mean / np.mean(ours):6.2f}")
 
 
 def neural_rows(train, test, fit_part, validation, num_items, popularity, sample, knn_params, knn, peer_two_epochs=False):
