@@ -78,51 +78,6 @@ def main() -> int:
     for r, (name, setting) in enumerate(rows):
         print(f"{name:26s} {setting:20s} {hits[r] / cases:7.4f} {reciprocal[r] / cases:7.4f}")
     return 0
-    log = load_online_retail(folder)
-    purchases = (log.kind == 2) & (log.user >= 0)
-    session, item, user, time = log.session[purchases], log.item[purchases], log.user[purchases], log.timestamp[purchases]
-    starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
-    offsets = np.r_[starts, len(item)]
-    invoice_time, invoice_user = time[starts], user[starts]
-    test = invoice_time >= invoice_time.max() - 30 * 86_400
-    lengths = np.diff(offsets)
-    train_items = item[np.repeat(~test, lengths)]
-    train_offsets = np.r_[0, np.cumsum(lengths[~test])]
-    model = Item2Vec(dim=64, epochs=10, window=5, subsample=1e-4, random_state=0).fit((train_offsets, train_items), num_items=log.num_items)
-    # Each customer's purchases before the test window, oldest first.
-    past_rows = np.repeat(~test, lengths)
-    order = np.argsort(user[past_rows], kind="stable")
-    past_users, past_items = user[past_rows][order], item[past_rows][order]
-    bounds = np.searchsorted(past_users, np.arange(log.num_users + 1))
-    neural = NeuralSessionRecommender(random_state=0, n_jobs=2).fit(
-        (train_offsets, train_items), users=invoice_user[~test], num_items=log.num_items)
-    weights = (0.0, 0.2, 0.4, 0.6)
-    hits = np.zeros((2, len(weights)))
-    reciprocal = np.zeros((2, len(weights)))
-    cases = 0
-    for s in np.flatnonzero(test & (lengths >= 2)):
-        basket = item[offsets[s]: offsets[s + 1]]
-        history = past_items[bounds[invoice_user[s]]: bounds[invoice_user[s] + 1]][-200:]
-        if len(history) == 0 or basket[1] == basket[0]:
-            continue
-        cases += 1
-        for w, weight in enumerate(weights):
-            item2vec_ids, _ = model.recommend_session(basket[:1], N=20, user_history=history if weight else None,
-                                                      profile_weight=weight)
-            neural.set_profile_weight(weight)
-            neural_ids, _ = neural.recommend_session(basket[:1], N=20, user=int(invoice_user[s]))
-            for m, ids in enumerate((item2vec_ids, neural_ids)):
-                found = np.flatnonzero(ids == basket[1])
-                if len(found):
-                    hits[m, w] += 1
-                    reciprocal[m, w] += 1 / (found[0] + 1)
-    print(f"Online Retail: {cases:,} test invoices of returning customers (last 30 days), target = second item after the first")
-    print(f"{'profile weight':>15s} {'item2vec HR@20':>15s} {'MRR@20':>7s} {'neural HR@20':>13s} {'MRR@20':>7s}")
-    for w, weight in enumerate(weights):
-        label = "session only" if weight == 0 else f"{weight:.1f}"
-        print(f"{label:>15s} {hits[0, w] / cases:15.4f} {reciprocal[0, w] / cases:7.4f} "
-              f"{hits[1, w] / cases:13.4f} {reciprocal[1, w] / cases:7.4f}")
-    return 0
 
 
 if __name__ == "__main__":
