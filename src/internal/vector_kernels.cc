@@ -1,5 +1,6 @@
 #include "internal/vector_kernels.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -373,7 +374,12 @@ __attribute__((target("avx2,fma,f16c"))) void DotHalfRowsAvx2(const float* query
 #undef COMPTOIR_AVX2
 
 const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-const bool kHasF16c = kHasAvx2 && __builtin_cpu_supports("f16c");
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c").
+bool CpuHasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+const bool kHasF16c = kHasAvx2 && CpuHasF16c();
 
 }  // namespace
 
