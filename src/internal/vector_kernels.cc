@@ -54,6 +54,52 @@ void AdamPortable(float* param, float* m, float* v, const float* grad, std::int6
   }
 }
 
+// Sigmoid on a grid of kSigmoidSteps intervals over [-kSigmoidRange, kSigmoidRange]: an 8 KiB
+// table that stays in L1 beside the rows being trained, where std::exp is a libm call per pair.
+constexpr float kSigmoidRange = 8.0f;
+constexpr int kSigmoidSteps = 2048;
+constexpr float kSigmoidScale = kSigmoidSteps / (2 * kSigmoidRange);
+
+struct SigmoidTable {
+  float value[kSigmoidSteps + 1];
+  SigmoidTable() {
+    for (int i = 0; i <= kSigmoidSteps; ++i) {
+      const double x = -static_cast<double>(kSigmoidRange) + i / static_cast<double>(kSigmoidScale);
+      value[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+    }
+  }
+};
+
+const SigmoidTable kSigmoid;
+
+inline float SigmoidFromTable(float x) {
+  if (!(std::abs(x) < kSigmoidRange)) return x > 0 ? 1.0f : x < 0 ? 0.0f : x;  // NaN falls through as itself
+  const float t = (x + kSigmoidRange) * kSigmoidScale;
+  // t can round up to kSigmoidSteps just below the range's top: keep the last interval.
+  const int i = std::min(static_cast<int>(t), kSigmoidSteps - 1);
+  const float low = kSigmoid.value[i];
+  return low + (t - static_cast<float>(i)) * (kSigmoid.value[i + 1] - low);
+}
+
+void NegativeSamplingPortable(float* input, float* const* rows, std::int64_t num_rows, float learning_rate,
+                              std::int64_t n, float* grad) {
+  std::fill_n(grad, n, 0.0f);
+  for (std::int64_t r = 0; r < num_rows; ++r) {
+    float* row = rows[r];
+    const float label = r == 0 ? 1.0f : 0.0f;
+    const float g = (label - SigmoidFromTable(DotPortable(input, row, n))) * learning_rate;
+    for (std::int64_t i = 0; i < n; ++i) {
+      grad[i] += g * row[i];
+      row[i] += g * input[i];
+    }
+  }
+  for (std::int64_t i = 0; i < n; ++i) input[i] += grad[i];
+}
+
+void AddDifferencePortable(const float* x, const float* base, float* acc, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) acc[i] += x[i] - base[i];
+}
+
 // ---- AVX2 + FMA versions -----------------------------------------------------------------
 
 #define COMPTOIR_AVX2 __attribute__((target("avx2,fma")))
@@ -253,6 +299,45 @@ COMPTOIR_AVX2 void AdamAvx2(float* param, float* m, float* v, const float* grad,
   AdamPortable(param + i, m + i, v + i, grad + i, n - i, beta1, beta2, step_size, epsilon_hat);
 }
 
+COMPTOIR_AVX2 void NegativeSamplingAvx2(float* input, float* const* rows, std::int64_t num_rows,
+                                        float learning_rate, std::int64_t n, float* grad) {
+  std::fill_n(grad, n, 0.0f);
+  const std::int64_t full = n - n % 8;
+  const __m256i mask = TailMask(n - full);
+  for (std::int64_t r = 0; r < num_rows; ++r) {
+    float* row = rows[r];
+    const float label = r == 0 ? 1.0f : 0.0f;
+    const __m256 g = _mm256_set1_ps((label - SigmoidFromTable(DotAvx2(input, row, n))) * learning_rate);
+    // One pass over the row: its old value feeds the input's gradient, then takes its own step.
+    for (std::int64_t i = 0; i < full; i += 8) {
+      const __m256 old = _mm256_loadu_ps(row + i);
+      _mm256_storeu_ps(grad + i, _mm256_fmadd_ps(g, old, _mm256_loadu_ps(grad + i)));
+      _mm256_storeu_ps(row + i, _mm256_fmadd_ps(g, _mm256_loadu_ps(input + i), old));
+    }
+    if (full < n) {
+      const __m256 old = _mm256_maskload_ps(row + full, mask);
+      _mm256_maskstore_ps(grad + full, mask, _mm256_fmadd_ps(g, old, _mm256_maskload_ps(grad + full, mask)));
+      _mm256_maskstore_ps(row + full, mask, _mm256_fmadd_ps(g, _mm256_maskload_ps(input + full, mask), old));
+    }
+  }
+  for (std::int64_t i = 0; i < full; i += 8) {
+    _mm256_storeu_ps(input + i, _mm256_add_ps(_mm256_loadu_ps(input + i), _mm256_loadu_ps(grad + i)));
+  }
+  if (full < n) {
+    _mm256_maskstore_ps(input + full, mask,
+                        _mm256_add_ps(_mm256_maskload_ps(input + full, mask), _mm256_maskload_ps(grad + full, mask)));
+  }
+}
+
+COMPTOIR_AVX2 void AddDifferenceAvx2(const float* x, const float* base, float* acc, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i),
+                                            _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(base + i))));
+  }
+  AddDifferencePortable(x + i, base + i, acc + i, n - i);
+}
+
 #undef COMPTOIR_AVX2
 
 const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -283,6 +368,18 @@ void AdamStep(float* param, float* first_moment, float* second_moment, const flo
               float beta2, float step_size, float epsilon_hat) {
   kHasAvx2 ? AdamAvx2(param, first_moment, second_moment, grad, n, beta1, beta2, step_size, epsilon_hat)
            : AdamPortable(param, first_moment, second_moment, grad, n, beta1, beta2, step_size, epsilon_hat);
+}
+
+float Sigmoid(float x) { return SigmoidFromTable(x); }
+
+void NegativeSamplingStep(float* input, float* const* rows, std::int64_t num_rows, float learning_rate,
+                          std::int64_t n, float* grad) {
+  kHasAvx2 ? NegativeSamplingAvx2(input, rows, num_rows, learning_rate, n, grad)
+           : NegativeSamplingPortable(input, rows, num_rows, learning_rate, n, grad);
+}
+
+void AddDifference(const float* x, const float* base, float* acc, std::int64_t n) {
+  kHasAvx2 ? AddDifferenceAvx2(x, base, acc, n) : AddDifferencePortable(x, base, acc, n);
 }
 
 }  // namespace comptoir::internal::kernels
