@@ -2,16 +2,21 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <new>
 #include <utility>
 
 #include <Eigen/Core>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "absl/strings/str_cat.h"
 #include "comptoir/status.h"
 #include "comptoir/v1/embed.pb.h"
 #include "internal/parallel.h"
 #include "internal/rng.h"
+#include "internal/vector_kernels.h"
 
 namespace comptoir::embed {
 namespace {
@@ -19,7 +24,7 @@ namespace {
 using VecMap = Eigen::Map<Eigen::VectorXf>;
 using ConstVecMap = Eigen::Map<const Eigen::VectorXf>;
 
-// Rows of one embedding matrix that a shard changed since the last merge.
+// A set of rows with its members in insertion order.
 class TouchedRows {
  public:
   explicit TouchedRows(std::int32_t num_items) : flags_(static_cast<std::size_t>(num_items), 0) {}
@@ -31,6 +36,18 @@ class TouchedRows {
   }
   bool Contains(std::int32_t row) const { return flags_[row] != 0; }
   const std::vector<std::int32_t>& rows() const { return rows_; }
+  // The members in ascending order (a sort when they are few, a scan of the flags otherwise):
+  // rows visited in memory order let the hardware prefetcher stream them.
+  void Sort() {
+    if (rows_.size() * 16 < flags_.size()) {
+      std::sort(rows_.begin(), rows_.end());
+      return;
+    }
+    rows_.clear();
+    for (std::size_t row = 0; row < flags_.size(); ++row) {
+      if (flags_[row] != 0) rows_.push_back(static_cast<std::int32_t>(row));
+    }
+  }
   void Clear() {
     for (std::int32_t row : rows_) flags_[row] = 0;
     rows_.clear();
@@ -41,10 +58,206 @@ class TouchedRows {
   std::vector<std::int32_t> rows_;
 };
 
+// Cache-line aligned storage: a 64-float row is exactly four lines to prefetch. Matrices of
+// megabytes also ask for transparent huge pages: rows are read at random over tens of megabytes,
+// and with 4 KiB pages nearly every read also misses the TLB.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  CacheLineAllocator() = default;
+  template <typename U>
+  explicit CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  static std::align_val_t Alignment(std::size_t bytes) { return std::align_val_t(bytes >= kHugePage ? kHugePage : 64); }
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    void* p = ::operator new(bytes, Alignment(bytes));
+#ifdef MADV_HUGEPAGE
+    if (bytes >= kHugePage) (void)madvise(p, bytes - bytes % kHugePage, MADV_HUGEPAGE);  // a hint: failure is fine
+#endif
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) { ::operator delete(p, Alignment(n * sizeof(T))); }
+  bool operator==(const CacheLineAllocator&) const { return true; }
+  bool operator!=(const CacheLineAllocator&) const { return false; }
+};
+using Floats = std::vector<float, CacheLineAllocator<float>>;
+
 // A pair of embedding matrices being trained: the master, a shard's copy, or (hogwild) shared.
 struct Weights {
-  std::vector<float> input;
-  std::vector<float> output;
+  Floats input;
+  Floats output;
+};
+
+// Walker's alias method over counts^ns_exponent: one 64-bit draw gives a bucket and a coin, and
+// the table is 8 bytes an item (a third of a megabyte at 43k items: it stays in L2), where a
+// fixed-slot table needs tens of slots an item and misses the cache on every negative.
+class NegativeSampler {
+ public:
+  void Build(const std::vector<std::int64_t>& counts, double exponent) {
+    const std::size_t n = counts.size();
+    std::vector<double> scaled(n, 0.0);
+    double total = 0;
+    std::size_t heaviest = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      // Items never seen are never drawn (pow(0, 0) would make them as likely as any other).
+      if (counts[i] > 0) total += scaled[i] = std::pow(static_cast<double>(counts[i]), exponent);
+      if (scaled[i] > scaled[heaviest]) heaviest = i;
+    }
+    for (double& w : scaled) w *= static_cast<double>(n) / total;
+    buckets_.assign(n, Bucket{0, 0});
+    std::vector<std::int32_t> small, large;
+    for (std::size_t i = 0; i < n; ++i) (scaled[i] < 1.0 ? small : large).push_back(static_cast<std::int32_t>(i));
+    while (!small.empty() && !large.empty()) {
+      const std::int32_t light = small.back();
+      small.pop_back();
+      const std::int32_t heavy = large.back();
+      buckets_[light] = {Threshold(scaled[light]), heavy};
+      scaled[heavy] = (scaled[heavy] + scaled[light]) - 1.0;
+      if (scaled[heavy] < 1.0) {
+        large.pop_back();
+        small.push_back(heavy);
+      }
+    }
+    // What is left holds (up to rounding) a whole bucket of its own, except an unseen item that
+    // rounding stranded: that bucket goes to the heaviest item.
+    for (const std::vector<std::int32_t>* rest : {&small, &large}) {
+      for (std::int32_t i : *rest) {
+        buckets_[i] = counts[i] > 0 ? Bucket{0, i} : Bucket{0, static_cast<std::int32_t>(heaviest)};
+      }
+    }
+  }
+
+  std::int32_t Draw(internal::CounterRng& rng) const {
+    const std::uint64_t bits = rng.NextU64();
+    const auto bucket = static_cast<std::size_t>(((bits >> 32) * buckets_.size()) >> 32);
+    const Bucket& b = buckets_[bucket];
+    // The coin is a fair random bit pattern, so a branch on it mispredicts about as often as the
+    // threshold is far from 0 and 1, and each miss throws away the draws behind it: select by mask.
+    const std::uint32_t alias_mask = 0u - static_cast<std::uint32_t>(static_cast<std::uint32_t>(bits) >= b.threshold);
+    return static_cast<std::int32_t>((static_cast<std::uint32_t>(bucket) & ~alias_mask) |
+                                     (static_cast<std::uint32_t>(b.alias) & alias_mask));
+  }
+
+ private:
+  struct Bucket {
+    std::uint32_t threshold;  // keep the bucket's own item when the coin's 32 bits are below this
+    std::int32_t alias;
+  };
+
+  static std::uint32_t Threshold(double probability) {
+    return static_cast<std::uint32_t>(std::min(probability * 0x1.0p32, 0x1.0p32 - 1));
+  }
+
+  std::vector<Bucket> buckets_;
+};
+
+inline void PrefetchRow(const float* row, std::int32_t dim) {
+  for (std::int32_t d = 0; d < dim; d += 16) __builtin_prefetch(row + d, 1, 3);
+  if (dim % 16 != 0) __builtin_prefetch(row + dim - 1, 1, 3);
+}
+
+// Pairs are planned ahead (rows resolved, negatives drawn), then trained with the rows of the
+// pair kPrefetchAhead places on already on their way to the cache: the rows are random draws over
+// tens of megabytes, so the loads, not the arithmetic, set the pace. Random draws never depend on
+// the weights, so planning first changes nothing in what is computed.
+constexpr std::size_t kPlanPairs = 256;
+constexpr std::size_t kPrefetchAhead = 6;  // pairs; 1 to 12 measured within noise of each other, none far slower
+
+// A list that appends without branching on whether to: the next slot is written either way and
+// the size moves by the condition. Where the condition is a coin flip (a row's first touch in a
+// round), a branch would mispredict and discard the sampling work queued behind it.
+template <typename T>
+class MaskedList {
+ public:
+  // Room for `more` appends.
+  void Reserve(std::size_t more) {
+    if (slots_.size() < size_ + more + 1) slots_.resize(2 * (size_ + more + 1));
+  }
+  void PushIf(bool keep, const T& value) {
+    slots_[size_] = value;
+    size_ += keep ? 1 : 0;
+  }
+  std::size_t size() const { return size_; }
+  const T& operator[](std::size_t i) const { return slots_[i]; }
+  const T* begin() const { return slots_.data(); }
+  const T* end() const { return slots_.data() + size_; }
+  void Clear() { size_ = 0; }
+
+ private:
+  std::vector<T> slots_;
+  std::size_t size_ = 0;
+};
+
+struct RowCopy {
+  float* to;
+  const float* from;
+};
+
+struct Plan {
+  std::vector<float*> inputs;            // per pair: the centre's input row
+  std::vector<float> learning_rates;     // per pair
+  std::vector<std::uint32_t> starts{0};  // per pair + 1: its output rows in `targets`
+  std::vector<float*> targets;           // the context's row, then the negatives'
+  // Rows a shard touches for the first time in a round, filled from the master just before the
+  // pair that first uses them: per pair + 1 into `copies`.
+  std::vector<std::uint32_t> copy_starts{0};
+  MaskedList<RowCopy> copies;
+
+  std::size_t size() const { return inputs.size(); }
+  void Clear() {
+    inputs.clear();
+    learning_rates.clear();
+    starts.resize(1);
+    targets.clear();
+    copy_starts.resize(1);
+    copies.Clear();
+  }
+};
+
+// One embedding matrix as a worker trains it. Hogwild: the master itself. Sharded: the shard's
+// own copy, whose row is valid in a round once stamped with it; the first touch fills it from the
+// master (which only the merge changes), so a merge writes the master alone and no shard copy is
+// refreshed row by row.
+struct RowView {
+  float* rows;
+  const float* master = nullptr;         // null: `rows` is the master
+  std::uint8_t* stamps = nullptr;
+  MaskedList<std::int32_t>* touched = nullptr;
+  std::uint8_t round = 0;
+
+  float* Resolve(std::int32_t item, std::int32_t dim, Plan& plan) const {
+    const std::size_t offset = static_cast<std::size_t>(item) * dim;
+    if (master != nullptr) {  // the same in every call of a worker: predicted
+      const bool first_touch = stamps[item] != round;
+      stamps[item] = round;
+      touched->PushIf(first_touch, item);
+      plan.copies.PushIf(first_touch, RowCopy{rows + offset, master + offset});
+    }
+    return rows + offset;
+  }
+};
+
+// A shard's copies of both matrices, the round each row was last filled in (a byte, so that the
+// stamps of both matrices stay in L2 beside the sampler; they restart every 255 rounds) and the
+// rows filled in the current round.
+struct Shard {
+  Shard(std::size_t size, std::int32_t num_items)
+      : input(size), output(size), input_stamps(static_cast<std::size_t>(num_items), 0),
+        output_stamps(static_cast<std::size_t>(num_items), 0) {
+    input_touched.Reserve(static_cast<std::size_t>(num_items));
+    output_touched.Reserve(static_cast<std::size_t>(num_items));
+  }
+  Floats input, output;
+  std::vector<std::uint8_t> input_stamps, output_stamps;
+  MaskedList<std::int32_t> input_touched, output_touched;  // room for every row: each is listed once a round
+};
+
+// What one worker reuses from session to session.
+struct Scratch {
+  std::vector<std::int32_t> sentence;
+  Plan plan;
+  Floats gradient;
 };
 
 class Trainer {
@@ -72,25 +285,13 @@ class Trainer {
           (config_.subsample <= 0 || c == 0) ? 1.0f
                                              : static_cast<float>(std::min(1.0, (std::sqrt(c / threshold) + 1) * threshold / c));
     }
-    // Unigram^ns_exponent table: a negative is one uniform draw away.
-    std::vector<double> weights(counts.size());
-    double total = 0;
-    for (std::size_t i = 0; i < counts.size(); ++i) total += weights[i] = std::pow(static_cast<double>(counts[i]), config_.ns_exponent);
-    const std::size_t table_size = std::clamp<std::size_t>(counts.size() * 32, 1 << 16, 1 << 25);
-    negative_table_.resize(table_size);
-    double cumulative = 0;
-    std::size_t item = 0;
-    for (std::size_t slot = 0; slot < table_size; ++slot) {
-      const double position = (static_cast<double>(slot) + 0.5) / static_cast<double>(table_size) * total;
-      while (item + 1 < counts.size() && cumulative + weights[item] < position) cumulative += weights[item++];
-      negative_table_[slot] = static_cast<std::int32_t>(item);
-    }
+    sampler_.Build(counts, config_.ns_exponent);
     return absl::OkStatus();
   }
 
   Weights InitialWeights() const {
     const std::size_t size = static_cast<std::size_t>(num_items_) * config_.dim;
-    Weights w{std::vector<float>(size), std::vector<float>(size, 0.0f)};
+    Weights w{Floats(size), Floats(size, 0.0f)};
     for (std::int32_t row = 0; row < num_items_; ++row) {
       internal::CounterRng rng(options_.seed, static_cast<std::uint64_t>(row));
       for (std::int32_t d = 0; d < config_.dim; ++d) {
@@ -100,12 +301,14 @@ class Trainer {
     return w;
   }
 
-  // Trains sessions [begin, end) of `epoch` into `w`, recording touched rows when asked.
-  void TrainRange(std::int32_t epoch, std::int64_t begin, std::int64_t end, Weights& w,
-                  TouchedRows* touched_input, TouchedRows* touched_output,
-                  std::vector<std::int32_t>& sentence, std::vector<float>& gradient) const {
+  // Trains sessions [begin, end) of `epoch` into the rows `input` and `output` resolve to.
+  void TrainRange(std::int32_t epoch, std::int64_t begin, std::int64_t end, const RowView& input_rows,
+                  const RowView& output_rows, Scratch& scratch) const {
     const std::int32_t dim = config_.dim;
-    gradient.resize(static_cast<std::size_t>(dim));
+    scratch.gradient.resize(static_cast<std::size_t>(dim));
+    Plan& plan = scratch.plan;
+    plan.Clear();
+    std::vector<std::int32_t>& sentence = scratch.sentence;
     const double epoch_words = total_words_;
     const double all_words = epoch_words * config_.epochs;
     for (std::int64_t s = begin; s < end; ++s) {
@@ -122,42 +325,51 @@ class Trainer {
       const auto n = static_cast<std::int32_t>(sentence.size());
       for (std::int32_t i = 0; i < n; ++i) {
         const std::int32_t reach = config_.window - static_cast<std::int32_t>(rng.UniformInt(config_.window));
+        float* input = nullptr;  // resolved with the centre's first pair
         for (std::int32_t j = std::max(0, i - reach); j <= std::min(n - 1, i + reach); ++j) {
           if (j == i) continue;
-          TrainPair(sentence[i], sentence[j], lr, rng, w, touched_input, touched_output, gradient);
+          plan.copies.Reserve(static_cast<std::size_t>(config_.negative) + 2);  // the centre, the context, the negatives
+          if (input == nullptr) input = input_rows.Resolve(sentence[i], dim, plan);
+          const std::int32_t context = sentence[j];
+          plan.inputs.push_back(input);
+          plan.learning_rates.push_back(lr);
+          plan.targets.push_back(output_rows.Resolve(context, dim, plan));
+          for (std::int32_t d = 0; d < config_.negative; ++d) {
+            const std::int32_t target = sampler_.Draw(rng);
+            if (target == context) continue;
+            plan.targets.push_back(output_rows.Resolve(target, dim, plan));
+          }
+          plan.starts.push_back(static_cast<std::uint32_t>(plan.targets.size()));
+          plan.copy_starts.push_back(static_cast<std::uint32_t>(plan.copies.size()));
         }
+        // A long session flushes mid-way: the plan stays small whatever the session's length.
+        if (plan.size() >= kPlanPairs) TrainPlan(plan, scratch.gradient.data());
       }
     }
+    TrainPlan(plan, scratch.gradient.data());
   }
 
-  const data::SessionsView& sessions() const { return sessions_; }
-
  private:
-  void TrainPair(std::int32_t centre, std::int32_t context, float lr, internal::CounterRng& rng,
-                 Weights& w, TouchedRows* touched_input, TouchedRows* touched_output,
-                 std::vector<float>& gradient_buffer) const {
-    const std::int32_t dim = config_.dim;
-    VecMap h(w.input.data() + static_cast<std::size_t>(centre) * dim, dim);
-    VecMap gradient(gradient_buffer.data(), dim);
-    gradient.setZero();
-    for (std::int32_t d = 0; d <= config_.negative; ++d) {
-      std::int32_t target = context;
-      float label = 1.0f;
-      if (d > 0) {
-        target = negative_table_[rng.UniformInt(negative_table_.size())];
-        if (target == context) continue;
-        label = 0.0f;
+  void PrefetchPair(const Plan& plan, std::size_t p) const {
+    for (std::uint32_t c = plan.copy_starts[p]; c < plan.copy_starts[p + 1]; ++c) PrefetchRow(plan.copies[c].from, config_.dim);
+    PrefetchRow(plan.inputs[p], config_.dim);
+    for (std::uint32_t t = plan.starts[p]; t < plan.starts[p + 1]; ++t) PrefetchRow(plan.targets[t], config_.dim);
+  }
+
+  void TrainPlan(Plan& plan, float* gradient) const {
+    const std::size_t pairs = plan.size();
+    constexpr std::size_t kPrefetchAhead = 6;  // pairs; 1 to 12 measured within noise of each other, none far slower
+    for (std::size_t p = 0; p < std::min(pairs, kPrefetchAhead); ++p) PrefetchPair(plan, p);
+    for (std::size_t p = 0; p < pairs; ++p) {
+      if (p + kPrefetchAhead < pairs) PrefetchPair(plan, p + kPrefetchAhead);
+      for (std::uint32_t c = plan.copy_starts[p]; c < plan.copy_starts[p + 1]; ++c) {
+        std::copy_n(plan.copies[c].from, config_.dim, plan.copies[c].to);
       }
-      VecMap out(w.output.data() + static_cast<std::size_t>(target) * dim, dim);
-      const float f = h.dot(out);
-      const float prediction = f > 8.0f ? 1.0f : f < -8.0f ? 0.0f : 1.0f / (1.0f + std::exp(-f));
-      const float g = (label - prediction) * lr;
-      gradient.noalias() += g * out;
-      out.noalias() += g * h;
-      if (touched_output != nullptr) touched_output->Mark(target);
+      internal::kernels::NegativeSamplingStep(plan.inputs[p], plan.targets.data() + plan.starts[p],
+                                              plan.starts[p + 1] - plan.starts[p], plan.learning_rates[p],
+                                              config_.dim, gradient);
     }
-    h += gradient;
-    if (touched_input != nullptr) touched_input->Mark(centre);
+    plan.Clear();
   }
 
   const data::SessionsView& sessions_;
@@ -166,37 +378,34 @@ class Trainer {
   const ExecutionOptions& options_;
   double total_words_ = 0;
   std::vector<float> keep_probability_;
-  std::vector<std::int32_t> negative_table_;
+  NegativeSampler sampler_;
 };
 
-// master += sum over shards (in shard order) of (shard - master) on touched rows; then every
-// shard copy of those rows is refreshed from the master. Rows are independent: parallel and
-// still deterministic.
-void MergeShards(std::vector<float>& master, std::vector<std::vector<float>*>& shards,
-                 std::vector<TouchedRows*>& touched, std::int32_t dim, TouchedRows& union_rows,
-                 int num_threads) {
+// master += sum over shards (in shard order) of (shard copy - master) on the rows each shard
+// touched this round. Rows are independent: parallel and still deterministic.
+void MergeShards(Floats& master, std::vector<Shard>& shards, bool input, std::uint8_t round, std::int32_t dim,
+                 TouchedRows& union_rows, int num_threads) {
   union_rows.Clear();
-  for (TouchedRows* t : touched) {
-    for (std::int32_t row : t->rows()) union_rows.Mark(row);
+  for (Shard& shard : shards) {
+    for (std::int32_t row : input ? shard.input_touched : shard.output_touched) union_rows.Mark(row);
   }
+  union_rows.Sort();
   const std::vector<std::int32_t>& rows = union_rows.rows();
   (void)internal::ParallelForChunks(num_threads, static_cast<std::int64_t>(rows.size()), 512,
                                     [&](std::int64_t, std::int64_t begin, std::int64_t end) {
     std::vector<float> accumulator(static_cast<std::size_t>(dim));
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::int32_t row = rows[r];
-      float* m = master.data() + static_cast<std::size_t>(row) * dim;
+      const std::size_t offset = static_cast<std::size_t>(rows[r]) * dim;
+      float* m = master.data() + offset;
       std::copy_n(m, dim, accumulator.data());
-      for (std::size_t s = 0; s < shards.size(); ++s) {
-        if (!touched[s]->Contains(row)) continue;
-        const float* copy = shards[s]->data() + static_cast<std::size_t>(row) * dim;
-        for (std::int32_t d = 0; d < dim; ++d) accumulator[d] += copy[d] - m[d];
+      for (const Shard& shard : shards) {
+        if ((input ? shard.input_stamps : shard.output_stamps)[rows[r]] != round) continue;
+        internal::kernels::AddDifference((input ? shard.input : shard.output).data() + offset, m, accumulator.data(), dim);
       }
       std::copy_n(accumulator.data(), dim, m);
-      for (std::vector<float>* shard : shards) std::copy_n(m, dim, shard->data() + static_cast<std::size_t>(row) * dim);
     }
   });
-  for (TouchedRows* t : touched) t->Clear();
+  for (Shard& shard : shards) (input ? shard.input_touched : shard.output_touched).Clear();
 }
 
 }  // namespace
@@ -242,42 +451,48 @@ absl::StatusOr<Item2Vec> Item2Vec::Fit(const data::SessionsView& sessions, std::
   ProgressReporter progress(options.progress, num_sessions * config.epochs, "item2vec");
 
   if (config.hogwild) {
+    const RowView input_rows{master.input.data()}, output_rows{master.output.data()};
     for (std::int32_t epoch = 0; epoch < config.epochs; ++epoch) {
       COMPTOIR_RETURN_IF_ERROR(internal::ParallelForChunks(
           options.num_threads, num_sessions, 256,
           [&](std::int64_t, std::int64_t begin, std::int64_t end) {
-            std::vector<std::int32_t> sentence;
-            std::vector<float> gradient;
-            trainer.TrainRange(epoch, begin, end, master, nullptr, nullptr, sentence, gradient);
+            Scratch scratch;
+            trainer.TrainRange(epoch, begin, end, input_rows, output_rows, scratch);
           },
           &progress));
     }
   } else {
     const std::int32_t shards = config.num_shards;
-    std::vector<Weights> copies(static_cast<std::size_t>(shards), master);
-    std::vector<TouchedRows> touched_in(shards, TouchedRows(num_items)), touched_out(shards, TouchedRows(num_items));
+    std::vector<Shard> copies;
+    copies.reserve(static_cast<std::size_t>(shards));
+    for (std::int32_t s = 0; s < shards; ++s) copies.emplace_back(master.input.size(), num_items);
     TouchedRows union_rows(num_items);
-    std::vector<std::vector<float>*> copy_in, copy_out;
-    std::vector<TouchedRows*> t_in, t_out;
-    for (std::int32_t s = 0; s < shards; ++s) {
-      copy_in.push_back(&copies[s].input), copy_out.push_back(&copies[s].output);
-      t_in.push_back(&touched_in[s]), t_out.push_back(&touched_out[s]);
-    }
-    std::vector<std::vector<std::int32_t>> sentences(shards);
-    std::vector<std::vector<float>> gradients(shards);
+    std::vector<Scratch> scratch(static_cast<std::size_t>(shards));
+    std::uint8_t round_id = 0;  // stamps start at 0: no row is valid before the first round
     for (std::int32_t epoch = 0; epoch < config.epochs; ++epoch) {
       for (std::int32_t round = 0; round < config.sync_rounds; ++round) {
+        if (++round_id == 0) {  // wrapped: forget every stamp
+          for (Shard& shard : copies) {
+            std::fill(shard.input_stamps.begin(), shard.input_stamps.end(), 0);
+            std::fill(shard.output_stamps.begin(), shard.output_stamps.end(), 0);
+          }
+          round_id = 1;
+        }
         const std::int64_t round_begin = num_sessions * round / config.sync_rounds;
         const std::int64_t round_end = num_sessions * (round + 1) / config.sync_rounds;
         (void)internal::ParallelForChunks(options.num_threads, shards, 1,
-                                          [&](std::int64_t shard, std::int64_t, std::int64_t) {
+                                          [&](std::int64_t s, std::int64_t, std::int64_t) {
+          Shard& shard = copies[s];
+          const RowView input_rows{shard.input.data(), master.input.data(), shard.input_stamps.data(),
+                                   &shard.input_touched, round_id};
+          const RowView output_rows{shard.output.data(), master.output.data(), shard.output_stamps.data(),
+                                    &shard.output_touched, round_id};
           const std::int64_t span = round_end - round_begin;
-          trainer.TrainRange(epoch, round_begin + span * shard / shards,
-                             round_begin + span * (shard + 1) / shards, copies[shard],
-                             &touched_in[shard], &touched_out[shard], sentences[shard], gradients[shard]);
+          trainer.TrainRange(epoch, round_begin + span * s / shards, round_begin + span * (s + 1) / shards,
+                             input_rows, output_rows, scratch[s]);
         });
-        MergeShards(master.input, copy_in, t_in, config.dim, union_rows, options.num_threads);
-        MergeShards(master.output, copy_out, t_out, config.dim, union_rows, options.num_threads);
+        MergeShards(master.input, copies, true, round_id, config.dim, union_rows, options.num_threads);
+        MergeShards(master.output, copies, false, round_id, config.dim, union_rows, options.num_threads);
         progress.Advance(round_end - round_begin);
         COMPTOIR_RETURN_IF_ERROR(progress.status());
       }
@@ -288,10 +503,10 @@ absl::StatusOr<Item2Vec> Item2Vec::Fit(const data::SessionsView& sessions, std::
   for (std::int32_t row = 0; row < num_items; ++row) {
     if (counts[row] == 0) std::fill_n(master.input.begin() + static_cast<std::ptrdiff_t>(row) * config.dim, config.dim, 0.0f);
   }
+  std::vector<float> vectors(master.input.begin(), master.input.end());
   COMPTOIR_ASSIGN_OR_RETURN(std::unique_ptr<retrieval::VectorIndex> index,
-                            retrieval::BuildExactIndex({master.input, num_items, config.dim},
-                                                       retrieval::Metric::kCosine));
-  return Item2Vec(config, num_items, std::move(master.input), std::move(counts), std::move(index));
+                            retrieval::BuildExactIndex({vectors, num_items, config.dim}, retrieval::Metric::kCosine));
+  return Item2Vec(config, num_items, std::move(vectors), std::move(counts), std::move(index));
 }
 
 absl::Status Item2Vec::SimilarItems(std::int32_t item, int k, std::vector<retrieval::ScoredId>& out) const {
