@@ -299,15 +299,95 @@ COMPTOIR_AVX2 void AdamAvx2(float* param, float* m, float* v, const float* grad,
   AdamPortable(param + i, m + i, v + i, grad + i, n - i, beta1, beta2, step_size, epsilon_hat);
 }
 
+// Dots of kRows rows with x, each summed exactly as DotAvx2 sums it (so either path of the
+// negative-sampling step gives the same bits), sharing the loads of x.
+template <int kRows>
+COMPTOIR_AVX2 inline void DotRowsAvx2(const float* x, float* const* rows, std::int64_t n, float* out) {
+  __m256 s0[kRows], s1[kRows];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) s0[r] = s1[r] = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      s0[r] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(rows[r] + i), s0[r]);
+      s1[r] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(rows[r] + i + 8), s1[r]);
+    }
+  }
+  if (i + 8 <= n) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) s0[r] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(rows[r] + i), s0[r]);
+    i += 8;
+  }
+  if (i < n) {
+    const __m256i mask = TailMask(n - i);
+    const __m256 x1 = _mm256_maskload_ps(x + i, mask);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) s1[r] = _mm256_fmadd_ps(x1, _mm256_maskload_ps(rows[r] + i, mask), s1[r]);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(_mm256_add_ps(s0[r], s1[r]));
+}
+
+constexpr std::int64_t kMaxBatchedRows = 16;
+
+bool AllDistinct(float* const* rows, std::int64_t count) {
+  for (std::int64_t a = 1; a < count; ++a) {
+    for (std::int64_t b = 0; b < a; ++b) {
+      if (rows[a] == rows[b]) return false;
+    }
+  }
+  return true;
+}
+
 COMPTOIR_AVX2 void NegativeSamplingAvx2(float* input, float* const* rows, std::int64_t num_rows,
                                         float learning_rate, std::int64_t n, float* grad) {
-  std::fill_n(grad, n, 0.0f);
   const std::int64_t full = n - n % 8;
   const __m256i mask = TailMask(n - full);
+  if (num_rows <= kMaxBatchedRows && AllDistinct(rows, num_rows)) {
+    // Distinct rows do not see each other's updates, so every dot can be taken first and all
+    // rows updated in one pass over the columns: the same arithmetic as the row-by-row path
+    // below, without its chain of dot -> sigmoid -> update per row. The gradient stays in a register.
+    float dots[kMaxBatchedRows];
+    std::int64_t r = 0;
+    for (; r + 4 <= num_rows; r += 4) DotRowsAvx2<4>(input, rows + r, n, dots + r);
+    for (; r + 2 <= num_rows; r += 2) DotRowsAvx2<2>(input, rows + r, n, dots + r);
+    for (; r < num_rows; ++r) DotRowsAvx2<1>(input, rows + r, n, dots + r);
+    float g[kMaxBatchedRows];
+    for (r = 0; r < num_rows; ++r) g[r] = ((r == 0 ? 1.0f : 0.0f) - SigmoidFromTable(dots[r])) * learning_rate;
+    for (std::int64_t i = 0; i < full; i += 8) {
+      const __m256 x = _mm256_loadu_ps(input + i);
+      __m256 sum = _mm256_setzero_ps();
+      for (r = 0; r < num_rows; ++r) {
+        const __m256 step = _mm256_broadcast_ss(g + r);
+        const __m256 old = _mm256_loadu_ps(rows[r] + i);
+        sum = _mm256_fmadd_ps(step, old, sum);
+        _mm256_storeu_ps(rows[r] + i, _mm256_fmadd_ps(step, x, old));
+      }
+      _mm256_storeu_ps(input + i, _mm256_add_ps(x, sum));
+    }
+    if (full < n) {
+      const __m256 x = _mm256_maskload_ps(input + full, mask);
+      __m256 sum = _mm256_setzero_ps();
+      for (r = 0; r < num_rows; ++r) {
+        const __m256 step = _mm256_broadcast_ss(g + r);
+        const __m256 old = _mm256_maskload_ps(rows[r] + full, mask);
+        sum = _mm256_fmadd_ps(step, old, sum);
+        _mm256_maskstore_ps(rows[r] + full, mask, _mm256_fmadd_ps(step, x, old));
+      }
+      _mm256_maskstore_ps(input + full, mask, _mm256_add_ps(x, sum));
+    }
+    return;
+  }
+  std::fill_n(grad, n, 0.0f);
   for (std::int64_t r = 0; r < num_rows; ++r) {
     float* row = rows[r];
     const float label = r == 0 ? 1.0f : 0.0f;
-    const __m256 g = _mm256_set1_ps((label - SigmoidFromTable(DotAvx2(input, row, n))) * learning_rate);
+    float dot;
+    DotRowsAvx2<1>(input, &row, n, &dot);
+    const __m256 g = _mm256_set1_ps((label - SigmoidFromTable(dot)) * learning_rate);
     // One pass over the row: its old value feeds the input's gradient, then takes its own step.
     for (std::int64_t i = 0; i < full; i += 8) {
       const __m256 old = _mm256_loadu_ps(row + i);
