@@ -199,8 +199,8 @@ struct Plan {
   std::vector<float> learning_rates;     // per pair
   std::vector<std::uint32_t> starts{0};  // per pair + 1: its output rows in `targets`
   std::vector<float*> targets;           // the context's row, then the negatives'
-  // Rows a shard touches for the first time in a round, filled from the master just before the
-  // pair that first uses them: per pair + 1 into `copies`.
+  // Stale rows of a shard's copy, filled from the master just before the pair that first uses
+  // them: per pair + 1 into `copies`.
   std::vector<std::uint32_t> copy_starts{0};
   MaskedList<RowCopy> copies;
 
@@ -215,46 +215,57 @@ struct Plan {
   }
 };
 
-// One embedding matrix as a worker trains it. Hogwild: the master itself. Sharded: the shard's
-// own copy, whose row is valid in a round once stamped with it; the first touch fills it from the
-// master (which only the merge changes), so a merge writes the master alone and no shard copy is
-// refreshed row by row.
+// One embedding matrix as a sharded worker trains it: the shard's own copy of the rows, with two
+// stamps a row (bytes, so that they stay in L2 beside the sampler; round ids restart every 255
+// rounds). valid[row] == round: the copy holds the round's starting value, because the last merge
+// refreshed it or the round's first use filled it from the master. modified[row] == round: the
+// shard changed the row this round, and `touched` lists it, once.
+struct alignas(64) ShardMatrix {
+  ShardMatrix(std::size_t size, std::int32_t num_items)
+      : rows(size), valid(static_cast<std::size_t>(num_items), 0), modified(static_cast<std::size_t>(num_items), 0) {
+    touched.Reserve(static_cast<std::size_t>(num_items));
+  }
+  void ForgetStamps() {
+    std::fill(valid.begin(), valid.end(), 0);
+    std::fill(modified.begin(), modified.end(), 0);
+  }
+
+  Floats rows;
+  std::vector<std::uint8_t> valid, modified;
+  MaskedList<std::int32_t> touched;
+};
+
+// Cache-line aligned, like Scratch: shards sit side by side in a vector, one worker each, and their
+// list sizes change on every pair (a shared line would bounce between cores).
+struct alignas(64) Shard {
+  Shard(std::size_t size, std::int32_t num_items) : input(size, num_items), output(size, num_items) {}
+  ShardMatrix input, output;
+};
+
+// Where a worker's rows live: the master itself (hogwild), or a shard's copy whose stale rows are
+// filled from the master (which only merges change) just before their first use in a round.
 struct RowView {
   float* rows;
-  const float* master = nullptr;         // null: `rows` is the master
-  std::uint8_t* stamps = nullptr;
-  MaskedList<std::int32_t>* touched = nullptr;
+  const float* master = nullptr;  // null: `rows` is the master
+  ShardMatrix* shard = nullptr;
   std::uint8_t round = 0;
 
   float* Resolve(std::int32_t item, std::int32_t dim, Plan& plan) const {
     const std::size_t offset = static_cast<std::size_t>(item) * dim;
-    if (master != nullptr) {  // the same in every call of a worker: predicted
-      const bool first_touch = stamps[item] != round;
-      stamps[item] = round;
-      touched->PushIf(first_touch, item);
-      plan.copies.PushIf(first_touch, RowCopy{rows + offset, master + offset});
+    if (shard != nullptr) {  // the same in every call of a worker: predicted
+      const bool stale = shard->valid[item] != round;
+      shard->valid[item] = round;
+      plan.copies.PushIf(stale, RowCopy{rows + offset, master + offset});
+      const bool first_change = shard->modified[item] != round;
+      shard->modified[item] = round;
+      shard->touched.PushIf(first_change, item);
     }
     return rows + offset;
   }
 };
 
-// A shard's copies of both matrices, the round each row was last filled in (a byte, so that the
-// stamps of both matrices stay in L2 beside the sampler; they restart every 255 rounds) and the
-// rows filled in the current round.
-struct Shard {
-  Shard(std::size_t size, std::int32_t num_items)
-      : input(size), output(size), input_stamps(static_cast<std::size_t>(num_items), 0),
-        output_stamps(static_cast<std::size_t>(num_items), 0) {
-    input_touched.Reserve(static_cast<std::size_t>(num_items));
-    output_touched.Reserve(static_cast<std::size_t>(num_items));
-  }
-  Floats input, output;
-  std::vector<std::uint8_t> input_stamps, output_stamps;
-  MaskedList<std::int32_t> input_touched, output_touched;  // room for every row: each is listed once a round
-};
-
 // What one worker reuses from session to session.
-struct Scratch {
+struct alignas(64) Scratch {
   std::vector<std::int32_t> sentence;
   Plan plan;
   Floats gradient;
@@ -382,12 +393,15 @@ class Trainer {
 };
 
 // master += sum over shards (in shard order) of (shard copy - master) on the rows each shard
-// touched this round. Rows are independent: parallel and still deterministic.
-void MergeShards(Floats& master, std::vector<Shard>& shards, bool input, std::uint8_t round, std::int32_t dim,
-                 TouchedRows& union_rows, int num_threads) {
+// changed this round; those shards' copies take the new value too, valid in round `next` (their
+// lines were just read, so this costs little, and most are used again next round). Rows go in
+// memory order, so the hardware streams them; they are independent, so this runs in parallel and
+// stays deterministic.
+void MergeShards(Floats& master, std::vector<Shard>& shards, ShardMatrix Shard::*matrix, std::uint8_t round,
+                 std::uint8_t next, std::int32_t dim, TouchedRows& union_rows, int num_threads) {
   union_rows.Clear();
   for (Shard& shard : shards) {
-    for (std::int32_t row : input ? shard.input_touched : shard.output_touched) union_rows.Mark(row);
+    for (std::int32_t row : (shard.*matrix).touched) union_rows.Mark(row);
   }
   union_rows.Sort();
   const std::vector<std::int32_t>& rows = union_rows.rows();
@@ -395,17 +409,24 @@ void MergeShards(Floats& master, std::vector<Shard>& shards, bool input, std::ui
                                     [&](std::int64_t, std::int64_t begin, std::int64_t end) {
     std::vector<float> accumulator(static_cast<std::size_t>(dim));
     for (std::int64_t r = begin; r < end; ++r) {
-      const std::size_t offset = static_cast<std::size_t>(rows[r]) * dim;
+      const std::int32_t row = rows[r];
+      const std::size_t offset = static_cast<std::size_t>(row) * dim;
       float* m = master.data() + offset;
       std::copy_n(m, dim, accumulator.data());
       for (const Shard& shard : shards) {
-        if ((input ? shard.input_stamps : shard.output_stamps)[rows[r]] != round) continue;
-        internal::kernels::AddDifference((input ? shard.input : shard.output).data() + offset, m, accumulator.data(), dim);
+        const ShardMatrix& copy = shard.*matrix;
+        if (copy.modified[row] == round) internal::kernels::AddDifference(copy.rows.data() + offset, m, accumulator.data(), dim);
       }
       std::copy_n(accumulator.data(), dim, m);
+      for (Shard& shard : shards) {
+        ShardMatrix& copy = shard.*matrix;
+        if (copy.modified[row] != round) continue;
+        std::copy_n(accumulator.data(), dim, copy.rows.data() + offset);
+        copy.valid[row] = next;
+      }
     }
   });
-  for (Shard& shard : shards) (input ? shard.input_touched : shard.output_touched).Clear();
+  for (Shard& shard : shards) (shard.*matrix).touched.Clear();
 }
 
 }  // namespace
@@ -471,11 +492,8 @@ absl::StatusOr<Item2Vec> Item2Vec::Fit(const data::SessionsView& sessions, std::
     std::uint8_t round_id = 0;  // stamps start at 0: no row is valid before the first round
     for (std::int32_t epoch = 0; epoch < config.epochs; ++epoch) {
       for (std::int32_t round = 0; round < config.sync_rounds; ++round) {
-        if (++round_id == 0) {  // wrapped: forget every stamp
-          for (Shard& shard : copies) {
-            std::fill(shard.input_stamps.begin(), shard.input_stamps.end(), 0);
-            std::fill(shard.output_stamps.begin(), shard.output_stamps.end(), 0);
-          }
+        if (++round_id == 0) {  // wrapped: stamps of 255 rounds ago would look current
+          for (Shard& shard : copies) shard.input.ForgetStamps(), shard.output.ForgetStamps();
           round_id = 1;
         }
         const std::int64_t round_begin = num_sessions * round / config.sync_rounds;
@@ -483,16 +501,16 @@ absl::StatusOr<Item2Vec> Item2Vec::Fit(const data::SessionsView& sessions, std::
         (void)internal::ParallelForChunks(options.num_threads, shards, 1,
                                           [&](std::int64_t s, std::int64_t, std::int64_t) {
           Shard& shard = copies[s];
-          const RowView input_rows{shard.input.data(), master.input.data(), shard.input_stamps.data(),
-                                   &shard.input_touched, round_id};
-          const RowView output_rows{shard.output.data(), master.output.data(), shard.output_stamps.data(),
-                                    &shard.output_touched, round_id};
+          const RowView input_rows{shard.input.rows.data(), master.input.data(), &shard.input, round_id};
+          const RowView output_rows{shard.output.rows.data(), master.output.data(), &shard.output, round_id};
           const std::int64_t span = round_end - round_begin;
           trainer.TrainRange(epoch, round_begin + span * s / shards, round_begin + span * (s + 1) / shards,
                              input_rows, output_rows, scratch[s]);
         });
-        MergeShards(master.input, copies, true, round_id, config.dim, union_rows, options.num_threads);
-        MergeShards(master.output, copies, false, round_id, config.dim, union_rows, options.num_threads);
+        // The id after 255 is 0, which no round has: the wrap forgets every stamp anyway.
+        const auto next = static_cast<std::uint8_t>(round_id + 1);
+        MergeShards(master.input, copies, &Shard::input, round_id, next, config.dim, union_rows, options.num_threads);
+        MergeShards(master.output, copies, &Shard::output, round_id, next, config.dim, union_rows, options.num_threads);
         progress.Advance(round_end - round_begin);
         COMPTOIR_RETURN_IF_ERROR(progress.status());
       }
