@@ -307,7 +307,6 @@ class Trainer {
 
   void TrainPlan(Plan& plan, float* gradient) const {
     const std::size_t pairs = plan.size();
-    constexpr std::size_t kPrefetchAhead = 6;  // pairs; 1 to 12 measured within noise of each other, none far slower
     for (std::size_t p = 0; p < std::min(pairs, kPrefetchAhead); ++p) PrefetchPair(plan, p);
     for (std::size_t p = 0; p < pairs; ++p) {
       if (p + kPrefetchAhead < pairs) PrefetchPair(plan, p + kPrefetchAhead);
