@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, flags: Sequence[Tuple[str, str]] = ()) -> argparse.Namespace:
+    """--data and --quick, plus the script's own on/off ``flags`` as (name, help) pairs."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, help_text in flags:
+        parser.add_argument(name, action="store_true", help=help_text)
     default = os.environ.get("COMPTOIR_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--data", default=default, help="folder holding the dataset folders")
     parser.add_argument("--quick", action="store_true", help="skip tuning and the slowest models, where a script has them")

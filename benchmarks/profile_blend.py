@@ -3,10 +3,13 @@ Retail (invoices as sessions, customers with earlier invoices).
 
     python benchmarks/profile_blend.py [--data ../shared/data]
 
-item2vec is trained on the invoices before the last 30 days. For every later invoice with at least
-two items whose customer bought before, the first item is the live session and the second item
-the target: HR@20 and MRR@20 from the session alone and blended with the customer's earlier
-purchases (most recent 200 items) at several profile weights.
+item2vec and the neural session model are trained on the invoices before the last 30 days (the
+neural model's epoch chosen on the last 10% of them). For every later invoice with at least two
+items whose customer bought before, the first item is the live session and the second item the
+target: HR@20 and MRR@20 from the session alone and blended with the customer's earlier purchases
+(item2vec: the most recent 200 items blended into the query at several weights; the neural model:
+its profile of the customer's training invoices, as the network's vector of them blended into the
+query, or as the items themselves with their logit raised by repeat_boost).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from common import dataset_folder, parse_args
 from comptoir.data import load_online_retail
 from comptoir.embed import Item2Vec
+from comptoir.recommend import NeuralSessionRecommender
 
 
 def main() -> int:
@@ -41,9 +45,17 @@ def main() -> int:
     order = np.argsort(user[past_rows], kind="stable")
     past_users, past_items = user[past_rows][order], item[past_rows][order]
     bounds = np.searchsorted(past_users, np.arange(log.num_users + 1))
+    neural = NeuralSessionRecommender(random_state=0, n_jobs=2).fit(
+        (train_offsets, train_items), users=invoice_user[~test], num_items=log.num_items)
+    # (model, setting, how to recommend) per row: item2vec blends the history into the query at
+    # several weights; the neural model blends its profile vector or boosts the earlier items.
     weights = (0.0, 0.2, 0.4, 0.6)
-    hits = np.zeros(len(weights))
-    reciprocal = np.zeros(len(weights))
+    neural_settings = [("session only", 0.0, 0.0), ("profile_weight 0.2", 0.2, 0.0)] + [
+        (f"repeat_boost {b:g}", 0.0, b) for b in (0.5, 1.0, 2.0, 3.0)]
+    rows = [("item2vec", "session only" if w == 0 else f"profile_weight {w:.1f}") for w in weights] + [
+        ("NeuralSessionRecommender", name) for name, _, _ in neural_settings]
+    hits = np.zeros(len(rows))
+    reciprocal = np.zeros(len(rows))
     cases = 0
     for s in np.flatnonzero(test & (lengths >= 2)):
         basket = item[offsets[s]: offsets[s + 1]]
@@ -51,17 +63,20 @@ def main() -> int:
         if len(history) == 0 or basket[1] == basket[0]:
             continue
         cases += 1
-        for w, weight in enumerate(weights):
-            ids, _ = model.recommend_session(basket[:1], N=20, user_history=history if weight else None, profile_weight=weight)
+        lists = [model.recommend_session(basket[:1], N=20, user_history=history if w else None, profile_weight=w)[0]
+                 for w in weights]
+        for _, weight, boost in neural_settings:
+            neural.set_profile_weight(weight).set_repeat_boost(boost)
+            lists.append(neural.recommend_session(basket[:1], N=20, user=int(invoice_user[s]))[0])
+        for r, ids in enumerate(lists):
             found = np.flatnonzero(ids == basket[1])
             if len(found):
-                hits[w] += 1
-                reciprocal[w] += 1 / (found[0] + 1)
+                hits[r] += 1
+                reciprocal[r] += 1 / (found[0] + 1)
     print(f"Online Retail: {cases:,} test invoices of returning customers (last 30 days), target = second item after the first")
-    print(f"{'profile weight':>15s} {'HR@20':>7s} {'MRR@20':>7s}")
-    for w, weight in enumerate(weights):
-        label = "session only" if weight == 0 else f"{weight:.1f}"
-        print(f"{label:>15s} {hits[w] / cases:7.4f} {reciprocal[w] / cases:7.4f}")
+    print(f"{'model':26s} {'setting':20s} {'HR@20':>7s} {'MRR@20':>7s}")
+    for r, (name, setting) in enumerate(rows):
+        print(f"{name:26s} {setting:20s} {hits[r] / cases:7.4f} {reciprocal[r] / cases:7.4f}")
     return 0
 
 

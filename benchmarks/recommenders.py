@@ -1,8 +1,12 @@
 """Next-item recommendation on DIGINETICA (SR-GNN split): every comptoir model and, when they are
-installed, the peers (implicit's item-item and ALS, gensim's Word2Vec as item2vec), on the same
-split and the same evaluation rule, printed as one table.
+installed, the peers (implicit's item-item and ALS, gensim's Word2Vec as item2vec, and a PyTorch
+implementation of the neural session model), on the same split and the same evaluation rule,
+printed as one table.
 
-    python benchmarks/recommenders.py [--data ../shared/data] [--quick]
+    python benchmarks/recommenders.py [--data ../shared/data] [--quick] [--neural-only]
+
+``--neural-only`` runs the neural session model, its hybrid with session kNN (the kNN setting the
+full run's validation grid picks) and the PyTorch peer, and nothing else.
 
 Hyperparameters are tuned on a validation split carved from the end of the training sessions
 (the training file is in date order), never on the test split. Latency is measured per call from
@@ -24,6 +28,7 @@ from comptoir.embed import Item2Vec
 from comptoir.recommend import (
     FrequentlyBoughtTogether,
     Hybrid,
+    NeuralSessionRecommender,
     Popularity,
     SequentialRules,
     SessionKNN,
@@ -97,7 +102,9 @@ def latency_and_throughput(model, sample, k=20):
 
 
 def main() -> int:
-    args = parse_args(__doc__)
+    args = parse_args(__doc__, [("--neural-only", "only the neural model, its hybrid with kNN and its PyTorch peer"),
+                                ("--peer-two-epochs", "train the PyTorch peer for 2 epochs (its seconds per epoch, sooner)"),
+                                ("--epoch-timing", "only seconds per epoch, comptoir against the PyTorch peer, on 20% of the sessions")])
     folder = dataset_folder(args, "diginetica")
     if folder is None:
         return 0
@@ -110,6 +117,15 @@ def main() -> int:
     rng = np.random.default_rng(0)
     sample = prefixes(test, 5000, rng)
     print(f"DIGINETICA: {len(train[0]) - 1:,} train sessions, {len(test[0]) - 1:,} test sessions, {num_items - 1:,} items")
+
+    if args.epoch_timing:
+        epoch_timing(split_tail(train, 0.2)[1], num_items)
+        return 0
+    if args.neural_only:
+        knn = SessionKNN(**STAN).fit(train, num_items=num_items)
+        print_table(neural_rows(train, test, fit_part, validation, num_items, popularity, sample, STAN, knn,
+                                args.peer_two_epochs))
+        return 0
 
     # Tuning on validation (never the test split).
     knn_grid = [dict(), dict(lambda_inh=3.0), dict(k=50, lambda_inh=3.0), dict(sample_size=1000, lambda_inh=3.0),
@@ -162,14 +178,87 @@ def main() -> int:
         rows.append(("comptoir Item2Vec (session encoder)", metrics, fit_s, p50, p99, rate))
         rows.extend(peer_rows(train, test, num_items, popularity))
 
+    if not quick:
+        rows.extend(neural_rows(train, test, fit_part, validation, num_items, popularity, sample, best_knn, knn,
+                                args.peer_two_epochs))
+    print_table(rows)
+    return 0
+
+
+# The setting the validation grid above picks on this split (STAN's decays), for --neural-only.
+STAN = dict(position_decay="exponential", lambda_spw=2.0, lambda_inh=2.0)
+
+
+def print_table(rows):
     print()
-    print(f"{'model':52s} {'HR@20':>7s} {'MRR@20':>7s} {'NDCG@20':>8s} {'cover':>6s} {'popbias':>8s} {'train s':>8s} "
+    print(f"{'model':60s} {'HR@20':>7s} {'MRR@20':>7s} {'NDCG@20':>8s} {'cover':>6s} {'popbias':>8s} {'train s':>8s} "
           f"{'p50 ms':>7s} {'p99 ms':>7s} {'recs/s 2thr':>11s}")
     for name, m, fit_s, p50, p99, rate in rows:
-        print(f"{name:52s} {m['hit_rate']:7.4f} {m['mrr']:7.4f} {m['ndcg']:8.4f} {m['coverage']:6.3f} "
+        print(f"{name:60s} {m['hit_rate']:7.4f} {m['mrr']:7.4f} {m['ndcg']:8.4f} {m['coverage']:6.3f} "
               f"{m['popularity_bias']:8.4f} {fit_s:8.2f} {p50:7.3f} {p99:7.3f} {rate:11,.0f}")
-    print("published on this split: GCE-GNN HR@20 0.542 / MRR@20 0.190; tuned session kNN about 0.50-0.52 / 0.18")
-    return 0
+    print("published on this split: GCE-GNN HR@20 0.542 / MRR@20 0.190 (GPU); SR-GNN 0.507 / 0.177; NARM 0.497 / 0.162")
+
+
+def epoch_timing(sessions, num_items, epochs=2):
+    """Training seconds per epoch of the same network, settings and 2 threads, without validation,
+    on a share of the sessions small enough to time on a quiet machine."""
+    from neural_peer import train_torch_peer
+
+    neural = NeuralSessionRecommender(epochs=epochs, validation_fraction=0, random_state=0, n_jobs=2)
+    ours = neural.fit(sessions, num_items=num_items).history_["seconds"].tolist()
+    peer = train_torch_peer(sessions, None, num_items, epochs=epochs, patience=epochs, threads=2, seed=0, log=lambda _: None)
+    prefixes = int(np.sum(np.diff(sessions[0]) - 1))
+    print(f"{prefixes:,} training prefixes, {epochs} epochs, 2 threads")
+    print(f"{'training':28s} {'s/epoch':>8s} {'prefixes/s':>11s} {'ratio':>6s}")
+    for name, seconds in (("comptoir (C++)", ours), ("PyTorch peer", list(peer.epoch_seconds))):
+        mean = float(np.mean(seconds))
+        print(f"{name:28s} {mean:8.2f} {prefixes / mean:11,.0f} {mean / np.mean(ours):6.2f}")
+
+
+def neural_rows(train, test, fit_part, validation, num_items, popularity, sample, knn_params, knn, peer_two_epochs=False):
+    """The neural session model (trained on the first 90% of the training sessions, the epoch
+    chosen on the last 10%), its hybrid with session kNN (weights tuned on the same validation
+    sessions; the kNN of the test rows is the one fitted on all training sessions, as in the
+    rows above) and the PyTorch peer of the same network, with training seconds per epoch."""
+    rows = []
+    start = time.perf_counter()
+    neural = NeuralSessionRecommender(random_state=0, n_jobs=2).fit(fit_part, num_items=num_items, validation=validation)
+    fit_s = time.perf_counter() - start
+    history = neural.history_
+    best = int(history["validation_mrr"].idxmax())
+    metrics = evaluate_next_item(neural, test, k=20, item_popularity=popularity, n_jobs=2)
+    p50, p99, rate = latency_and_throughput(neural, sample)
+    rows.append((f"comptoir NeuralSessionRecommender (epoch {best} of {len(history)})", metrics, fit_s, p50, p99, rate))
+    print(f"  done neural: {len(history)} epochs, {history['seconds'].mean():.1f} s per epoch, "
+          f"validation MRR@20 {history['validation_mrr'].max():.4f}", flush=True)
+    knn_part = SessionKNN(**knn_params).fit(fit_part, num_items=num_items)
+    # The later half of the validation sessions keeps the five blends' evaluations short.
+    weights, mrr = tune_hybrid_weights([neural, knn_part], split_tail(validation, 0.5)[1], grid=(0.25, 0.5, 1.0, 2.0, 4.0),
+                                       rounds=1, n_jobs=2)
+    print(f"  validation MRR@20 {mrr:.4f}  neural + kNN weights {weights}", flush=True)
+    hybrid = Hybrid([neural, knn], weights)
+    metrics = evaluate_next_item(hybrid, test, k=20, item_popularity=popularity, n_jobs=2)
+    p50, p99, rate = latency_and_throughput(hybrid, sample)
+    rows.append((f"comptoir Hybrid neural + SessionKNN {weights}", metrics, fit_s, p50, p99, rate))
+    epochs = [(f"comptoir (C++, 2 threads)", history["seconds"].tolist(), history["validation_mrr"].tolist())]
+    try:
+        from neural_peer import train_torch_peer
+    except ImportError:
+        print("  torch (or benchmarks/neural_peer.py) missing: the PyTorch peer's row is skipped")
+    else:
+        start = time.perf_counter()
+        peer_epochs = 2 if peer_two_epochs else len(history)  # as many epochs as comptoir ran, or 2
+        peer = train_torch_peer(fit_part, validation, num_items, epochs=peer_epochs, patience=peer_epochs, threads=2, seed=0)
+        fit_s = time.perf_counter() - start
+        metrics = dense_metrics(peer.score, test, 20, popularity)
+        rows.append((f"PyTorch peer (same network and settings, {peer_epochs} epochs)", metrics, fit_s, np.nan, np.nan, np.nan))
+        epochs.append(("PyTorch peer (2 threads)", list(peer.epoch_seconds), [h.get("validation_mrr", np.nan) for h in peer.history]))
+    print()
+    print(f"{'training':34s} {'epochs':>6s} {'s/epoch':>8s} {'ratio':>6s}  validation MRR@20 by epoch")
+    for name, seconds, mrrs in epochs:
+        ratio = np.mean(seconds) / np.mean(epochs[0][1])
+        print(f"{name:34s} {len(seconds):6d} {np.mean(seconds):8.1f} {ratio:6.2f}  {' '.join(f'{m:.4f}' for m in mrrs)}")
+    return rows
 
 
 def i2v_wrapper(model):

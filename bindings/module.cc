@@ -10,6 +10,7 @@ void RegisterModel(py::module_& m);
 void RegisterEmbed(py::module_& m);
 void RegisterFeatures(py::module_& m);
 void RegisterRecommend(py::module_& m);
+void RegisterNeural(py::module_& m);
 void RegisterSimulate(py::module_& m);
 void RegisterPromo(py::module_& m);
 void RegisterData(py::module_& m);
@@ -26,6 +27,7 @@ PYBIND11_MODULE(_core, m) {
   comptoir::python::RegisterEmbed(m);
   comptoir::python::RegisterFeatures(m);
   comptoir::python::RegisterRecommend(m);
+  comptoir::python::RegisterNeural(m);  // extends the recommend submodule
   comptoir::python::RegisterSimulate(m);
   comptoir::python::RegisterPromo(m);
   comptoir::python::RegisterData(m);

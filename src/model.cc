@@ -12,6 +12,7 @@
 #include "comptoir/propensity/logistic.h"
 #include "comptoir/recommend/embedding.h"
 #include "comptoir/recommend/hybrid.h"
+#include "comptoir/recommend/neural_session.h"
 #include "comptoir/recommend/popularity.h"
 #include "comptoir/recommend/session_knn.h"
 #include "comptoir/status.h"
@@ -79,6 +80,7 @@ const Entry kRegistry[] = {
     {recommend::SequentialRules::kModelKind, &LoadKind<recommend::SequentialRules>},
     {recommend::EmbeddingRecommender::kModelKind, &LoadKind<recommend::EmbeddingRecommender>},
     {recommend::Hybrid::kModelKind, &LoadKind<recommend::Hybrid>},
+    {recommend::NeuralSession::kModelKind, &LoadKind<recommend::NeuralSession>},
     {embed::Item2Vec::kModelKind, &LoadItem2Vec},
     {trees::GradientBoosting::kModelKind, &LoadKind<trees::GradientBoosting>},
     {propensity::LogisticRegression::kModelKind, &LoadKind<propensity::LogisticRegression>},

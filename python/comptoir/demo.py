@@ -128,6 +128,34 @@ def _section_recommenders(shop: Storefront, seed: int, num_threads: int, out: Te
         out.write(f"  cart holds item {anchor}: cross-sell {ids.tolist()} ({reasons[0]})\n")
 
 
+def _section_neural(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
+    from .recommend import NeuralSessionRecommender, SessionKNN, evaluate_next_item
+
+    views = shop.events["kind"] == 0
+    offsets, items, last_time, users = _sessions_of(shop, views)
+    # The three weeks before the test week keep the demo quick (about 100,000 sessions).
+    train_sessions = (last_time < last_time.max() - 7 * DAY) & (last_time >= last_time.max() - 28 * DAY)
+    lengths = np.diff(offsets)
+    train = _subset(offsets, items, train_sessions)
+    test = _subset(offsets, items, (last_time >= last_time.max() - 7 * DAY) & (lengths >= 2))
+    n = shop.num_items
+    start = time.perf_counter()
+    neural = NeuralSessionRecommender(dim=32, epochs=3, num_negatives=256, random_state=seed, n_jobs=num_threads)
+    neural.fit(train, users=users[train_sessions], num_items=n, event_kind="view")
+    fit_s = time.perf_counter() - start
+    history = neural.history_
+    out.write(f"  attention session encoder trained in C++ on {len(train[0]) - 1:,} sessions in {fit_s:.1f} s "
+              f"({len(history)} epochs, validation MRR@20 by epoch: "
+              f"{', '.join(f'{v:.3f}' for v in history['validation_mrr'])})\n")
+    knn = SessionKNN().fit(train, num_items=n)
+    for name, model in (("neural", neural), ("session kNN (same weeks)", knn)):
+        m = evaluate_next_item(model, test, k=20, n_jobs=num_threads)
+        out.write(f"    {name:24s} HR@20 {m['hit_rate']:.3f}  MRR@20 {m['mrr']:.3f}\n")
+    session = test[1][test[0][0]: test[0][1]][:3]
+    ids, _, reasons = neural.recommend_session(session, N=2, filter_session_items=True, return_reasons=True)
+    out.write(f"  a shopper viewed {session.tolist()}: {ids.tolist()} ({reasons[0]})\n")
+
+
 def _section_embeddings(shop: Storefront, seed: int, num_threads: int, out: TextIO) -> None:
     from .embed import Item2Vec, VectorIndex
 
@@ -508,6 +536,7 @@ SECTIONS: List[Tuple[str, Callable[[Storefront, int, int, TextIO], None]]] = [
     ("foundation", _section_foundation),
     ("storefront simulator (the built-in data)", _section_simulator),
     ("session recommenders", _section_recommenders),
+    ("neural session recommender", _section_neural),
     ("item embeddings and retrieval", _section_embeddings),
     ("behaviour features and re-purchase timing", _section_features),
     ("propensity: who buys in the next 30 days", _section_propensity),

@@ -552,14 +552,7 @@ class EmbeddingRecommender(_SessionRecommender):
             data = data._replace(items=dense, item_ids=embeddings.item_ids_, num_items=len(embeddings.item_ids_))
         self.model_ = _core.recommend.EmbeddingRecommender.create(embeddings._fitted(), config)
         self.embeddings_ = embeddings
-        if data.users is not None:
-            per_event = np.repeat(data.users, np.diff(data.offsets))
-            known = (per_event >= 0) & (data.items >= 0)
-            order = np.argsort(per_event[known], kind="stable")
-            ids, starts = np.unique(per_event[known][order], return_index=True)
-            histories = np.split(data.items[known][order], starts[1:])
-            for user, history in zip(ids, histories):
-                self.model_.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
+        _set_user_histories(self.model_, data)
         self._fit_ids(data)
         log = _event_log(sessions)
         self._set_training_events(_log_kinds(log, event_kind))
@@ -583,6 +576,29 @@ class EmbeddingRecommender(_SessionRecommender):
         if getattr(self, "item_ids_", None) is not None:
             embeddings.item_ids_ = self.item_ids_
         self.embeddings_ = embeddings
+
+
+def _set_user_histories(model: Any, data: TrainingData) -> None:
+    """Each known user's items across their sessions (oldest first) become their long-term profile."""
+    if data.users is None:
+        return
+    per_event = np.repeat(data.users, np.diff(data.offsets))
+    known = (per_event >= 0) & (data.items >= 0)
+    order = np.argsort(per_event[known], kind="stable")
+    ids, starts = np.unique(per_event[known][order], return_index=True)
+    histories = np.split(data.items[known][order], starts[1:])
+    for user, history in zip(ids, histories):
+        model.set_user_history(int(user), np.ascontiguousarray(history, dtype=np.int32))
+
+
+def __getattr__(name: str) -> Any:
+    # The neural recommender's module builds on this one; exported lazily so neither imports the
+    # other half-initialised.
+    if name == "NeuralSessionRecommender":
+        from ._neural_session import NeuralSessionRecommender
+
+        return NeuralSessionRecommender
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _same_ids(a: Any, b: Any) -> bool:
@@ -746,6 +762,6 @@ def plot_recall_at_k(models: Any, test_sessions: SessionsLike = None, ks: Sequen
 
 
 __all__: List[str] = [
-    "SessionKNN", "Popularity", "FrequentlyBoughtTogether", "SequentialRules", "EmbeddingRecommender", "Hybrid", "tune_hybrid_weights", "evaluate_next_item",
+    "SessionKNN", "Popularity", "FrequentlyBoughtTogether", "SequentialRules", "EmbeddingRecommender", "NeuralSessionRecommender", "Hybrid", "tune_hybrid_weights", "evaluate_next_item",
     "recall_at_k", "plot_recall_at_k",
 ]

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace comptoir::internal::kernels {
 namespace {
@@ -35,11 +36,13 @@ void DotTablePortable(const float* a, std::int64_t rows_a, std::int64_t lda, con
   }
 }
 
-void CombineRowsPortable(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b,
-                         std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+// The coefficient of output row i and b row j is coeff[i * row_stride + j * col_stride].
+void CombineRowsPortable(const float* coeff, std::int64_t rows_out, std::int64_t row_stride, std::int64_t col_stride,
+                         const float* b, std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out,
+                         std::int64_t ldo) {
   for (std::int64_t i = 0; i < rows_out; ++i) {
     for (std::int64_t j = 0; j < rows_b; ++j) {
-      const float c = coeff[i * ldc + j];
+      const float c = coeff[i * row_stride + j * col_stride];
       if (c != 0.0f) AxpyPortable(c, b + j * ldb, out + i * ldo, n);
     }
   }
@@ -100,6 +103,62 @@ void AddDifferencePortable(const float* x, const float* base, float* acc, std::i
   for (std::int64_t i = 0; i < n; ++i) acc[i] += x[i] - base[i];
 }
 
+// Bit-exact IEEE binary16 conversions (subnormals, infinities and NaN included).
+std::uint16_t HalfOf(float value) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  const std::uint32_t sign = (bits >> 16) & 0x8000u;
+  const std::uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7c00u | (magnitude > 0x7f800000u ? 0x200u : 0u));
+  if (magnitude >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (magnitude < 0x38800000u) {  // a subnormal half (or zero)
+    if (magnitude < 0x33000000u) return static_cast<std::uint16_t>(sign);
+    const std::uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+    // value = mantissa * 2^(e - 150), in units of the half's 2^-24: drop 126 - e bits.
+    const int drop = 126 - static_cast<int>(magnitude >> 23);
+    std::uint32_t rounded = mantissa >> drop;
+    const std::uint32_t rest = mantissa & ((1u << drop) - 1);
+    const std::uint32_t halfway = 1u << (drop - 1);
+    if (rest > halfway || (rest == halfway && (rounded & 1u))) ++rounded;
+    return static_cast<std::uint16_t>(sign | rounded);
+  }
+  std::uint32_t rounded = magnitude - 0x38000000u;  // rebias the exponent (127 -> 15)
+  const std::uint32_t rest = rounded & 0x1fffu;
+  rounded >>= 13;
+  if (rest > 0x1000u || (rest == 0x1000u && (rounded & 1u))) ++rounded;
+  return static_cast<std::uint16_t>(sign | rounded);
+}
+
+float FloatOf(std::uint16_t half) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(half & 0x8000u) << 16;
+  const std::uint32_t exponent = (half >> 10) & 0x1fu;
+  std::uint32_t mantissa = half & 0x3ffu;
+  std::uint32_t bits;
+  if (exponent == 0x1fu) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    int shift = 0;
+    while ((mantissa & 0x400u) == 0) mantissa <<= 1, ++shift;
+    bits = sign | (static_cast<std::uint32_t>(113 - shift) << 23) | ((mantissa & 0x3ffu) << 13);
+  }
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+void DotHalfRowsPortable(const float* query, const std::uint16_t* b, std::int64_t rows_b, std::int64_t ldb,
+                         std::int64_t n, float* out) {
+  for (std::int64_t j = 0; j < rows_b; ++j) {
+    float sum = 0;
+    for (std::int64_t k = 0; k < n; ++k) sum += query[k] * FloatOf(b[j * ldb + k]);
+    out[j] = sum;
+  }
+}
+
 // ---- AVX2 + FMA versions -----------------------------------------------------------------
 
 #define COMPTOIR_AVX2 __attribute__((target("avx2,fma")))
@@ -116,6 +175,19 @@ COMPTOIR_AVX2 inline float HorizontalSum(__m256 v) {
   sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
   sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
   return _mm_cvtss_f32(sum);
+}
+
+// The horizontal sums of four registers, in one (lane i = sum of v[i]).
+COMPTOIR_AVX2 inline __m128 HorizontalSums4(const __m256* v) {
+  const __m256 pairs = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1));
+}
+
+// The horizontal sums of eight registers, in one.
+COMPTOIR_AVX2 inline __m256 HorizontalSums8(const __m256* v) {
+  const __m256 low = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 high = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(low, high, 0x20), _mm256_permute2f128_ps(low, high, 0x31));
 }
 
 COMPTOIR_AVX2 float DotAvx2(const float* a, const float* b, std::int64_t n) {
@@ -152,39 +224,45 @@ template <int kRows, int kCols>
 COMPTOIR_AVX2 void DotTile(const float* a, std::int64_t lda, const float* b, std::int64_t ldb, std::int64_t n,
                            float* out, std::int64_t ldo) {
   __m256 acc[kRows][kCols];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_setzero_ps();
   }
   std::int64_t k = 0;
   for (; k + 8 <= n; k += 8) {
     __m256 bv[kCols];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < kCols; ++c) bv[c] = _mm256_loadu_ps(b + c * ldb + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       const __m256 av = _mm256_loadu_ps(a + r * lda + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
     }
   }
   if (k < n) {
     const __m256i mask = TailMask(n - k);
     __m256 bv[kCols];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < kCols; ++c) bv[c] = _mm256_maskload_ps(b + c * ldb + k, mask);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       const __m256 av = _mm256_maskload_ps(a + r * lda + k, mask);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_fmadd_ps(av, bv[c], acc[r][c]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
-    for (int c = 0; c < kCols; ++c) out[r * ldo + c] = HorizontalSum(acc[r][c]);
+    if constexpr (kCols == 8) {
+      _mm256_storeu_ps(out + r * ldo, HorizontalSums8(acc[r]));
+    } else if constexpr (kCols == 4) {
+      _mm_storeu_ps(out + r * ldo, HorizontalSums4(acc[r]));
+    } else {
+#pragma GCC unroll 8
+      for (int c = 0; c < kCols; ++c) out[r * ldo + c] = HorizontalSum(acc[r][c]);
+    }
   }
 }
 
@@ -195,6 +273,14 @@ COMPTOIR_AVX2 void DotTableAvx2(const float* a, std::int64_t rows_a, std::int64_
   for (std::int64_t j0 = 0; j0 < rows_b; j0 += kBlock) {
     const std::int64_t j1 = std::min(rows_b, j0 + kBlock);
     std::int64_t i = 0;
+    if (rows_a == 1) {
+      // One query (serving): eight rows at a time keep eight independent FMA chains in flight.
+      std::int64_t j = j0;
+      for (; j + 8 <= j1; j += 8) DotTile<1, 8>(a, lda, b + j * ldb, ldb, n, out + j, ldo);
+      for (; j + 4 <= j1; j += 4) DotTile<1, 4>(a, lda, b + j * ldb, ldb, n, out + j, ldo);
+      for (; j < j1; ++j) DotTile<1, 1>(a, lda, b + j * ldb, ldb, n, out + j, ldo);
+      continue;
+    }
     for (; i + 2 <= rows_a; i += 2) {
       std::int64_t j = j0;
       for (; j + 4 <= j1; j += 4) DotTile<2, 4>(a + i * lda, lda, b + j * ldb, ldb, n, out + i * ldo + j, ldo);
@@ -211,10 +297,11 @@ COMPTOIR_AVX2 void DotTableAvx2(const float* a, std::int64_t rows_a, std::int64_
 // kRows output rows x 16 columns (two registers each) accumulated over every b row; `mask0` and
 // `mask1` cover the columns that exist when the tile is the last, partial one.
 template <int kRows, bool kMasked>
-COMPTOIR_AVX2 void CombineTile(const float* coeff, std::int64_t ldc, const float* b, std::int64_t rows_b,
-                               std::int64_t ldb, float* out, std::int64_t ldo, __m256i mask0, __m256i mask1) {
+COMPTOIR_AVX2 void CombineTile(const float* coeff, std::int64_t row_stride, std::int64_t col_stride, const float* b,
+                               std::int64_t rows_b, std::int64_t ldb, float* out, std::int64_t ldo, __m256i mask0,
+                               __m256i mask1) {
   __m256 acc[kRows][2];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
     if constexpr (kMasked) {
       acc[r][0] = _mm256_maskload_ps(out + r * ldo, mask0);
@@ -234,14 +321,14 @@ COMPTOIR_AVX2 void CombineTile(const float* coeff, std::int64_t ldc, const float
       b0 = _mm256_loadu_ps(row);
       b1 = _mm256_loadu_ps(row + 8);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
-      const __m256 c = _mm256_broadcast_ss(coeff + r * ldc + j);
+      const __m256 c = _mm256_broadcast_ss(coeff + r * row_stride + j * col_stride);
       acc[r][0] = _mm256_fmadd_ps(c, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(c, b1, acc[r][1]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
     if constexpr (kMasked) {
       _mm256_maskstore_ps(out + r * ldo, mask0, acc[r][0]);
@@ -253,9 +340,9 @@ COMPTOIR_AVX2 void CombineTile(const float* coeff, std::int64_t ldc, const float
   }
 }
 
-COMPTOIR_AVX2 void CombineRowsAvx2(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b,
-                                   std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out,
-                                   std::int64_t ldo) {
+COMPTOIR_AVX2 void CombineRowsAvx2(const float* coeff, std::int64_t rows_out, std::int64_t row_stride,
+                                   std::int64_t col_stride, const float* b, std::int64_t rows_b, std::int64_t ldb,
+                                   std::int64_t n, float* out, std::int64_t ldo) {
   const __m256i all = TailMask(8);
   // Columns outermost: a 16-column strip of b (rows_b x 64 bytes) stays in L2 for every row tile.
   for (std::int64_t col = 0; col < n; col += 16) {
@@ -265,17 +352,21 @@ COMPTOIR_AVX2 void CombineRowsAvx2(const float* coeff, std::int64_t rows_out, st
     const __m256i mask1 = TailMask(std::max<std::int64_t>(0, width - 8));
     std::int64_t i = 0;
     for (; i + 4 <= rows_out; i += 4) {
+      const float* c = coeff + i * row_stride;
+      float* o = out + i * ldo + col;
       if (partial) {
-        CombineTile<4, true>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, mask0, mask1);
+        CombineTile<4, true>(c, row_stride, col_stride, b + col, rows_b, ldb, o, ldo, mask0, mask1);
       } else {
-        CombineTile<4, false>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, all, all);
+        CombineTile<4, false>(c, row_stride, col_stride, b + col, rows_b, ldb, o, ldo, all, all);
       }
     }
     for (; i < rows_out; ++i) {
+      const float* c = coeff + i * row_stride;
+      float* o = out + i * ldo + col;
       if (partial) {
-        CombineTile<1, true>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, mask0, mask1);
+        CombineTile<1, true>(c, row_stride, col_stride, b + col, rows_b, ldb, o, ldo, mask0, mask1);
       } else {
-        CombineTile<1, false>(coeff + i * ldc, ldc, b + col, rows_b, ldb, out + i * ldo + col, ldo, all, all);
+        CombineTile<1, false>(c, row_stride, col_stride, b + col, rows_b, ldb, o, ldo, all, all);
       }
     }
   }
@@ -418,9 +509,36 @@ COMPTOIR_AVX2 void AddDifferenceAvx2(const float* x, const float* base, float* a
   AddDifferencePortable(x + i, base + i, acc + i, n - i);
 }
 
+// Eight half rows at a time (eight FMA chains), converted in registers.
+__attribute__((target("avx2,fma,f16c"))) void DotHalfRowsAvx2(const float* query, const std::uint16_t* b,
+                                                              std::int64_t rows_b, std::int64_t ldb, std::int64_t n,
+                                                              float* out) {
+  const std::int64_t full = n / 8 * 8;
+  std::int64_t j = 0;
+  for (; j + 8 <= rows_b; j += 8) {
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+    for (std::int64_t k = 0; k < full; k += 8) {
+      const __m256 q = _mm256_loadu_ps(query + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < 8; ++r) {
+        const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + (j + r) * ldb + k));
+        acc[r] = _mm256_fmadd_ps(q, _mm256_cvtph_ps(half), acc[r]);
+      }
+    }
+    _mm256_storeu_ps(out + j, HorizontalSums8(acc));
+    for (std::int64_t k = full; k < n; ++k) {
+      for (int r = 0; r < 8; ++r) out[j + r] += query[k] * FloatOf(b[(j + r) * ldb + k]);
+    }
+  }
+  DotHalfRowsPortable(query, b + j * ldb, rows_b - j, ldb, n, out + j);
+}
+
 #undef COMPTOIR_AVX2
 
 const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+const bool kHasF16c = kHasAvx2 && __builtin_cpu_supports("f16c");
 
 }  // namespace
 
@@ -440,8 +558,27 @@ void DotTable(const float* a, std::int64_t rows_a, std::int64_t lda, const float
 
 void CombineRows(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b, std::int64_t rows_b,
                  std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
-  kHasAvx2 ? CombineRowsAvx2(coeff, rows_out, ldc, b, rows_b, ldb, n, out, ldo)
-           : CombineRowsPortable(coeff, rows_out, ldc, b, rows_b, ldb, n, out, ldo);
+  kHasAvx2 ? CombineRowsAvx2(coeff, rows_out, ldc, 1, b, rows_b, ldb, n, out, ldo)
+           : CombineRowsPortable(coeff, rows_out, ldc, 1, b, rows_b, ldb, n, out, ldo);
+}
+
+void CombineRowsTransposed(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b,
+                           std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo) {
+  kHasAvx2 ? CombineRowsAvx2(coeff, rows_out, 1, ldc, b, rows_b, ldb, n, out, ldo)
+           : CombineRowsPortable(coeff, rows_out, 1, ldc, b, rows_b, ldb, n, out, ldo);
+}
+
+void FloatsToHalves(const float* in, std::int64_t n, std::uint16_t* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = HalfOf(in[i]);
+}
+
+void HalvesToFloats(const std::uint16_t* in, std::int64_t n, float* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = FloatOf(in[i]);
+}
+
+void DotHalfRows(const float* query, const std::uint16_t* b, std::int64_t rows_b, std::int64_t ldb, std::int64_t n,
+                 float* out) {
+  kHasF16c ? DotHalfRowsAvx2(query, b, rows_b, ldb, n, out) : DotHalfRowsPortable(query, b, rows_b, ldb, n, out);
 }
 
 void AdamStep(float* param, float* first_moment, float* second_moment, const float* grad, std::int64_t n, float beta1,

@@ -28,6 +28,21 @@ void DotTable(const float* a, std::int64_t rows_a, std::int64_t lda, const float
 void CombineRows(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b, std::int64_t rows_b,
                  std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo);
 
+// The same with the coefficients transposed: out_i += sum_j coeff[j * ldc + i] * b_j (C^T B),
+// so that a gradient matrix need not be transposed first.
+void CombineRowsTransposed(const float* coeff, std::int64_t rows_out, std::int64_t ldc, const float* b,
+                           std::int64_t rows_b, std::int64_t ldb, std::int64_t n, float* out, std::int64_t ldo);
+
+// IEEE half-precision storage for tables that are scanned more than they are read exactly:
+// round to nearest even, and back.
+void FloatsToHalves(const float* in, std::int64_t n, std::uint16_t* out);
+void HalvesToFloats(const std::uint16_t* in, std::int64_t n, float* out);
+
+// out[j] = dot(query, row_j) for rows_b half-precision rows b + j * ldb (n columns each): half
+// the memory traffic of a float scan, with float accumulation.
+void DotHalfRows(const float* query, const std::uint16_t* b, std::int64_t rows_b, std::int64_t ldb, std::int64_t n,
+                 float* out);
+
 // One Adam step (Kingma & Ba) on n parameters with bias-corrected rates folded into
 // `step_size` = lr * sqrt(1 - beta2^t) / (1 - beta1^t) and `epsilon_hat` = epsilon * sqrt(1 - beta2^t).
 void AdamStep(float* param, float* first_moment, float* second_moment, const float* grad, std::int64_t n,

@@ -46,7 +46,11 @@ std::string Reason::ToString(std::string_view anchor_name) const {
       if (category < 0) return "popular right now";
       return absl::StrCat(events == TrainingEvents::kPurchases ? "best selling" : "trending", " in category ", category);
     case ReasonKind::kProfile:
-      return "matches what you usually buy";
+      // With an anchor the item itself is in the shopper's history (a re-purchase or re-visit).
+      if (anchor_item < 0) return "matches what you usually buy";
+      if (events == TrainingEvents::kPurchases) return "you bought it before";
+      if (events == TrainingEvents::kViews) return "you viewed it before";
+      return "in your earlier sessions";
   }
   return "recommended";
 }

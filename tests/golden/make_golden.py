@@ -105,7 +105,8 @@ def index_blocks(model: Any, queries: np.ndarray, k: int = 5) -> List[Tuple[str,
 def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[str, Block]]]]]:
     from comptoir.embed import Item2Vec, VectorIndex
     from comptoir.propensity import CalibratedClassifier, LogisticRegression
-    from comptoir.recommend import EmbeddingRecommender, FrequentlyBoughtTogether, Hybrid, Popularity, SequentialRules, SessionKNN
+    from comptoir.recommend import (EmbeddingRecommender, FrequentlyBoughtTogether, Hybrid, NeuralSessionRecommender, Popularity,
+                                    SequentialRules, SessionKNN)
     from comptoir.trees import GradientBoostingClassifier, GradientBoostingRegressor
     from comptoir.uplift import ClassTransformation, DRLearner, SLearner, TLearner, UpliftRandomForest, XLearner
 
@@ -131,6 +132,8 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
     item2vec = Item2Vec(dim=8, epochs=2, random_state=0).fit(sessions, num_items=300, item_ids=skus)
     embedding = EmbeddingRecommender(item2vec).fit(sessions, num_items=300, item_ids=skus)
     hybrid = Hybrid([knn, popularity], weights=[1.0, 0.5])
+    neural = NeuralSessionRecommender(dim=8, max_session_length=5, num_negatives=16, batch_size=128, epochs=2,
+                                      random_state=0, n_jobs=1).fit(sessions, num_items=300, item_ids=skus)
 
     frame = shop.customers_frame()
     rows = min(len(frame), 1_200)
@@ -169,6 +172,7 @@ def build_models(shop: Any) -> Dict[str, Tuple[Any, Callable[[Any], List[Tuple[s
         "item2vec": (item2vec, lambda m: recommender_blocks(m, probe, exclude_session_items=True)),
         "embedding_recommender": (embedding, rec),
         "hybrid": (hybrid, rec),
+        "neural_session": (neural, rec),
         "vector_index": (VectorIndex(item2vec.item_vectors, approximate=True, num_lists=8, num_probes=3),
                          lambda m: index_blocks(m, np.ascontiguousarray(item2vec.item_vectors[:6]))),
         "logistic_regression": (logistic, score),

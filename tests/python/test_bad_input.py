@@ -19,7 +19,7 @@ from comptoir.embed import Item2Vec
 from comptoir.exceptions import InvalidArgumentError, ModelFormatError, NotFittedError, NotFoundError
 from comptoir.promo import offer_audit, plan_offers
 from comptoir.propensity import LogisticRegression
-from comptoir.recommend import FrequentlyBoughtTogether, SessionKNN
+from comptoir.recommend import FrequentlyBoughtTogether, NeuralSessionRecommender, SessionKNN
 from comptoir.trees import GradientBoostingClassifier
 from comptoir.uplift import TLearner
 from comptoir.uplift_metrics import qini_coefficient_vs_perfect
@@ -42,6 +42,10 @@ def _fbt():
 
 def _i2v():
     return Item2Vec(dim=8, epochs=1).fit(SESSIONS)
+
+
+def _neural(**params):
+    return NeuralSessionRecommender(**{**dict(dim=8, epochs=1, num_negatives=2, validation_fraction=0), **params})
 
 
 def _trees():
@@ -82,6 +86,21 @@ CASES = [
     ("Item2Vec.recommend_session", "profile_weight outside [0, 1]",
      lambda: _i2v().recommend_session(["a"], profile_weight=5), InvalidArgumentError,
      "the same rule as EmbeddingRecommender"),
+    ("NeuralSessionRecommender.fit", "NaN hyperparameter", lambda: _neural(learning_rate=float("nan")).fit(SESSIONS),
+     InvalidArgumentError, "names the hyperparameter"),
+    ("NeuralSessionRecommender.fit", "negative hyperparameter", lambda: _neural(dim=-8).fit(SESSIONS),
+     InvalidArgumentError, "names the hyperparameter and its range"),
+    ("NeuralSessionRecommender.fit", "one-item sessions only", lambda: _neural().fit([["a"], ["b"]]),
+     InvalidArgumentError, "no session has a next item to learn from"),
+    ("NeuralSessionRecommender.fit", "validation with no known item",
+     lambda: _neural().fit(SESSIONS, validation=[["y", "z"]]), InvalidArgumentError, "nothing to validate on"),
+    ("NeuralSessionRecommender.fit", "a diverging learning rate", lambda: _neural(learning_rate=1e30).fit(SESSIONS),
+     InvalidArgumentError, "reruns the epoch at half the rate (logged), then names learning_rate; no NaN model"),
+    ("NeuralSessionRecommender.recommend_session", "a session of 10,000 clicks",
+     lambda: _neural().fit(SESSIONS).recommend_session(["a", "b"] * 5000), None,
+     "repair: its last max_session_length known items are encoded"),
+    ("NeuralSessionRecommender.recommend_session", "unknown items only",
+     lambda: _neural().fit(SESSIONS).recommend_session(["zz"]), None, "repair: popular items, said in the reasons"),
     ("GradientBoostingClassifier.fit", "mismatched lengths", lambda: GradientBoostingClassifier().fit(X, Y[:10]),
      InvalidArgumentError, "says how many rows and labels"),
     ("GradientBoostingClassifier.fit", "empty", lambda: GradientBoostingClassifier().fit(X[:0], Y[:0]),

@@ -13,6 +13,7 @@ from comptoir.recommend import (
     EmbeddingRecommender,
     FrequentlyBoughtTogether,
     Hybrid,
+    NeuralSessionRecommender,
     Popularity,
     SequentialRules,
     SessionKNN,
@@ -46,6 +47,12 @@ def _hybrid():
     return Hybrid([knn, rules, Popularity().fit(CLICKS, num_items=NUM_ITEMS)], [1.0, 0.5, 0.1])
 
 
+def _small_neural(**params):
+    settings = dict(dim=16, max_session_length=5, num_negatives=20, batch_size=64, learning_rate=0.01, epochs=4,
+                    random_state=0, n_jobs=2)
+    return NeuralSessionRecommender(**{**settings, **params})
+
+
 # name -> (fitted model, whether it follows the session rather than global popularity)
 MODELS = {
     "session_knn": (lambda: SessionKNN().fit(TRAIN, users=USERS, num_items=NUM_ITEMS), True),
@@ -56,6 +63,7 @@ MODELS = {
     "embedding": (lambda: EmbeddingRecommender(Item2Vec(dim=16, epochs=5, subsample=0, random_state=0))
                   .fit(TRAIN, users=USERS, num_items=NUM_ITEMS), True),
     "hybrid": (_hybrid, True),
+    "neural": (lambda: _small_neural().fit(TRAIN, users=USERS, num_items=NUM_ITEMS), True),
 }
 
 
@@ -103,7 +111,7 @@ def test_filters_are_honoured(model):
 def test_unknown_items_and_empty_sessions_are_handled(model):
     ids, _, reasons = model.recommend_session([10_000, -3], N=4, return_reasons=True)
     assert len(ids) <= 4 and all(r for r in reasons)
-    if isinstance(model, (SessionKNN, Popularity, Hybrid)):
+    if isinstance(model, (SessionKNN, Popularity, Hybrid, NeuralSessionRecommender)):
         # These fall back to popularity and say so.
         assert len(ids) == 4 and "popular" in reasons[-1]
     ids, _ = model.recommend_session([], N=4)
@@ -220,7 +228,11 @@ def test_every_hyperparameter_reaches_the_cpp_config(tmp_path):
     rules = SequentialRules(max_steps=4, session_items=2).fit(TRAIN, num_items=NUM_ITEMS)
     embedding = EmbeddingRecommender(Item2Vec(dim=8, epochs=1), recency_decay=0.5, max_events=7,
                                      kind_weights=(1.0, 1.0, 3.0, 0.0, 0.0)).fit(TRAIN, num_items=NUM_ITEMS)
-    for fitted in (knn, popular, together, rules, embedding):
+    neural = _small_neural(dim=8, max_session_length=3, scale=9.0, num_negatives=7, negative_exponent=0.5,
+                           batch_size=32, learning_rate=0.02, epochs=2, patience=1, profile_weight=0.3,
+                           ivf_min_items=50).fit(TRAIN, num_items=NUM_ITEMS)
+    assert neural.model_.config.ivf_min_items == 50
+    for fitted in (knn, popular, together, rules, embedding, neural):
         loaded = type(fitted).from_bytes(fitted.to_bytes())
         config = loaded.config_
         for name in fitted._config_names:

@@ -45,7 +45,7 @@ enum class ReasonKind : std::int32_t {
   kSimilarItem = 1,    // "similar to X in your session"
   kBoughtTogether = 2, // "often bought together with X (12 orders)"
   kTrending = 3,       // "trending in category C" / "popular right now"
-  kProfile = 4,        // "matches what you usually buy"
+  kProfile = 4,        // "matches what you usually buy"; with an anchor, the item itself: "you bought it before"
 };
 
 // The events a model learned from, so that its reasons name them truly: "bought together" about

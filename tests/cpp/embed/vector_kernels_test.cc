@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -51,6 +52,17 @@ TEST_P(KernelSizes, DotTableIsTheProductWithTheTransposeOnStridedRows) {
   }
 }
 
+TEST_P(KernelSizes, DotTableOfOneQueryCoversEveryRowTile) {
+  const int n = GetParam();
+  std::mt19937 rng(500 + n);
+  const int rows_b = 8 * 3 + 4 + 3;  // eight-row tiles, a four-row tile and single rows
+  const std::vector<float> a = Random(n, rng), b = Random(rows_b * (n + 1), rng);
+  std::vector<float> out(rows_b + 1, -7.0f);
+  DotTable(a.data(), 1, n, b.data(), rows_b, n + 1, n, out.data(), 1);
+  for (int j = 0; j < rows_b; ++j) EXPECT_NEAR(out[j], NaiveDot(a.data(), &b[j * (n + 1)], n), 1e-4 * (n + 1)) << j;
+  EXPECT_EQ(out[rows_b], -7.0f);
+}
+
 TEST_P(KernelSizes, CombineRowsAddsTheProductAndLeavesPaddingAlone) {
   const int n = GetParam();
   std::mt19937 rng(200 + n);
@@ -65,6 +77,23 @@ TEST_P(KernelSizes, CombineRowsAddsTheProductAndLeavesPaddingAlone) {
       if (k < n) {
         for (int j = 0; j < rows_b; ++j) expected += static_cast<double>(coeff[i * ldc + j]) * b[j * ldb + k];
       }
+      EXPECT_NEAR(out[i * ldo + k], expected, 1e-4 * (rows_b + 1)) << i << "," << k;
+    }
+  }
+}
+
+TEST_P(KernelSizes, CombineRowsTransposedReadsTheCoefficientsByColumn) {
+  const int n = GetParam();
+  std::mt19937 rng(400 + n);
+  const int rows_out = 10, rows_b = 6, ldc = rows_out + 3, ldb = n + 1, ldo = n + 2;
+  const std::vector<float> coeff = Random(rows_b * ldc, rng), b = Random(rows_b * ldb, rng);
+  std::vector<float> out = Random(rows_out * ldo, rng);
+  const std::vector<float> before = out;
+  CombineRowsTransposed(coeff.data(), rows_out, ldc, b.data(), rows_b, ldb, n, out.data(), ldo);
+  for (int i = 0; i < rows_out; ++i) {
+    for (int k = 0; k < n; ++k) {
+      double expected = before[i * ldo + k];
+      for (int j = 0; j < rows_b; ++j) expected += static_cast<double>(coeff[j * ldc + i]) * b[j * ldb + k];
       EXPECT_NEAR(out[i * ldo + k], expected, 1e-4 * (rows_b + 1)) << i << "," << k;
     }
   }
@@ -171,7 +200,58 @@ TEST(Sigmoid, IsCloseToTheExactFunctionAndClipsLikeWord2Vec) {
   EXPECT_TRUE(std::isnan(Sigmoid(NAN)));
 }
 
+TEST_P(KernelSizes, DotHalfRowsMatchesTheRoundedFloats) {
+  const int n = GetParam();
+  std::mt19937 rng(600 + n);
+  const int rows = 8 * 2 + 5, ld = n + 3;
+  const std::vector<float> query = Random(n, rng), table = Random(rows * ld, rng);
+  std::vector<std::uint16_t> halves(table.size());
+  FloatsToHalves(table.data(), static_cast<std::int64_t>(table.size()), halves.data());
+  std::vector<float> rounded(table.size());
+  HalvesToFloats(halves.data(), static_cast<std::int64_t>(halves.size()), rounded.data());
+  std::vector<float> out(rows);
+  DotHalfRows(query.data(), halves.data(), rows, ld, n, out.data());
+  for (int j = 0; j < rows; ++j) {
+    EXPECT_NEAR(out[j], NaiveDot(query.data(), &rounded[j * ld], n), 1e-4 * (n + 1)) << j;
+    EXPECT_NEAR(out[j], NaiveDot(query.data(), &table[j * ld], n), 2e-3 * (n + 1)) << "half precision is close";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Lengths, KernelSizes, ::testing::Values(0, 1, 5, 8, 9, 15, 16, 17, 31, 64, 100));
+
+std::uint16_t Half(float v) {
+  std::uint16_t h;
+  FloatsToHalves(&v, 1, &h);
+  return h;
+}
+
+TEST(Halves, RoundToNearestEvenAtEveryEdge) {
+  EXPECT_EQ(Half(1.0f), 0x3c00);
+  EXPECT_EQ(Half(-2.0f), 0xc000);
+  EXPECT_EQ(Half(-0.0f), 0x8000);
+  EXPECT_EQ(Half(65504.0f), 0x7bff);
+  EXPECT_EQ(Half(65519.0f), 0x7bff);
+  EXPECT_EQ(Half(65520.0f), 0x7c00) << "rounds past the largest half: infinity";
+  EXPECT_EQ(Half(std::ldexp(1.0f, -24)), 0x0001) << "smallest subnormal";
+  EXPECT_EQ(Half(std::ldexp(1.0f, -25)), 0x0000) << "a tie rounds to even: zero";
+  EXPECT_EQ(Half(std::ldexp(3.0f, -25)), 0x0002) << "a tie rounds to even: two units";
+  EXPECT_EQ(Half(std::ldexp(1.0f, -14)), 0x0400) << "smallest normal";
+  EXPECT_EQ(Half(1.0f + std::ldexp(1.0f, -11)), 0x3c00) << "tie to even";
+  EXPECT_EQ(Half(1.0f + std::ldexp(3.0f, -11)), 0x3c02) << "tie to even, upwards";
+  EXPECT_EQ(Half(std::numeric_limits<float>::infinity()), 0x7c00);
+  EXPECT_EQ(Half(std::nanf("")) & 0x7c00, 0x7c00);
+  EXPECT_NE(Half(std::nanf("")) & 0x03ff, 0) << "NaN stays NaN";
+}
+
+TEST(Halves, EveryHalfSurvivesTheRoundTrip) {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const auto half = static_cast<std::uint16_t>(h);
+    if ((half & 0x7c00) == 0x7c00 && (half & 0x03ff) != 0) continue;  // NaN payloads
+    float f;
+    HalvesToFloats(&half, 1, &f);
+    ASSERT_EQ(Half(f), half) << h;
+  }
+}
 
 }  // namespace
 }  // namespace comptoir::internal::kernels
