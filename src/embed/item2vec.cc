@@ -25,7 +25,7 @@ namespace {
 using VecMap = Eigen::Map<Eigen::VectorXf>;
 using ConstVecMap = Eigen::Map<const Eigen::VectorXf>;
 
-// A set of rows with its members in insertion order.
+// A set of rows, listed in insertion order (or sorted).
 class TouchedRows {
  public:
   explicit TouchedRows(std::int32_t num_items) : flags_(static_cast<std::size_t>(num_items), 0) {}
@@ -35,7 +35,6 @@ class TouchedRows {
       rows_.push_back(row);
     }
   }
-  bool Contains(std::int32_t row) const { return flags_[row] != 0; }
   const std::vector<std::int32_t>& rows() const { return rows_; }
   // The members in ascending order (a sort when they are few, a scan of the flags otherwise):
   // rows visited in memory order let the hardware prefetcher stream them.
@@ -84,7 +83,7 @@ struct CacheLineAllocator {
 };
 using Floats = std::vector<float, CacheLineAllocator<float>>;
 
-// A pair of embedding matrices being trained: the master, a shard's copy, or (hogwild) shared.
+// The two embedding matrices of the model (hogwild workers train them in place).
 struct Weights {
   Floats input;
   Floats output;
