@@ -1,4 +1,4 @@
-// Retrieval latency and recall, and item2vec training throughput.
+// Retrieval latency and recall, item2vec training throughput and its negative-sampling kernel.
 // COMPTOIR_BENCH_LARGE=1 adds the 1M-item catalogue (CI runs the small sizes once).
 #include <cstdlib>
 #include <memory>
@@ -8,6 +8,7 @@
 #include "comptoir/embed/item2vec.h"
 #include "comptoir/retrieval/vector_index.h"
 #include "internal/rng.h"
+#include "internal/vector_kernels.h"
 
 namespace comptoir {
 namespace {
@@ -79,12 +80,33 @@ void BM_EmbedItem2VecFit(benchmark::State& state) {
   }
   embed::Item2VecConfig config;
   config.epochs = 1;
+  config.hogwild = state.range(2) != 0;
   ExecutionOptions options;
   options.num_threads = static_cast<int>(state.range(1));
   for (auto _ : state) {
     benchmark::DoNotOptimize(embed::Item2Vec::Fit({offsets, seq, {}, {}, {}}, items, config, options));
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(seq.size()));
+}
+
+// One skip-gram pair (input row, positive and 5 negatives) per iteration, 64 floats a row: rows
+// drawn from range(0) items, so 16 stays in L1 and 43,097 (DIGINETICA) is two 11 MB matrices, where
+// memory rather than arithmetic sets the pace.
+void BM_EmbedNegativeSamplingStep(benchmark::State& state) {
+  const auto items = static_cast<std::int64_t>(state.range(0));
+  std::vector<float> input(static_cast<std::size_t>(items) * kDim), output(input.size());
+  internal::CounterRng rng(4, 0);
+  for (float& x : input) x = static_cast<float>(rng.Uniform(-0.01, 0.01));
+  for (float& x : output) x = static_cast<float>(rng.Uniform(-0.01, 0.01));
+  std::vector<float> gradient(kDim);
+  float* rows[6];
+  for (auto _ : state) {
+    float* in = input.data() + static_cast<std::int64_t>(rng.UniformInt(items)) * kDim;
+    for (float*& row : rows) row = output.data() + static_cast<std::int64_t>(rng.UniformInt(items)) * kDim;
+    internal::kernels::NegativeSamplingStep(in, rows, 6, 0.025f, kDim, gradient.data());
+  }
+  benchmark::DoNotOptimize(output.data());
+  state.SetItemsProcessed(state.iterations());
 }
 
 void RegisterAll() {
@@ -95,8 +117,10 @@ void RegisterAll() {
     exact->Arg(1'000'000);
     ivf->Args({1'000'000, 16})->Args({1'000'000, 32})->Args({1'000'000, 64});
   }
+  // sessions, threads, hogwild
   benchmark::RegisterBenchmark("BM_EmbedItem2VecFit", BM_EmbedItem2VecFit)
-      ->Args({5'000, 1})->Args({5'000, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+      ->Args({5'000, 1, 0})->Args({5'000, 2, 0})->Args({5'000, 2, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_EmbedNegativeSamplingStep", BM_EmbedNegativeSamplingStep)->Arg(16)->Arg(43'097);
 }
 
 const bool registered = (RegisterAll(), true);

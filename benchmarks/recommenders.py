@@ -173,15 +173,7 @@ def main() -> int:
         start = time.perf_counter()
         i2v = Item2Vec(dim=64, epochs=10, window=3, subsample=1e-4, random_state=0).fit(train, num_items=num_items)
         fit_s = time.perf_counter() - start
-        vectors = i2v.item_vectors / np.maximum(np.linalg.norm(i2v.item_vectors, axis=1, keepdims=True), 1e-12)
-        seen = i2v._fitted().seen.astype(bool)
-
-        def i2v_scores(prefix):
-            scores = vectors @ i2v.encode_session(prefix, recency_decay=0.5)
-            scores[~seen] = -np.inf
-            return scores
-
-        metrics = dense_metrics(i2v_scores, test, 20, popularity)
+        metrics = dense_metrics(item2vec_scores(i2v), test, 20, popularity)
         p50, p99, rate = latency_and_throughput(i2v_wrapper(i2v), sample)
         rows.append(("comptoir Item2Vec (session encoder)", metrics, fit_s, p50, p99, rate))
         rows.extend(peer_rows(train, test, num_items, popularity))
@@ -284,6 +276,52 @@ def i2v_wrapper(model):
     return Wrapper()
 
 
+def item2vec_scores(i2v):
+    """comptoir's item2vec session encoder scored against every item: cosine with the recency-
+    weighted session vector; items never seen in training cannot be recommended."""
+    vectors = i2v.item_vectors / np.maximum(np.linalg.norm(i2v.item_vectors, axis=1, keepdims=True), 1e-12)
+    seen = i2v._fitted().seen.astype(bool)
+
+    def scores(prefix):
+        out = vectors @ i2v.encode_session(prefix, recency_decay=0.5)
+        out[~seen] = -np.inf
+        return out
+
+    return scores
+
+
+def fit_word2vec(train, num_items, dim, epochs, workers=2):
+    """gensim's Word2Vec at item2vec's settings: the item vectors as a (num_items, dim) table and
+    the training seconds (vocabulary building included, as comptoir's fit includes counting).
+    ImportError when gensim is not installed."""
+    from gensim.models import Word2Vec
+
+    offsets, items = train
+    sentences = [[str(i) for i in items[offsets[s]: offsets[s + 1]]] for s in range(len(offsets) - 1)]
+    start = time.perf_counter()
+    w2v = Word2Vec(sentences, vector_size=dim, window=3, min_count=1, sg=1, negative=5, sample=1e-4, epochs=epochs,
+                   workers=workers, seed=0)
+    fit_s = time.perf_counter() - start
+    vectors = np.zeros((num_items, dim), dtype=np.float32)
+    for key, index in w2v.wv.key_to_index.items():
+        vectors[int(key)] = w2v.wv.vectors[index]
+    return vectors, fit_s
+
+
+def word2vec_scores(vectors):
+    """The same session encoder over a plain vector table (gensim's)."""
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    known = np.linalg.norm(vectors, axis=1) > 0
+
+    def scores(prefix):
+        weights = 0.5 ** np.arange(len(prefix))[::-1]
+        out = vectors @ (weights[:, None] * vectors[prefix]).sum(axis=0)
+        out[~known] = -np.inf
+        return out
+
+    return scores
+
+
 def peer_rows(train, test, num_items, popularity, dim=64, epochs=10):
     """implicit and gensim on the same split, when installed (pip install implicit gensim). dim and
     epochs are item2vec's, so that gensim's Word2Vec runs at comptoir's settings; each row is
@@ -331,28 +369,11 @@ def peer_rows(train, test, num_items, popularity, dim=64, epochs=10):
 
         add("implicit AlternatingLeastSquares", als_scores, fit_s)
     try:
-        from gensim.models import Word2Vec
+        vectors, fit_s = fit_word2vec(train, num_items, dim, epochs)
     except ImportError:
         print("  gensim not installed: its row is skipped")
     else:
-        sentences = [[str(i) for i in items[offsets[s]: offsets[s + 1]]] for s in range(len(offsets) - 1)]
-        start = time.perf_counter()
-        w2v = Word2Vec(sentences, vector_size=dim, window=3, min_count=1, sg=1, negative=5, sample=1e-4, epochs=epochs, workers=2, seed=0)
-        fit_s = time.perf_counter() - start
-        vectors = np.zeros((num_items, dim), dtype=np.float32)
-        for key, index in w2v.wv.key_to_index.items():
-            vectors[int(key)] = w2v.wv.vectors[index]
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        known = np.linalg.norm(vectors, axis=1) > 0
-
-        def w2v_scores(prefix):
-            weights = 0.5 ** np.arange(len(prefix))[::-1]
-            query = (weights[:, None] * vectors[prefix]).sum(axis=0)
-            scores = vectors @ query
-            scores[~known] = -np.inf
-            return scores
-
-        add("gensim Word2Vec (item2vec)", w2v_scores, fit_s)
+        add("gensim Word2Vec (item2vec)", word2vec_scores(vectors), fit_s)
     return rows
 
 

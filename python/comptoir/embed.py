@@ -276,7 +276,7 @@ class Item2Vec(ShopIdsMixin, Estimator):
         subsample: float = 1e-3,
         ns_exponent: float = 0.75,
         num_shards: int = 4,
-        sync_rounds: int = 16,
+        sync_rounds: int = 8,
         hogwild: bool = False,
         random_state: int = 42,
         n_jobs: int = 0,

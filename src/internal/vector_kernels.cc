@@ -58,6 +58,52 @@ void AdamPortable(float* param, float* m, float* v, const float* grad, std::int6
   }
 }
 
+// Sigmoid on a grid of kSigmoidSteps intervals over [-kSigmoidRange, kSigmoidRange]: an 8 KiB
+// table that stays in L1 beside the rows being trained, where std::exp is a libm call per pair.
+constexpr float kSigmoidRange = 8.0f;
+constexpr int kSigmoidSteps = 2048;
+constexpr float kSigmoidScale = kSigmoidSteps / (2 * kSigmoidRange);
+
+struct SigmoidTable {
+  float value[kSigmoidSteps + 1];
+  SigmoidTable() {
+    for (int i = 0; i <= kSigmoidSteps; ++i) {
+      const double x = -static_cast<double>(kSigmoidRange) + i / static_cast<double>(kSigmoidScale);
+      value[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+    }
+  }
+};
+
+const SigmoidTable kSigmoid;
+
+inline float SigmoidFromTable(float x) {
+  if (!(std::abs(x) < kSigmoidRange)) return x > 0 ? 1.0f : x < 0 ? 0.0f : x;  // NaN falls through as itself
+  const float t = (x + kSigmoidRange) * kSigmoidScale;
+  // t can round up to kSigmoidSteps just below the range's top: keep the last interval.
+  const int i = std::min(static_cast<int>(t), kSigmoidSteps - 1);
+  const float low = kSigmoid.value[i];
+  return low + (t - static_cast<float>(i)) * (kSigmoid.value[i + 1] - low);
+}
+
+void NegativeSamplingPortable(float* input, float* const* rows, std::int64_t num_rows, float learning_rate,
+                              std::int64_t n, float* grad) {
+  std::fill_n(grad, n, 0.0f);
+  for (std::int64_t r = 0; r < num_rows; ++r) {
+    float* row = rows[r];
+    const float label = r == 0 ? 1.0f : 0.0f;
+    const float g = (label - SigmoidFromTable(DotPortable(input, row, n))) * learning_rate;
+    for (std::int64_t i = 0; i < n; ++i) {
+      grad[i] += g * row[i];
+      row[i] += g * input[i];
+    }
+  }
+  for (std::int64_t i = 0; i < n; ++i) input[i] += grad[i];
+}
+
+void AddDifferencePortable(const float* x, const float* base, float* acc, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) acc[i] += x[i] - base[i];
+}
+
 // Bit-exact IEEE binary16 conversions (subnormals, infinities and NaN included).
 std::uint16_t HalfOf(float value) {
   std::uint32_t bits;
@@ -345,6 +391,125 @@ COMPTOIR_AVX2 void AdamAvx2(float* param, float* m, float* v, const float* grad,
   AdamPortable(param + i, m + i, v + i, grad + i, n - i, beta1, beta2, step_size, epsilon_hat);
 }
 
+// Dots of kRows rows with x, each summed exactly as DotAvx2 sums it (so either path of the
+// negative-sampling step gives the same bits), sharing the loads of x.
+template <int kRows>
+COMPTOIR_AVX2 inline void DotRowsAvx2(const float* x, float* const* rows, std::int64_t n, float* out) {
+  __m256 s0[kRows], s1[kRows];
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) s0[r] = s1[r] = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      s0[r] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(rows[r] + i), s0[r]);
+      s1[r] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(rows[r] + i + 8), s1[r]);
+    }
+  }
+  if (i + 8 <= n) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) s0[r] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(rows[r] + i), s0[r]);
+    i += 8;
+  }
+  if (i < n) {
+    const __m256i mask = TailMask(n - i);
+    const __m256 x1 = _mm256_maskload_ps(x + i, mask);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) s1[r] = _mm256_fmadd_ps(x1, _mm256_maskload_ps(rows[r] + i, mask), s1[r]);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(_mm256_add_ps(s0[r], s1[r]));
+}
+
+constexpr std::int64_t kMaxBatchedRows = 16;
+
+bool AllDistinct(float* const* rows, std::int64_t count) {
+  for (std::int64_t a = 1; a < count; ++a) {
+    for (std::int64_t b = 0; b < a; ++b) {
+      if (rows[a] == rows[b]) return false;
+    }
+  }
+  return true;
+}
+
+COMPTOIR_AVX2 void NegativeSamplingAvx2(float* input, float* const* rows, std::int64_t num_rows,
+                                        float learning_rate, std::int64_t n, float* grad) {
+  const std::int64_t full = n - n % 8;
+  const __m256i mask = TailMask(n - full);
+  if (num_rows <= kMaxBatchedRows && AllDistinct(rows, num_rows)) {
+    // Distinct rows do not see each other's updates, so every dot can be taken first and all
+    // rows updated in one pass over the columns: the same arithmetic as the row-by-row path
+    // below, without its chain of dot -> sigmoid -> update per row. The gradient stays in a register.
+    float dots[kMaxBatchedRows];
+    std::int64_t r = 0;
+    for (; r + 4 <= num_rows; r += 4) DotRowsAvx2<4>(input, rows + r, n, dots + r);
+    for (; r + 2 <= num_rows; r += 2) DotRowsAvx2<2>(input, rows + r, n, dots + r);
+    for (; r < num_rows; ++r) DotRowsAvx2<1>(input, rows + r, n, dots + r);
+    float g[kMaxBatchedRows];
+    for (r = 0; r < num_rows; ++r) g[r] = ((r == 0 ? 1.0f : 0.0f) - SigmoidFromTable(dots[r])) * learning_rate;
+    for (std::int64_t i = 0; i < full; i += 8) {
+      const __m256 x = _mm256_loadu_ps(input + i);
+      __m256 sum = _mm256_setzero_ps();
+      for (r = 0; r < num_rows; ++r) {
+        const __m256 step = _mm256_broadcast_ss(g + r);
+        const __m256 old = _mm256_loadu_ps(rows[r] + i);
+        sum = _mm256_fmadd_ps(step, old, sum);
+        _mm256_storeu_ps(rows[r] + i, _mm256_fmadd_ps(step, x, old));
+      }
+      _mm256_storeu_ps(input + i, _mm256_add_ps(x, sum));
+    }
+    if (full < n) {
+      const __m256 x = _mm256_maskload_ps(input + full, mask);
+      __m256 sum = _mm256_setzero_ps();
+      for (r = 0; r < num_rows; ++r) {
+        const __m256 step = _mm256_broadcast_ss(g + r);
+        const __m256 old = _mm256_maskload_ps(rows[r] + full, mask);
+        sum = _mm256_fmadd_ps(step, old, sum);
+        _mm256_maskstore_ps(rows[r] + full, mask, _mm256_fmadd_ps(step, x, old));
+      }
+      _mm256_maskstore_ps(input + full, mask, _mm256_add_ps(x, sum));
+    }
+    return;
+  }
+  std::fill_n(grad, n, 0.0f);
+  for (std::int64_t r = 0; r < num_rows; ++r) {
+    float* row = rows[r];
+    const float label = r == 0 ? 1.0f : 0.0f;
+    float dot;
+    DotRowsAvx2<1>(input, &row, n, &dot);
+    const __m256 g = _mm256_set1_ps((label - SigmoidFromTable(dot)) * learning_rate);
+    // One pass over the row: its old value feeds the input's gradient, then takes its own step.
+    for (std::int64_t i = 0; i < full; i += 8) {
+      const __m256 old = _mm256_loadu_ps(row + i);
+      _mm256_storeu_ps(grad + i, _mm256_fmadd_ps(g, old, _mm256_loadu_ps(grad + i)));
+      _mm256_storeu_ps(row + i, _mm256_fmadd_ps(g, _mm256_loadu_ps(input + i), old));
+    }
+    if (full < n) {
+      const __m256 old = _mm256_maskload_ps(row + full, mask);
+      _mm256_maskstore_ps(grad + full, mask, _mm256_fmadd_ps(g, old, _mm256_maskload_ps(grad + full, mask)));
+      _mm256_maskstore_ps(row + full, mask, _mm256_fmadd_ps(g, _mm256_maskload_ps(input + full, mask), old));
+    }
+  }
+  for (std::int64_t i = 0; i < full; i += 8) {
+    _mm256_storeu_ps(input + i, _mm256_add_ps(_mm256_loadu_ps(input + i), _mm256_loadu_ps(grad + i)));
+  }
+  if (full < n) {
+    _mm256_maskstore_ps(input + full, mask,
+                        _mm256_add_ps(_mm256_maskload_ps(input + full, mask), _mm256_maskload_ps(grad + full, mask)));
+  }
+}
+
+COMPTOIR_AVX2 void AddDifferenceAvx2(const float* x, const float* base, float* acc, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i),
+                                            _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(base + i))));
+  }
+  AddDifferencePortable(x + i, base + i, acc + i, n - i);
+}
+
 // Eight half rows at a time (eight FMA chains), converted in registers.
 __attribute__((target("avx2,fma,f16c"))) void DotHalfRowsAvx2(const float* query, const std::uint16_t* b,
                                                               std::int64_t rows_b, std::int64_t ldb, std::int64_t n,
@@ -426,6 +591,18 @@ void AdamStep(float* param, float* first_moment, float* second_moment, const flo
               float beta2, float step_size, float epsilon_hat) {
   kHasAvx2 ? AdamAvx2(param, first_moment, second_moment, grad, n, beta1, beta2, step_size, epsilon_hat)
            : AdamPortable(param, first_moment, second_moment, grad, n, beta1, beta2, step_size, epsilon_hat);
+}
+
+float Sigmoid(float x) { return SigmoidFromTable(x); }
+
+void NegativeSamplingStep(float* input, float* const* rows, std::int64_t num_rows, float learning_rate,
+                          std::int64_t n, float* grad) {
+  kHasAvx2 ? NegativeSamplingAvx2(input, rows, num_rows, learning_rate, n, grad)
+           : NegativeSamplingPortable(input, rows, num_rows, learning_rate, n, grad);
+}
+
+void AddDifference(const float* x, const float* base, float* acc, std::int64_t n) {
+  kHasAvx2 ? AddDifferenceAvx2(x, base, acc, n) : AddDifferencePortable(x, base, acc, n);
 }
 
 }  // namespace comptoir::internal::kernels

@@ -48,4 +48,19 @@ void DotHalfRows(const float* query, const std::uint16_t* b, std::int64_t rows_b
 void AdamStep(float* param, float* first_moment, float* second_moment, const float* grad, std::int64_t n,
               float beta1, float beta2, float step_size, float epsilon_hat);
 
+// sigmoid(x) = 1 / (1 + e^-x) read from a table with linear interpolation: within 1e-6 of the
+// exact value on (-8, 8), exactly 0 and 1 outside (word2vec's clipping); NaN stays NaN.
+float Sigmoid(float x);
+
+// One negative-sampling step of skip-gram (word2vec's inner loop) for the input row `input`
+// against `num_rows` output rows, rows[0] the positive (label 1) and the rest negatives (label 0),
+// taken in order: g = (label - Sigmoid(dot(input, row))) * learning_rate; grad += g * row;
+// row += g * input; and once all rows are done, input += grad. A row may appear more than once
+// (the later use sees the earlier update); no row may be `input`. `grad` is n floats of scratch.
+void NegativeSamplingStep(float* input, float* const* rows, std::int64_t num_rows, float learning_rate,
+                          std::int64_t n, float* grad);
+
+// acc += x - base, element by element: folds one copy's change since `base` into an accumulator.
+void AddDifference(const float* x, const float* base, float* acc, std::int64_t n);
+
 }  // namespace comptoir::internal::kernels

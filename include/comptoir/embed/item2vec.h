@@ -31,7 +31,9 @@ struct Item2VecConfig {
   // so results are bit-identical for a seed whatever num_threads is. Memory: num_shards copies
   // of the two embedding matrices.
   std::int32_t num_shards = 4;
-  std::int32_t sync_rounds = 16;  // per epoch
+  // Per epoch. Each round ends in a merge and a wait for its slowest shard; on DIGINETICA 4, 8 and
+  // 16 rounds trained equally well, and 8 took 2% to a fifth less time than 16.
+  std::int32_t sync_rounds = 8;
   // Opt-in lock-free updates (word2vec's own scheme): faster, but not reproducible.
   bool hogwild = false;
 

@@ -1,9 +1,11 @@
 #include "comptoir/embed/item2vec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "embed/negative_sampler.h"
 #include "gtest/gtest.h"
 #include "internal/rng.h"
 #include "testing/status_matchers.h"
@@ -70,6 +72,80 @@ TEST(Item2Vec, LearnsTasteGroupsAndIsBitIdenticalAcrossThreadCounts) {
   EXPECT_GT(static_cast<double>(same_group) / total, 0.95);
   EXPECT_THAT(a.SimilarItems(kItems - 1, 5, neighbours), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(a.SimilarItems(kItems, 5, neighbours), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(Item2Vec, BitIdenticalAcrossThreadCountsThroughStampWrapAndLongSessions) {
+  // 2 epochs x 130 rounds pass the 255 rounds after which shard stamps restart; the sessions of
+  // 3,000 and 10,000 clicks make the pair plan flush inside a session.
+  Corpus corpus = GroupedSessions(1500);
+  for (int length : {3000, 10000}) {
+    for (int i = 0; i < length; ++i) corpus.items.push_back(static_cast<std::int32_t>((i * 7) % kItemsPerGroup));
+    corpus.offsets.push_back(static_cast<std::int64_t>(corpus.items.size()));
+  }
+  Item2VecConfig config = SmallConfig();
+  config.epochs = 2;
+  config.sync_rounds = 130;
+  config.num_shards = 3;
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 3}) {
+    ExecutionOptions options;
+    options.num_threads = threads;
+    COMPTOIR_ASSERT_OK_AND_ASSIGN(const Item2Vec model, Item2Vec::Fit(corpus.view(), kItems, config, options));
+    results.emplace_back(model.vectors().begin(), model.vectors().end());
+    for (float x : model.vectors()) ASSERT_TRUE(std::isfinite(x));
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
+// With one shard, sharded training sees exactly the rows sequential training sees (its copy is
+// refreshed or refilled from the master every round), up to the rounding of the merges; a copy
+// left stale would make the two drift far apart.
+TEST(Item2Vec, OneShardTracksSequentialTraining) {
+  const Corpus corpus = GroupedSessions(2000);
+  Item2VecConfig sharded = SmallConfig();
+  sharded.num_shards = 1;
+  sharded.sync_rounds = 7;
+  Item2VecConfig sequential = SmallConfig();
+  sequential.hogwild = true;  // on one thread: plain sequential SGD, in session order
+  ExecutionOptions one;
+  one.num_threads = 1;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const Item2Vec a, Item2Vec::Fit(corpus.view(), kItems, sharded, one));
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const Item2Vec b, Item2Vec::Fit(corpus.view(), kItems, sequential, one));
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < a.vectors().size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(a.vectors()[i] - b.vectors()[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(b.vectors()[i])));
+  }
+  EXPECT_LT(worst, 1e-4 * scale);  // measured: 1e-6
+}
+
+TEST(NegativeSampler, DrawsCountsToTheExponentAndNeverUnseenItems) {
+  const std::vector<std::int64_t> counts = {0, 1, 10, 100, 0, 5, 1000};
+  for (double exponent : {0.75, 0.0, 1.0}) {
+    NegativeSampler sampler;
+    sampler.Build(counts, exponent);
+    double total = 0;
+    for (std::int64_t c : counts) total += c > 0 ? std::pow(static_cast<double>(c), exponent) : 0.0;
+    std::vector<double> hits(counts.size(), 0.0);
+    internal::CounterRng rng(5, 0);
+    const int draws = 1000000;
+    for (int i = 0; i < draws; ++i) {
+      const std::int32_t item = sampler.Draw(rng);
+      ASSERT_GE(item, 0);
+      ASSERT_LT(item, static_cast<std::int32_t>(counts.size()));
+      hits[item] += 1;
+    }
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      const double p = counts[i] > 0 ? std::pow(static_cast<double>(counts[i]), exponent) / total : 0.0;
+      // Five standard deviations of a binomial count.
+      EXPECT_NEAR(hits[i] / draws, p, 5 * std::sqrt(p * (1 - p) / draws) + 1e-9) << "item " << i << ", exponent " << exponent;
+    }
+  }
+  NegativeSampler single;
+  single.Build({0, 0, 3, 0}, 0.75);
+  internal::CounterRng rng(6, 0);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(single.Draw(rng), 2);
 }
 
 TEST(Item2Vec, HogwildOptInStillLearns) {

@@ -1,5 +1,6 @@
 #include "internal/vector_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -112,6 +113,91 @@ TEST_P(KernelSizes, AdamStepMatchesTheTextbookUpdate) {
     EXPECT_NEAR(v[i], vi, 1e-6);
     EXPECT_NEAR(param[i], p0[i] - 0.01 * mi / (std::sqrt(vi) + 1e-8), 1e-5);
   }
+}
+
+// The step written out in doubles, row by row, as its header describes it.
+void ReferenceNegativeSampling(std::vector<double>& input, std::vector<std::vector<double>*>& rows, double lr) {
+  std::vector<double> grad(input.size(), 0.0);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::vector<double>& row = *rows[r];
+    double f = 0;
+    for (std::size_t i = 0; i < input.size(); ++i) f += input[i] * row[i];
+    const double sigmoid = f >= 8 ? 1.0 : f <= -8 ? 0.0 : 1.0 / (1.0 + std::exp(-f));
+    const double g = ((r == 0 ? 1.0 : 0.0) - sigmoid) * lr;
+    for (std::size_t i = 0; i < input.size(); ++i) {
+      grad[i] += g * row[i];
+      row[i] += g * input[i];
+    }
+  }
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] += grad[i];
+}
+
+TEST_P(KernelSizes, NegativeSamplingStepMatchesTheScalarStepWithRepeatedRows) {
+  const int n = GetParam();
+  std::mt19937 rng(400 + n);
+  // Large enough values that some dot products leave the sigmoid's clipped range.
+  std::vector<float> input = Random(n, rng);
+  for (float& x : input) x *= 3.0f;
+  std::vector<std::vector<float>> table(4);
+  for (auto& row : table) row = Random(n, rng);
+  // Row 2 is used twice: the second use must see the first update.
+  const int order[] = {0, 2, 1, 2, 3};
+  std::vector<float*> rows;
+  for (int r : order) rows.push_back(table[r].data());
+
+  std::vector<double> input_ref(input.begin(), input.end());
+  std::vector<std::vector<double>> table_ref;
+  for (const auto& row : table) table_ref.emplace_back(row.begin(), row.end());
+  std::vector<std::vector<double>*> rows_ref;
+  for (int r : order) rows_ref.push_back(&table_ref[r]);
+
+  std::vector<float> scratch(n, 123.0f);  // scratch contents must not matter
+  NegativeSamplingStep(input.data(), rows.data(), static_cast<std::int64_t>(rows.size()), 0.1f, n, scratch.data());
+  ReferenceNegativeSampling(input_ref, rows_ref, 0.1);
+  for (int i = 0; i < n; ++i) EXPECT_NEAR(input[i], input_ref[i], 1e-4) << i;
+  for (std::size_t r = 0; r < table.size(); ++r) {
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(table[r][i], table_ref[r][i], 1e-4) << r << "," << i;
+  }
+}
+
+TEST_P(KernelSizes, NegativeSamplingStepWithNoRowsLeavesTheInputAlone) {
+  const int n = GetParam();
+  std::mt19937 rng(500 + n);
+  std::vector<float> input = Random(n, rng);
+  const std::vector<float> before = input;
+  std::vector<float> scratch(n);
+  NegativeSamplingStep(input.data(), nullptr, 0, 0.1f, n, scratch.data());
+  EXPECT_EQ(input, before);
+}
+
+TEST_P(KernelSizes, AddDifferenceIsExactlyTheScalarSum) {
+  const int n = GetParam();
+  std::mt19937 rng(600 + n);
+  const std::vector<float> x = Random(n, rng), base = Random(n, rng);
+  std::vector<float> acc = Random(n, rng);
+  std::vector<float> expected = acc;
+  for (int i = 0; i < n; ++i) expected[i] += x[i] - base[i];
+  AddDifference(x.data(), base.data(), acc.data(), n);
+  // Bit for bit: shard merges must not depend on which version ran.
+  EXPECT_EQ(acc, expected);
+}
+
+TEST(Sigmoid, IsCloseToTheExactFunctionAndClipsLikeWord2Vec) {
+  double worst = 0;
+  for (int i = -9000; i <= 9000; ++i) {
+    const float x = static_cast<float>(i) * 0.001f + 0.0003f;
+    const double exact = 1.0 / (1.0 + std::exp(-static_cast<double>(x)));
+    if (std::abs(x) < 8.0f) worst = std::max(worst, std::abs(Sigmoid(x) - exact));
+  }
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_EQ(Sigmoid(8.0f), 1.0f);
+  EXPECT_EQ(Sigmoid(-8.0f), 0.0f);
+  EXPECT_EQ(Sigmoid(1e30f), 1.0f);
+  EXPECT_EQ(Sigmoid(-INFINITY), 0.0f);
+  EXPECT_EQ(Sigmoid(0.0f), 0.5f);
+  const float below_top = std::nextafter(8.0f, 0.0f);  // the top of the table, not past it
+  EXPECT_NEAR(Sigmoid(below_top), 1.0 / (1.0 + std::exp(-static_cast<double>(below_top))), 1e-6);
+  EXPECT_TRUE(std::isnan(Sigmoid(NAN)));
 }
 
 TEST_P(KernelSizes, DotHalfRowsMatchesTheRoundedFloats) {
