@@ -243,15 +243,13 @@ def train_torch_peer(train, validation, num_items, *, dim=96, max_session_length
 
 def main() -> int:
     from common import dataset_folder, parse_args
-    from recommenders import dense_metrics, load_sessions, split_tail
+    from recommenders import dense_metrics, diginetica_split, split_tail
 
     args = parse_args(__doc__)
     folder = dataset_folder(args, "diginetica")
     if folder is None:
         return 0
-    train = load_sessions(folder / "srgnn_train_sessions.csv.gz")
-    test = load_sessions(folder / "srgnn_test_sessions.csv.gz")
-    num_items = int(max(train[1].max(), test[1].max())) + 1
+    train, test, num_items = diginetica_split(folder)
     if args.quick:
         train = split_tail(train, 0.2)[1]
     fit_part, validation = split_tail(train, 0.1)

@@ -45,6 +45,13 @@ def load_sessions(path: Path):
     return np.r_[starts, len(items)].astype(np.int64), items
 
 
+def diginetica_split(folder):
+    """The SR-GNN split's training and test sessions and the number of items either names."""
+    train = load_sessions(folder / "srgnn_train_sessions.csv.gz")
+    test = load_sessions(folder / "srgnn_test_sessions.csv.gz")
+    return train, test, int(max(train[1].max(), test[1].max())) + 1
+
+
 def split_tail(sessions, fraction):
     offsets, items = sessions
     cut = int(len(offsets) * (1 - fraction))
@@ -109,9 +116,7 @@ def main() -> int:
     if folder is None:
         return 0
     quick = args.quick
-    train = load_sessions(folder / "srgnn_train_sessions.csv.gz")
-    test = load_sessions(folder / "srgnn_test_sessions.csv.gz")
-    num_items = int(max(train[1].max(), test[1].max())) + 1
+    train, test, num_items = diginetica_split(folder)
     popularity = np.bincount(train[1], minlength=num_items)
     fit_part, validation = split_tail(train, 0.1)
     rng = np.random.default_rng(0)

@@ -155,7 +155,6 @@ void Backward(const Network& net, absl::Span<const std::int32_t> items, const fl
     float* de = act.item_grads.data() + static_cast<std::int64_t>(i) * d;
     for (std::int32_t k = 0; k < d; ++k) de[k] = (dhi[k] - u[k] * radial) * act.inv_norm[i];
   }
-  (void)items;
 }
 
 std::int32_t StrongestItem(const Network& net, const Activations& act, const float* item_vector,

@@ -4,8 +4,8 @@
 // and normalised; items score by their scaled cosine to that session vector (NISER), trained
 // with a sampled softmax over shared popularity negatives corrected by their sampling
 // probability (or the full softmax). Every prefix of every training session is an example.
-// Why this network: on DIGINETICA's validation split it matched the graph networks' readout
-// without their per-session graph (see benchmarks/README.md for the measurements).
+// Why this network: it is the readout graph networks put on top of their graph layers, without
+// the per-session graph; on DIGINETICA it scores above NARM and SR-GNN (benchmarks/README.md).
 //
 // Training is deterministic for a seed whatever the thread count: batches split into fixed
 // chunks whose gradients are reduced in chunk order, every matrix product element summed in a
@@ -14,8 +14,9 @@
 // for `patience` epochs and keeps the best epoch's parameters. A non-finite loss restores the
 // last good epoch with half the learning rate (said in the log and in history()).
 //
-// Serving: one session is encoded in O(max_session_length * dim^2) and retrieved from a vector
-// index over the normalised item vectors (exact by default, IVF from `ivf_min_items` items on).
+// Serving: one session is encoded in O(max_session_length * dim^2); below `ivf_min_items` items a
+// scan of half-precision item copies picks candidates that are rescored in float, from there on
+// an IVF index over the normalised item vectors retrieves them.
 // Scores are exp(scale * (cosine - 1)): the softmax probability up to the session's normaliser
 // (1 for an item pointing exactly along the session vector). A reason names the session item
 // whose part of the session vector contributed most to the item's score ("because you viewed X"). Thread safety: as EmbeddingRecommender (profiles behind
