@@ -27,6 +27,8 @@ void RegisterNeural(py::module_& m) {
       .def_readwrite("learning_rate_decay", &NeuralSessionConfig::learning_rate_decay)
       .def_readwrite("epochs", &NeuralSessionConfig::epochs)
       .def_readwrite("patience", &NeuralSessionConfig::patience)
+      .def_readwrite("dropout", &NeuralSessionConfig::dropout)
+      .def_readwrite("refit", &NeuralSessionConfig::refit)
       .def_readwrite("profile_weight", &NeuralSessionConfig::profile_weight)
       .def_readwrite("repeat_boost", &NeuralSessionConfig::repeat_boost)
       .def_readwrite("ivf_min_items", &NeuralSessionConfig::ivf_min_items);
@@ -68,6 +70,7 @@ void RegisterNeural(py::module_& m) {
                                  row["seconds"] = e.seconds;
                                  row["learning_rate"] = e.learning_rate;
                                  row["restarted"] = e.restarted;
+                                 row["refit"] = e.refit;
                                  rows.append(row);
                                }
                                return rows;

@@ -85,7 +85,8 @@ absl::Status Corrupt(std::string_view what) {
   return MarkModelFormatError(absl::DataLossError(absl::StrCat("neural session model: ", internal::Sv(what))));
 }
 
-// History rows as the "history" array: epoch, loss, HR, MRR, seconds, learning rate, restarted.
+// History rows as the "history" array: epoch, loss, HR, MRR, seconds, learning rate, flags
+// (1: restarted, 2: refit; files from before refit hold 0 or 1).
 constexpr std::size_t kHistoryFields = 7;
 
 }  // namespace
@@ -116,6 +117,9 @@ absl::Status NeuralSessionConfig::Validate() const {
   }
   if (epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs must be positive, got ", epochs));
   if (patience < 0) return absl::InvalidArgumentError(absl::StrCat("patience must be >= 0, got ", patience));
+  if (!(dropout >= 0 && dropout < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("dropout must be in [0, 1), got ", dropout));
+  }
   if (!(profile_weight >= 0 && profile_weight <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("profile_weight must be in [0, 1], got ", profile_weight));
   }
@@ -359,6 +363,8 @@ absl::StatusOr<io::ModelFile> NeuralSession::ToModelFile() const {
   proto.set_learning_rate_decay(c.learning_rate_decay);
   proto.set_epochs(c.epochs);
   proto.set_patience(c.patience);
+  proto.set_dropout(c.dropout);
+  proto.set_refit(c.refit);
   proto.set_profile_weight(profile_weight());
   proto.set_repeat_boost(repeat_boost());
   proto.set_ivf_min_items(c.ivf_min_items);
@@ -370,7 +376,8 @@ absl::StatusOr<io::ModelFile> NeuralSession::ToModelFile() const {
   std::vector<double> history;
   for (const NeuralSessionEpoch& e : s.history) {
     history.insert(history.end(), {static_cast<double>(e.epoch), e.loss, e.validation_hit_rate, e.validation_mrr,
-                                   e.seconds, static_cast<double>(e.learning_rate), e.restarted ? 1.0 : 0.0});
+                                   e.seconds, static_cast<double>(e.learning_rate),
+                                   (e.restarted ? 1.0 : 0.0) + (e.refit ? 2.0 : 0.0)});
   }
   COMPTOIR_RETURN_IF_ERROR(file.AddArray<double>("history", history));
   // One snapshot of the table: a profile set or forgotten meanwhile is either wholly in or out.
@@ -411,6 +418,8 @@ absl::StatusOr<std::unique_ptr<NeuralSession>> NeuralSession::FromModelFile(cons
   config.learning_rate_decay = proto.has_learning_rate_decay() ? proto.learning_rate_decay() : 1.0f;
   config.epochs = proto.epochs();
   config.patience = proto.patience();
+  config.dropout = proto.dropout();
+  config.refit = proto.has_refit() && proto.refit();
   config.profile_weight = proto.profile_weight();
   config.repeat_boost = proto.repeat_boost();
   config.ivf_min_items = proto.ivf_min_items();
@@ -443,8 +452,10 @@ absl::StatusOr<std::unique_ptr<NeuralSession>> NeuralSession::FromModelFile(cons
   if (rows.size() % kHistoryFields != 0) return Corrupt("the training history is truncated");
   std::vector<NeuralSessionEpoch> history;
   for (std::size_t r = 0; r < rows.size(); r += kHistoryFields) {
+    const double flags = rows[r + 6];
+    if (!(flags == 0 || flags == 1 || flags == 2 || flags == 3)) return Corrupt("a training history flag is not 0-3");
     history.push_back({static_cast<std::int32_t>(rows[r]), rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4],
-                       static_cast<float>(rows[r + 5]), rows[r + 6] != 0});
+                       static_cast<float>(rows[r + 5]), flags == 1 || flags == 3, flags >= 2});
   }
   COMPTOIR_ASSIGN_OR_RETURN(auto state, MakeServingState(config, std::move(net), std::move(counts), std::move(history)));
   auto model = std::unique_ptr<NeuralSession>(new NeuralSession(std::move(state)));

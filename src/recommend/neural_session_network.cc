@@ -61,11 +61,24 @@ void Activations::Reserve(std::int32_t dim, std::int32_t max_len) {
   session.resize(static_cast<std::size_t>(dim));
 }
 
-void Forward(const Network& net, absl::Span<const std::int32_t> items, Activations& act) {
+void DropoutScales(float rate, std::uint64_t seed, std::uint64_t key, std::int64_t count, float* out) {
+  const auto threshold = static_cast<std::uint32_t>(std::lround(static_cast<double>(rate) * 65536.0));
+  const float kept = threshold < 65536 ? static_cast<float>(65536.0 / (65536.0 - threshold)) : 0.0f;
+  internal::CounterRng rng(seed, key);
+  std::uint64_t bits = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (i % 4 == 0) bits = rng.NextU64();  // four 16-bit draws per number
+    out[i] = (bits & 0xffffu) < threshold ? 0.0f : kept;
+    bits >>= 16;
+  }
+}
+
+void Forward(const Network& net, absl::Span<const std::int32_t> items, Activations& act, const float* keep) {
   const std::int32_t d = net.dim;
   const auto n = static_cast<std::int32_t>(items.size());
   act.Reserve(d, net.max_len);
   act.n = n;
+  act.keep = keep;
   const DenseLayout layout = net.layout();
   const float* dense = net.dense.data();
   for (std::int32_t i = 0; i < n; ++i) {
@@ -73,7 +86,12 @@ void Forward(const Network& net, absl::Span<const std::int32_t> items, Activatio
     act.inv_norm[i] = Normalise(net.item(items[i]), d, u);
     const float* position = dense + layout.positions() + static_cast<std::int64_t>(n - 1 - i) * d;
     float* h = act.hidden.data() + static_cast<std::int64_t>(i) * d;
-    for (std::int32_t k = 0; k < d; ++k) h[k] = u[k] + position[k];
+    if (keep == nullptr) {
+      for (std::int32_t k = 0; k < d; ++k) h[k] = u[k] + position[k];
+    } else {
+      const float* scales = keep + static_cast<std::int64_t>(i) * d;
+      for (std::int32_t k = 0; k < d; ++k) h[k] = scales[k] * u[k] + position[k];
+    }
   }
   const float* last = act.hidden.data() + static_cast<std::int64_t>(n - 1) * d;
   // The last item's query (W1 h_last + b) is shared by every gate: combined[] holds it for now.
@@ -146,10 +164,14 @@ void Backward(const Network& net, absl::Span<const std::int32_t> items, const fl
   kernels::CombineRows(dz_t, d, n, act.hidden.data(), n, d, d, dense_grad + layout.w2(), d);
   kernels::CombineRows(dz, n, d, dense + layout.w2(), d, d, d, dh, d);
   kernels::Axpy(1.0f, d_last, dh + static_cast<std::int64_t>(n - 1) * d, d);
-  // h_i = u_i + P[n - 1 - i]; u_i = e_i / ||e_i||.
+  // h_i = keep_i u_i + P[n - 1 - i]; u_i = e_i / ||e_i||.
   for (std::int32_t i = 0; i < n; ++i) {
-    const float* dhi = dh + static_cast<std::int64_t>(i) * d;
+    float* dhi = dh + static_cast<std::int64_t>(i) * d;
     kernels::Axpy(1.0f, dhi, dense_grad + layout.positions() + static_cast<std::int64_t>(n - 1 - i) * d, d);
+    if (act.keep != nullptr) {  // d h_i / d u_i = keep_i (dh is not read again)
+      const float* scales = act.keep + static_cast<std::int64_t>(i) * d;
+      for (std::int32_t k = 0; k < d; ++k) dhi[k] *= scales[k];
+    }
     const float* u = act.unit.data() + static_cast<std::int64_t>(i) * d;
     const float radial = kernels::Dot(u, dhi, d);
     float* de = act.item_grads.data() + static_cast<std::int64_t>(i) * d;

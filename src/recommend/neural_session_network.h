@@ -50,6 +50,7 @@ struct Activations {
   std::int32_t n = 0;
   std::vector<float> unit;      // n x dim: u_i = e_i / ||e_i||
   std::vector<float> inv_norm;  // n
+  const float* keep = nullptr;  // n x dim dropout scales (0 or 1 / (1 - p)) or none: h_i = keep_i * u_i + P
   std::vector<float> hidden;    // n x dim: h_i = u_i + P[n - 1 - i]
   std::vector<float> gates;     // n x dim: z_i = sigmoid(W1 h_last + W2 h_i + b)
   std::vector<float> alpha;     // n: q . z_i
@@ -63,8 +64,13 @@ struct Activations {
   void Reserve(std::int32_t dim, std::int32_t max_len);
 };
 
-// Encodes `items` (1 <= n <= max_len known item ids, oldest first) into act.session.
-void Forward(const Network& net, absl::Span<const std::int32_t> items, Activations& act);
+// Encodes `items` (1 <= n <= max_len known item ids, oldest first) into act.session; `keep`
+// (training's dropout, n x dim scales, kept by pointer for Backward) multiplies the unit vectors.
+void Forward(const Network& net, absl::Span<const std::int32_t> items, Activations& act, const float* keep = nullptr);
+
+// Dropout scales for one example: n x dim entries, each 0 with probability `rate` (in steps of
+// 2^-16) and 1 / (1 - rate) otherwise, a pure function of (seed, key).
+void DropoutScales(float rate, std::uint64_t seed, std::uint64_t key, std::int64_t count, float* out);
 
 // Given d loss / d s, adds the dense parameters' gradient into `dense_grad` (DenseLayout) and
 // writes the input items' gradients into act.item_grads.

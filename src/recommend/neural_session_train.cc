@@ -27,6 +27,7 @@ constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kEpsilon = 1e-8f;
 constexpr std::int64_t kExampleChunk = 16;
 constexpr int kMaxRestarts = 3;
 constexpr int kCutoff = 20;
+constexpr std::uint64_t kDropoutStream = 0x44524f50ULL << 44;  // apart from batch keys << 20
 
 struct AdamState {
   std::vector<float> item_m, item_v, dense_m, dense_v;
@@ -47,13 +48,14 @@ struct Workspace {
   std::vector<std::int32_t> touched;                  // item of each gradient row
   std::vector<float> item_grads;                      // touched x dim
   std::vector<double> losses;                         // per example
+  std::vector<float> dropout_scales;                  // batch x max_len x dim (with dropout)
 };
 
 class Trainer {
  public:
   Trainer(const Examples& train, std::vector<std::int64_t> target_counts, std::int32_t num_items,
-          const NeuralSessionConfig& config, const ExecutionOptions& options)
-      : train_(train), config_(config), options_(options), num_items_(num_items),
+          const NeuralSessionConfig& config, const ExecutionOptions& options, const char* run = "training")
+      : train_(train), config_(config), options_(options), run_(run), num_items_(num_items),
         target_counts_(std::move(target_counts)) {
     double total = 0;
     cdf_.resize(target_counts_.size());
@@ -79,7 +81,7 @@ class Trainer {
       std::swap(order[i], order[static_cast<std::int64_t>(shuffle.UniformInt(static_cast<std::uint64_t>(i + 1)))]);
     }
     const std::int64_t batches = internal::NumChunks(n, config_.batch_size);
-    ProgressReporter progress(options_.progress, batches, absl::StrCat("training epoch ", epoch, "/", config_.epochs));
+    ProgressReporter progress(options_.progress, batches, absl::StrCat(run_, " epoch ", epoch, "/", config_.epochs));
     double loss_sum = 0;
     for (std::int64_t b = 0; b < batches; ++b) {
       if (progress.Cancelled()) return progress.status();
@@ -117,7 +119,15 @@ class Trainer {
     // Forward, one session per example.
     Parallel(size, kExampleChunk, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
       for (std::int64_t e = begin; e < end; ++e) {
-        Forward(net, train_.Context(batch[e]), w.acts[e]);
+        const float* keep = nullptr;
+        if (config_.dropout > 0) {
+          const auto count = static_cast<std::int64_t>(train_.Context(batch[e]).size()) * d;
+          float* scales = w.dropout_scales.data() + e * net.max_len * d;
+          DropoutScales(config_.dropout, options_.seed, (batch_key << 20) ^ static_cast<std::uint64_t>(e) ^ kDropoutStream,
+                        count, scales);
+          keep = scales;
+        }
+        Forward(net, train_.Context(batch[e]), w.acts[e], keep);
         std::copy(w.acts[e].session.begin(), w.acts[e].session.begin() + d, w.sessions.begin() + e * d);
       }
     });
@@ -215,6 +225,7 @@ class Trainer {
     w.sessions.resize(static_cast<std::size_t>(size * d));
     w.d_sessions.resize(static_cast<std::size_t>(size * d));
     w.losses.resize(static_cast<std::size_t>(size));
+    if (config_.dropout > 0) w.dropout_scales.resize(static_cast<std::size_t>(size * net.max_len * d));
     w.chunk_grads.resize(static_cast<std::size_t>(internal::NumChunks(size, kExampleChunk) * net.layout().size()));
     w.dense_grad.resize(static_cast<std::size_t>(net.layout().size()));
     if (w.row_of_item.empty()) w.row_of_item.assign(static_cast<std::size_t>(num_items_), -1);
@@ -299,6 +310,7 @@ class Trainer {
   const Examples& train_;
   const NeuralSessionConfig& config_;
   const ExecutionOptions& options_;
+  const char* run_;
   std::int32_t num_items_;
   std::vector<std::int64_t> target_counts_;
   std::vector<double> cdf_;
@@ -407,7 +419,8 @@ BatchGradient ComputeBatchGradient(const Network& net, const Examples& examples,
 
 absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const data::SessionsView& validation,
                                      std::int32_t num_items, const NeuralSessionConfig& config,
-                                     const ExecutionOptions& options) {
+                                     const ExecutionOptions& options, bool refit) {
+  const char* run = refit ? "refit" : "training";
   TrainedNetwork result;
   result.counts.assign(static_cast<std::size_t>(num_items), 0);
   std::vector<std::int64_t> target_counts(static_cast<std::size_t>(num_items), 0);
@@ -436,7 +449,7 @@ absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const d
   adam.item_v.assign(net.items.size(), 0.0f);
   adam.dense_m.assign(net.dense.size(), 0.0f);
   adam.dense_v.assign(net.dense.size(), 0.0f);
-  Trainer trainer(train, std::move(target_counts), num_items, config, options);
+  Trainer trainer(train, std::move(target_counts), num_items, config, options, run);
   Network best = net;
   double best_mrr = -1;
   std::int32_t since_best = 0;
@@ -472,7 +485,7 @@ absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const d
       report.loss = loss;
       learning_rate *= config.learning_rate_decay;
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::string stage = absl::StrFormat("epoch %d/%d: loss %.4f", epoch, config.epochs, loss);
+      std::string stage = absl::StrFormat("%sepoch %d/%d: loss %.4f", refit ? "refit " : "", epoch, config.epochs, loss);
       if (validate) {
         const Metrics metrics = Evaluate(net, seen, held_out, options.num_threads);
         report.validation_hit_rate = metrics.hit_rate;
@@ -487,6 +500,7 @@ absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const d
       if (!validate || report.validation_mrr > best_mrr) {
         best_mrr = report.validation_mrr;
         best = net;
+        result.best_epoch = epoch;
         since_best = 0;
       } else if (config.patience > 0 && ++since_best >= config.patience) {
         Logf(LogLevel::kInfo, "neural session: validation MRR@20 has not improved for ", since_best,
@@ -531,6 +545,25 @@ absl::StatusOr<std::unique_ptr<NeuralSession>> NeuralSession::Fit(const data::Se
     }
   }
   COMPTOIR_ASSIGN_OR_RETURN(neural::TrainedNetwork trained, neural::Train(sessions, validation, num_items, config, options));
+  if (config.refit && validation.num_sessions() > 0) {
+    // The same start (seed) on the sessions end to end: the validation sessions follow the
+    // training ones, as they follow them in time.
+    std::vector<std::int64_t> offsets(sessions.offsets.begin(), sessions.offsets.end());
+    if (offsets.empty()) offsets.push_back(0);
+    std::vector<std::int32_t> items(sessions.items.begin(), sessions.items.end());
+    for (std::size_t s = 1; s < validation.offsets.size(); ++s) {
+      offsets.push_back(offsets.back() + validation.offsets[s] - validation.offsets[s - 1]);
+    }
+    items.insert(items.end(), validation.items.begin(), validation.items.end());
+    NeuralSessionConfig again = config;
+    again.epochs = trained.best_epoch;
+    again.patience = 0;
+    COMPTOIR_ASSIGN_OR_RETURN(neural::TrainedNetwork refit,
+                              neural::Train({offsets, items, {}, {}, {}}, {}, num_items, again, options, /*refit=*/true));
+    for (NeuralSessionEpoch& epoch : refit.history) epoch.refit = true;
+    refit.history.insert(refit.history.begin(), trained.history.begin(), trained.history.end());
+    trained = std::move(refit);
+  }
   COMPTOIR_ASSIGN_OR_RETURN(auto state, MakeServingState(config, std::move(trained.net), std::move(trained.counts),
                                                          std::move(trained.history)));
   return std::unique_ptr<NeuralSession>(new NeuralSession(std::move(state)));

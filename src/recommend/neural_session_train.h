@@ -52,10 +52,11 @@ struct TrainedNetwork {
   Network net;
   std::vector<std::int64_t> counts;  // occurrences per item in the training sessions
   std::vector<NeuralSessionEpoch> history;
+  std::int32_t best_epoch = 0;       // the epoch whose network this is
 };
 
 absl::StatusOr<TrainedNetwork> Train(const data::SessionsView& sessions, const data::SessionsView& validation,
                                      std::int32_t num_items, const NeuralSessionConfig& config,
-                                     const ExecutionOptions& options);
+                                     const ExecutionOptions& options, bool refit = false);
 
 }  // namespace comptoir::recommend::neural

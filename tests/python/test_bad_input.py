@@ -90,6 +90,8 @@ CASES = [
      InvalidArgumentError, "names the hyperparameter"),
     ("NeuralSessionRecommender.fit", "negative hyperparameter", lambda: _neural(dim=-8).fit(SESSIONS),
      InvalidArgumentError, "names the hyperparameter and its range"),
+    ("NeuralSessionRecommender.fit", "dropout of 1 (every entry dropped)", lambda: _neural(dropout=1.0).fit(SESSIONS),
+     InvalidArgumentError, "names dropout and its range [0, 1)"),
     ("NeuralSessionRecommender.fit", "one-item sessions only", lambda: _neural().fit([["a"], ["b"]]),
      InvalidArgumentError, "no session has a next item to learn from"),
     ("NeuralSessionRecommender.fit", "validation with no known item",

@@ -229,7 +229,8 @@ def test_every_hyperparameter_reaches_the_cpp_config(tmp_path):
     embedding = EmbeddingRecommender(Item2Vec(dim=8, epochs=1), recency_decay=0.5, max_events=7,
                                      kind_weights=(1.0, 1.0, 3.0, 0.0, 0.0)).fit(TRAIN, num_items=NUM_ITEMS)
     neural = _small_neural(dim=8, max_session_length=3, scale=9.0, num_negatives=7, negative_exponent=0.5,
-                           batch_size=32, learning_rate=0.02, epochs=2, patience=1, profile_weight=0.3,
+                           batch_size=32, learning_rate=0.02, epochs=2, patience=1, dropout=0.15, refit=False,
+                           profile_weight=0.3,
                            ivf_min_items=50).fit(TRAIN, num_items=NUM_ITEMS)
     assert neural.model_.config.ivf_min_items == 50
     for fitted in (knn, popular, together, rules, embedding, neural):

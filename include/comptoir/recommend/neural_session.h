@@ -52,6 +52,14 @@ struct NeuralSessionConfig {
   float learning_rate_decay = 1.0f;      // the rate is multiplied by this after every epoch (0, 1]
   std::int32_t epochs = 10;              // at most
   std::int32_t patience = 2;             // epochs without validation gain before stopping; 0 = run all
+  // Training only: the share of each input item vector's entries zeroed per example (the rest
+  // scaled by 1 / (1 - dropout)), in [0, 1); serving never drops.
+  float dropout = 0.0f;
+  // With validation sessions: once they have chosen the epoch, train again from the same start
+  // on the training and validation sessions together for that many epochs (the held-out sessions
+  // are usually the latest ones, the closest to what is served next: +2.7 points of HR@20 on
+  // DIGINETICA, benchmarks/README.md). history() lists both runs.
+  bool refit = true;
   // A known user's long-term signals (see SetUserHistory), both serving choices: the weight of
   // their profile vector in the query (0..1), and the logit bonus of the items they had before
   // (re-purchase and re-visit: on Online Retail's returning customers the bonus adds 9 points of
@@ -72,6 +80,7 @@ struct NeuralSessionEpoch {
   double seconds = 0;              // training time, validation excluded
   float learning_rate = 0;
   bool restarted = false;          // the epoch diverged and was rerun from the last good one
+  bool refit = false;              // an epoch of the final run on training + validation sessions
 };
 
 class NeuralSession final : public Recommender {
@@ -79,7 +88,8 @@ class NeuralSession final : public Recommender {
   static constexpr const char* kModelKind = "neural_session";
 
   // Trains on every prefix of `sessions` (dense items in [0, num_items)); `validation` (may be
-  // empty) picks the epoch and stops training early. Validation with no prefix whose items the
+  // empty) picks the epoch and stops training early (then, with config.refit, the network is
+  // retrained on both for the chosen number of epochs). Validation with no prefix whose items the
   // training saw is InvalidArgument.
   static absl::StatusOr<std::unique_ptr<NeuralSession>> Fit(const data::SessionsView& sessions,
                                                             const data::SessionsView& validation,

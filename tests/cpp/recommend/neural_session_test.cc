@@ -42,11 +42,18 @@ std::vector<std::int64_t> TargetCounts(const Tiny& tiny) {
 
 // Central differences of the batch loss against every dense parameter and every touched item
 // entry, for the full softmax and for a fixed draw of sampled negatives (with the logQ terms).
-class GradientCheck : public ::testing::TestWithParam<std::int32_t> {};
+// With dropout the draw is a function of the batch key, so every evaluation drops the same entries.
+struct GradientCase {
+  std::int32_t negatives;
+  float dropout;
+};
+
+class GradientCheck : public ::testing::TestWithParam<GradientCase> {};
 
 TEST_P(GradientCheck, AnalyticGradientsMatchFiniteDifferences) {
   const Tiny tiny;
-  const NeuralSessionConfig config = TinyConfig(GetParam());
+  NeuralSessionConfig config = TinyConfig(GetParam().negatives);
+  config.dropout = GetParam().dropout;
   const neural::Examples examples = neural::Prefixes(tiny.view(), config.max_session_length, {});
   ASSERT_EQ(examples.size(), 10);
   std::vector<std::int64_t> batch{0, 2, 5, 9, 7};
@@ -87,7 +94,7 @@ TEST_P(GradientCheck, AnalyticGradientsMatchFiniteDifferences) {
   }
   EXPECT_GT(checked, 100);
   // Items outside the candidates and contexts have no gradient: the loss does not move with them.
-  if (GetParam() > 0) {
+  if (GetParam().negatives > 0) {
     for (std::int32_t item = 0; item < 12; ++item) {
       if (std::find(analytic.items.begin(), analytic.items.end(), item) != analytic.items.end()) continue;
       check(net.items[static_cast<std::size_t>(item) * config.dim], 0.0, "untouched item " + std::to_string(item));
@@ -95,7 +102,23 @@ TEST_P(GradientCheck, AnalyticGradientsMatchFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Softmax, GradientCheck, ::testing::Values(0, 5));
+INSTANTIATE_TEST_SUITE_P(Softmax, GradientCheck,
+                         ::testing::Values(GradientCase{0, 0.0f}, GradientCase{5, 0.0f}, GradientCase{5, 0.3f}));
+
+TEST(NeuralSession, DropoutDropsTheRequestedShareAndKeepsTheMean) {
+  std::vector<float> scales(40000);
+  neural::DropoutScales(0.25f, 3, 11, static_cast<std::int64_t>(scales.size()), scales.data());
+  const auto zeros = std::count(scales.begin(), scales.end(), 0.0f);
+  EXPECT_NEAR(static_cast<double>(zeros) / static_cast<double>(scales.size()), 0.25, 0.01);
+  double mean = 0;
+  for (float v : scales) mean += v;
+  EXPECT_NEAR(mean / static_cast<double>(scales.size()), 1.0, 0.02);
+  std::vector<float> again(scales.size());
+  neural::DropoutScales(0.25f, 3, 11, static_cast<std::int64_t>(again.size()), again.data());
+  EXPECT_EQ(scales, again);
+  neural::DropoutScales(0.25f, 3, 12, static_cast<std::int64_t>(again.size()), again.data());
+  EXPECT_NE(scales, again);
+}
 
 NeuralSessionConfig ChainConfig() {
   NeuralSessionConfig config;
@@ -117,8 +140,11 @@ TEST(NeuralSession, LearnsTheChainsAndIsDeterministicWhateverTheThreads) {
   COMPTOIR_ASSERT_OK_AND_ASSIGN(auto a, NeuralSession::Fit(train.view(), validation.view(), 100, ChainConfig(), one));
   COMPTOIR_ASSERT_OK_AND_ASSIGN(auto b, NeuralSession::Fit(train.view(), validation.view(), 100, ChainConfig(), two));
   ASSERT_FALSE(a->history().empty());
-  EXPECT_GT(a->history().back().validation_hit_rate, 0.9) << "the next chain item is easy to learn";
-  EXPECT_LT(a->history().back().loss, a->history().front().loss);
+  const auto last_validated = std::find_if(a->history().rbegin(), a->history().rend(),
+                                           [](const NeuralSessionEpoch& e) { return !e.refit; });
+  ASSERT_NE(last_validated, a->history().rend());
+  EXPECT_GT(last_validated->validation_hit_rate, 0.9) << "the next chain item is easy to learn";
+  EXPECT_LT(last_validated->loss, a->history().front().loss);
   ASSERT_EQ(a->item_vectors().size(), b->item_vectors().size());
   for (std::size_t i = 0; i < a->item_vectors().size(); ++i) ASSERT_EQ(a->item_vectors()[i], b->item_vectors()[i]) << i;
   // After 21 -> 22 the next chain item comes first, and the reason names a session item.
@@ -133,6 +159,51 @@ TEST(NeuralSession, LearnsTheChainsAndIsDeterministicWhateverTheThreads) {
   EXPECT_EQ(response.reasons[0].kind, ReasonKind::kSimilarItem);
   EXPECT_THAT(session, ::testing::Contains(response.reasons[0].anchor_item));
   for (std::size_t i = 1; i < response.scores.size(); ++i) EXPECT_GE(response.scores[i - 1], response.scores[i]);
+}
+
+// The refit is the chosen number of epochs from the same start on the sessions end to end: the
+// very network a run without validation on those sessions gives; the file keeps which is which.
+TEST(NeuralSession, RefitTrainsTheChosenEpochsOnTrainingAndValidationSessions) {
+  const fixtures::Log train = fixtures::ChainSessions(400, 1);
+  const fixtures::Log validation = fixtures::ChainSessions(100, 2);
+  NeuralSessionConfig config = ChainConfig();
+  config.epochs = 4;
+  config.patience = 1;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(auto refit, NeuralSession::Fit(train.view(), validation.view(), 100, config, {}));
+  std::int32_t selection = 0, refit_epochs = 0, best = 0;
+  double best_mrr = -1;
+  for (const NeuralSessionEpoch& e : refit->history()) {
+    if (e.refit) {
+      ++refit_epochs;
+      EXPECT_EQ(e.validation_mrr, -1);
+      EXPECT_EQ(e.epoch, refit_epochs);
+    } else {
+      ++selection;
+      if (e.validation_mrr > best_mrr) best_mrr = e.validation_mrr, best = e.epoch;
+    }
+  }
+  EXPECT_GT(selection, 0);
+  EXPECT_EQ(refit_epochs, best);
+  fixtures::Log both = train;
+  for (std::size_t s = 1; s < validation.offsets.size(); ++s) {
+    both.offsets.push_back(both.offsets.back() + validation.offsets[s] - validation.offsets[s - 1]);
+  }
+  both.items.insert(both.items.end(), validation.items.begin(), validation.items.end());
+  NeuralSessionConfig plain = config;
+  plain.epochs = best;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(auto direct, NeuralSession::Fit(both.view(), {}, 100, plain, {}));
+  ASSERT_EQ(refit->item_vectors().size(), direct->item_vectors().size());
+  for (std::size_t i = 0; i < direct->item_vectors().size(); ++i) {
+    ASSERT_EQ(refit->item_vectors()[i], direct->item_vectors()[i]) << i;
+  }
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(const io::ModelFile file, refit->ToModelFile());
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(auto loaded, NeuralSession::FromModelFile(file));
+  ASSERT_EQ(loaded->history().size(), refit->history().size());
+  for (std::size_t e = 0; e < refit->history().size(); ++e) EXPECT_EQ(loaded->history()[e].refit, refit->history()[e].refit);
+  EXPECT_TRUE(loaded->config().refit);
+  config.refit = false;
+  COMPTOIR_ASSERT_OK_AND_ASSIGN(auto kept, NeuralSession::Fit(train.view(), validation.view(), 100, config, {}));
+  EXPECT_TRUE(std::none_of(kept->history().begin(), kept->history().end(), [](const NeuralSessionEpoch& e) { return e.refit; }));
 }
 
 TEST(NeuralSession, ServesFallbacksFiltersAndSurvivesItsFile) {
@@ -202,6 +273,11 @@ TEST(NeuralSession, RefusesBadInputNamingIt) {
   config = ChainConfig();
   config.dim = -4;
   EXPECT_THAT(NeuralSession::Fit(train.view(), {}, 100, config, {}).status().message(), HasSubstr("dim"));
+  for (float dropout : {1.0f, -0.1f, std::nanf("")}) {
+    config = ChainConfig();
+    config.dropout = dropout;
+    EXPECT_THAT(NeuralSession::Fit(train.view(), {}, 100, config, {}).status().message(), HasSubstr("dropout"));
+  }
   // One-item sessions have no next item.
   const std::vector<std::int64_t> offsets{0, 1, 2};
   const std::vector<std::int32_t> singles{3, 4};
