@@ -144,9 +144,10 @@ def _section_neural(shop: Storefront, seed: int, num_threads: int, out: TextIO) 
     neural.fit(train, users=users[train_sessions], num_items=n, event_kind="view")
     fit_s = time.perf_counter() - start
     history = neural.history_
+    chosen = history[~history["refit"]]
     out.write(f"  attention session encoder trained in C++ on {len(train[0]) - 1:,} sessions in {fit_s:.1f} s "
-              f"({len(history)} epochs, validation MRR@20 by epoch: "
-              f"{', '.join(f'{v:.3f}' for v in history['validation_mrr'])})\n")
+              f"(validation MRR@20 by epoch: {', '.join(f'{v:.3f}' for v in chosen['validation_mrr'])}; "
+              f"then {int(history['refit'].sum())} epochs again on all the weeks)\n")
     knn = SessionKNN().fit(train, num_items=n)
     for name, model in (("neural", neural), ("session kNN (same weeks)", knn)):
         m = evaluate_next_item(model, test, k=20, n_jobs=num_threads)
