@@ -98,6 +98,21 @@ def recommender_bytes() -> bytes:
     return SessionKNN().fit(frame[["session_id", "item_id", "timestamp"]]).to_bytes()
 
 
+def loaded(data: bytes):
+    """The estimator in a model file's bytes, through a file as a worker would read it (removed after)."""
+    import tempfile
+
+    import comptoir
+
+    handle = tempfile.NamedTemporaryFile(suffix=".cmf", delete=False)
+    try:
+        handle.write(data)
+        handle.close()
+        return comptoir.load_model(handle.name)
+    finally:
+        os.unlink(handle.name)
+
+
 def sessions():
     """Sessions to recommend for, in shop ids: the last 60 sessions of the log."""
     frame = events().rename(columns={"session": "session_id", "item": "item_id"})

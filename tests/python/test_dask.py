@@ -50,7 +50,7 @@ def split(frame, n):
 
 def test_scores_equal_the_single_process_model_with_reasons(client):
     X = cases.features_of(cases.customers())
-    model = comptoir.load_model(_bytes_file(cases.scorer_bytes()))
+    model = cases.loaded(cases.scorer_bytes())
     got = cdask.score(split(X, 4), cases.scorer_bytes(), reasons=2).compute()
     np.testing.assert_array_equal(got.index, X.index)
     np.testing.assert_allclose(got["probability"], model.predict_proba(X)[:, 1], rtol=0, atol=0)
@@ -61,7 +61,7 @@ def test_scores_equal_the_single_process_model_with_reasons(client):
 
 def test_uplift_effects_per_offer_equal_predict(client):
     X = cases.features_of(cases.customers())
-    model = comptoir.load_model(_bytes_file(cases.uplift_bytes()))
+    model = cases.loaded(cases.uplift_bytes())
     got = cdask.score(split(X, 3), cases.uplift_bytes(), reasons=1).compute()
     expected = model.predict(X)
     assert list(got.columns) == ["ten", "twenty", "ten_reason_1", "twenty_reason_1"]
@@ -79,7 +79,7 @@ def test_a_model_is_loaded_once_per_worker_process_not_once_per_partition(client
 
 def test_recommendations_equal_recommend_session(client):
     frame = cases.sessions()
-    model = comptoir.load_model(_bytes_file(cases.recommender_bytes()))
+    model = cases.loaded(cases.recommender_bytes())
     ids = frame["session_id"].drop_duplicates()
     parts = [frame[frame["session_id"].isin(ids.iloc[i::3])] for i in range(3)]
     got = cdask.recommend(pieces(parts), cases.recommender_bytes(), N=5).compute()
@@ -236,15 +236,6 @@ def test_a_budget_no_plan_can_meet_is_refused_before_any_work(client):
     bad = pd.DataFrame({"a": [3.0, float("nan")]})
     with pytest.raises(cdask.PartitionError, match=r"partition 1: reading offers: value holds 1 NaN"):
         cdask.plan_offers(pieces([value.partitions[0].compute(), bad]), 1.0, 1.0)
-
-
-def _bytes_file(data: bytes) -> str:
-    import tempfile
-
-    handle = tempfile.NamedTemporaryFile(suffix=".cmf", delete=False)
-    handle.write(data)
-    handle.close()
-    return handle.name
 
 
 # ---- the command line ----------------------------------------------------------------------------

@@ -45,12 +45,12 @@ def test_scores_and_uplift_effects_equal_the_single_process_models(spark):
     X = cases.features_of(cases.customers())
     table = frame(spark, X.reset_index(), 3)
     got = cspark.collect(cspark.score(table, cases.scorer_bytes(), reasons=1)).set_index("customer").loc[X.index]
-    scorer = comptoir.load_model(_file(cases.scorer_bytes()))
+    scorer = cases.loaded(cases.scorer_bytes())
     np.testing.assert_allclose(got["probability"], scorer.predict_proba(X)[:, 1], rtol=0, atol=0)
     contributions = scorer.explain(X).drop(columns="base_value").to_numpy()
     assert got["reason_1"].tolist() == _distributed.top_reasons(contributions, list(X.columns), 1)[0]
     effects = cspark.collect(cspark.score(table, cases.uplift_bytes())).set_index("customer").loc[X.index]
-    expected = comptoir.load_model(_file(cases.uplift_bytes())).predict(X)
+    expected = cases.loaded(cases.uplift_bytes()).predict(X)
     pd.testing.assert_frame_equal(effects, expected, check_dtype=False, check_names=False)
 
 
@@ -78,7 +78,7 @@ def test_a_model_is_loaded_once_per_python_worker_not_once_per_partition(spark):
 
 def test_recommendations_equal_recommend_session(spark):
     sessions = cases.sessions()
-    model = comptoir.load_model(_file(cases.recommender_bytes()))
+    model = cases.loaded(cases.recommender_bytes())
     events = spark.createDataFrame(sessions.astype({"kind": np.int64})).repartition(3, "session_id")
     got = cspark.collect(cspark.recommend(events, cases.recommender_bytes(), N=5))
     expected = cases.expected_recommendations(model, sessions, N=5)
@@ -162,10 +162,3 @@ def test_a_budget_no_plan_can_meet_is_refused(spark):
             cspark.plan_offers(value, 1.0, budget)
 
 
-def _file(data: bytes) -> str:
-    import tempfile
-
-    handle = tempfile.NamedTemporaryFile(suffix=".cmf", delete=False)
-    handle.write(data)
-    handle.close()
-    return handle.name
