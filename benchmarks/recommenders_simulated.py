@@ -25,7 +25,8 @@ from comptoir.data import EventLog
 from comptoir.embed import Item2Vec, VectorIndex
 from comptoir.recommend import Hybrid, Popularity, SequentialRules, SessionKNN, evaluate_next_item, tune_hybrid_weights
 from comptoir.simulate import simulate
-from recommenders import dense_metrics, i2v_wrapper, latency_and_throughput, peer_rows, prefixes, split_tail
+from recommenders import (dense_metrics, i2v_wrapper, item2vec_scores, latency_and_throughput, peer_rows, prefixes,
+                          split_tail)
 
 THREADS = 2
 
@@ -96,15 +97,8 @@ def main() -> int:
     fit_s = time.perf_counter() - start
     p50, p99, rate = latency_and_throughput(i2v_wrapper(i2v), sample)
     rows.append(("comptoir Item2Vec (session encoder, exact)", None, fit_s, p50, p99, rate))
-    vectors = i2v.item_vectors / np.maximum(np.linalg.norm(i2v.item_vectors, axis=1, keepdims=True), 1e-12)
-    seen = i2v._fitted().seen.astype(bool)
-
-    def i2v_scores(prefix):
-        scores = vectors @ i2v.encode_session(prefix, recency_decay=0.5)
-        scores[~seen] = -np.inf
-        return scores
-
-    dense_rows.append(("comptoir Item2Vec (session encoder)", dense_metrics(i2v_scores, dense_test, 20, popularity), fit_s))
+    dense_rows.append(("comptoir Item2Vec (session encoder)", dense_metrics(item2vec_scores(i2v), dense_test, 20, popularity),
+                       fit_s))
     print("  done item2vec", flush=True)
 
     queries = np.stack([i2v.encode_session(prefix) for prefix in sample[:2_000]]).astype(np.float32)
